@@ -1,0 +1,98 @@
+//===- AttentionMath.h - Score math shared by flash lowerings ---*- C++ -*-===//
+//
+// Building blocks that every lowering of the flash ops shares, so that the
+// naive decomposition and the tiled form compute the same function: the
+// per-element score transformation (scale, softcap, masks), the dense tile
+// state of a block-sparse layout, and small linalg helpers.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef FLASH_DIALECT_FLASH_TRANSFORMS_ATTENTIONMATH_H
+#define FLASH_DIALECT_FLASH_TRANSFORMS_ATTENTIONMATH_H
+
+#include "flash/Dialect/Flash/IR/FlashOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/IR/Builders.h"
+
+#include <optional>
+
+namespace mlir::flash {
+
+/// Per-tile state of a block-sparse layout, as stored in the dense i8 tensor
+/// built by `buildTileStates`.
+enum class TileState : int8_t { Dead = 0, Partial = 1, Full = 2 };
+
+/// The element-wise part of attention: turns a raw dot product q·k into the
+/// score the softmax sees, or -inf where the key is hidden.
+struct ScoreTransform {
+  double scale = 1.0;
+  std::optional<double> softcap;
+  MaskKind kind = MaskKind::None;
+  int64_t windowLeft = 0, windowRight = 0;
+  /// Whether the mask operand is boolean (hides keys) or additive.
+  bool booleanMask = false;
+
+  template <typename OpT>
+  static ScoreTransform get(OpT op) {
+    ScoreTransform t;
+    t.scale = op.getScaleValue();
+    if (std::optional<APFloat> cap = op.getSoftcap())
+      t.softcap = cap->convertToDouble();
+    t.kind = op.getMaskKind();
+    if (std::optional<ArrayRef<int64_t>> w = op.getWindow()) {
+      t.windowLeft = (*w)[0];
+      t.windowRight = (*w)[1];
+    }
+    if (Value mask = op.getMask())
+      t.booleanMask =
+          cast<ShapedType>(mask.getType()).getElementType().isInteger(1);
+    return t;
+  }
+
+  /// Whether any element mask (structural or operand) applies at all.
+  bool hasElementMask(bool hasMaskOperand) const {
+    return hasMaskOperand || kind != MaskKind::None;
+  }
+
+  /// scale and softcap applied to a raw f32 dot product.
+  Value emitScaled(OpBuilder &b, Location loc, Value dot) const;
+
+  /// Whether key `j` is visible to query `i` under `kind`; `offset` is
+  /// Lk - Lq (an index). Returns an i1, or null when every key is visible.
+  Value emitStructuralVisible(OpBuilder &b, Location loc, Value i, Value j,
+                              Value offset) const;
+
+  /// The full transformation of a raw f32 dot product. `maskElem` is the
+  /// mask operand's element at (i, j) or null; `tileState` the i8 state of
+  /// the tile holding (i, j) or null when there is no layout;
+  /// `applyElementMask` false skips the element masks (a tile known to be
+  /// entirely visible); `inBounds` is an extra i1 visibility or null.
+  Value emit(OpBuilder &b, Location loc, Value dot, Value i, Value j,
+             Value offset, Value maskElem, Value tileState,
+             bool applyElementMask, Value inBounds) const;
+};
+
+/// Builds the dense per-tile state [Bl, Hl, NQ, NKV] (i8, see TileState) of
+/// a block-sparse layout from its CSR lists. `fullNum`/`fullIdx` may be null.
+/// Out-of-range indices are ignored.
+Value buildTileStates(OpBuilder &b, Location loc, Value numBlocks,
+                      Value indices, Value fullNum, Value fullIdx,
+                      Value numKeyTiles);
+
+/// An `arith.constant` of `value` in the float type `type`.
+Value floatConstant(OpBuilder &b, Location loc, Type type, double value);
+
+/// Extends or truncates a float scalar to `type` (no-op if equal).
+Value castFloat(OpBuilder &b, Location loc, Value v, Type type);
+
+/// `tensor.empty` shaped like `shape` (static extents, or the values in
+/// `dynamicSizes` for dynamic ones) filled with `value`.
+Value buildFilled(OpBuilder &b, Location loc, ArrayRef<OpFoldResult> shape,
+                  Type elementType, Value value);
+
+/// The extents of a ranked tensor value as OpFoldResults.
+SmallVector<OpFoldResult> getDims(OpBuilder &b, Location loc, Value tensor);
+
+} // namespace mlir::flash
+
+#endif // FLASH_DIALECT_FLASH_TRANSFORMS_ATTENTIONMATH_H
