@@ -221,6 +221,12 @@ struct TileAttentionOp : OpRewritePattern<AttentionOp> {
                                 PatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
     Type f32 = rewriter.getF32Type();
+    // A block-sparse layout fixes the tiles; otherwise the pass options do.
+    int64_t blockQ = this->blockQ, blockKV = this->blockKV;
+    if (std::optional<ArrayRef<int64_t>> sizes = op.getBlockSizes()) {
+      blockQ = (*sizes)[0];
+      blockKV = (*sizes)[1];
+    }
     Type elt = op.getOutput().getType().getElementType();
     Value q = op.getQuery(), k = op.getKey(), v = op.getValue();
     ScoreTransform transform = ScoreTransform::get(op);

@@ -55,6 +55,12 @@ struct TileAttentionGradOp : OpRewritePattern<AttentionGradOp> {
                                 PatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
     Type f32 = rewriter.getF32Type();
+    // A block-sparse layout fixes the tiles; otherwise the pass options do.
+    int64_t blockQ = this->blockQ, blockKV = this->blockKV;
+    if (std::optional<ArrayRef<int64_t>> sizes = op.getBlockSizes()) {
+      blockQ = (*sizes)[0];
+      blockKV = (*sizes)[1];
+    }
     Value q = op.getQuery(), k = op.getKey(), v = op.getValue();
     Value out = op.getOutput(), dOut = op.getGradOutput(), lse = op.getLse();
     ScoreTransform transform = ScoreTransform::get(op);
