@@ -17,7 +17,7 @@ void mlir::flash::buildFlashToCPUPipeline(OpPassManager &pm,
       "func.func(tosa-to-linalg-named,tosa-to-linalg,tosa-to-arith,"
       "tosa-to-tensor),"
       "flash-tile-attention{{block-q={0} block-kv={1}},"
-      "flash-decompose-attention,"
+      "flash-decompose-attention,flash-decompose-aggregates,"
       "canonicalize,cse,"
       "func.func(convert-elementwise-to-linalg),"
       "one-shot-bufferize{{bufferize-function-boundaries "

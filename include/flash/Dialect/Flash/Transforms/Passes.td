@@ -25,6 +25,23 @@ def FlashDecomposeAttention : Pass<"flash-decompose-attention"> {
   ];
 }
 
+def FlashDecomposeAggregates : Pass<"flash-decompose-aggregates"> {
+  let summary = "Decompose linalg aggregate ops (e.g. linalg.softmax) into "
+                "generics";
+  let description = [{
+    Rewrites every op implementing `linalg::AggregatedOpInterface`, such as
+    `linalg.softmax`, into the simpler linalg ops it is defined by, so that
+    the CPU pipeline can lower it to loops. Upstream MLIR offers this only
+    as a transform-dialect op.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::linalg::LinalgDialect",
+    "::mlir::math::MathDialect",
+    "::mlir::tensor::TensorDialect"
+  ];
+}
+
 def FlashTileAttention : Pass<"flash-tile-attention"> {
   let summary = "Tile flash ops into the IO-aware online-softmax loop nest";
   let description = [{
