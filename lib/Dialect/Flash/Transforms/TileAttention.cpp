@@ -221,34 +221,19 @@ struct TileAttentionOp : OpRewritePattern<AttentionOp> {
                                 PatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
     Type f32 = rewriter.getF32Type();
-    // A block-sparse layout fixes the tiles; otherwise the pass options do.
-    int64_t blockQ = this->blockQ, blockKV = this->blockKV;
-    if (std::optional<ArrayRef<int64_t>> sizes = op.getBlockSizes()) {
-      blockQ = (*sizes)[0];
-      blockKV = (*sizes)[1];
-    }
     Type elt = op.getOutput().getType().getElementType();
     Value q = op.getQuery(), k = op.getKey(), v = op.getValue();
     ScoreTransform transform = ScoreTransform::get(op);
     transform.outputScale = llvm::numbers::log2e;
 
-    SmallVector<OpFoldResult> qDims = getDims(rewriter, loc, q);
-    SmallVector<OpFoldResult> kDims = getDims(rewriter, loc, k);
-    SmallVector<OpFoldResult> vDims = getDims(rewriter, loc, v);
-    OpFoldResult queryLen = qDims[2], keyLen = kDims[2], valueDim = vDims[3];
-    Value groups = arith::DivUIOp::create(rewriter, loc,
-                                          toIndex(rewriter, loc, qDims[1]),
-                                          toIndex(rewriter, loc, kDims[1]));
-    Value offset = arith::SubIOp::create(rewriter, loc,
-                                         toIndex(rewriter, loc, keyLen),
-                                         toIndex(rewriter, loc, queryLen));
-    auto ceilDiv = [&](OpFoldResult len, int64_t block) -> Value {
-      return arith::CeilDivUIOp::create(
-          rewriter, loc, toIndex(rewriter, loc, len),
-          arith::ConstantIndexOp::create(rewriter, loc, block));
-    };
-    Value numQueryTiles = ceilDiv(queryLen, blockQ);
-    Value numKeyTiles = ceilDiv(keyLen, blockKV);
+    TiledExtents e = getTiledExtents(rewriter, loc, q, k, v,
+                                     op.getBlockSizes(), blockQ, blockKV);
+    SmallVector<OpFoldResult> &qDims = e.queryDims;
+    OpFoldResult queryLen = e.queryLen, keyLen = e.keyLen,
+                 valueDim = e.valueDims[3];
+    Value groups = e.groups, offset = e.offset;
+    Value numQueryTiles = e.numQueryTiles, numKeyTiles = e.numKeyTiles;
+    int64_t blockQ = e.blockQ, blockKV = e.blockKV;
 
     SmallVector<Value> inits = {tensor::EmptyOp::create(
         rewriter, loc, getDims(rewriter, loc, op.getOutput()), elt)};

@@ -55,35 +55,20 @@ struct TileAttentionGradOp : OpRewritePattern<AttentionGradOp> {
                                 PatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
     Type f32 = rewriter.getF32Type();
-    // A block-sparse layout fixes the tiles; otherwise the pass options do.
-    int64_t blockQ = this->blockQ, blockKV = this->blockKV;
-    if (std::optional<ArrayRef<int64_t>> sizes = op.getBlockSizes()) {
-      blockQ = (*sizes)[0];
-      blockKV = (*sizes)[1];
-    }
     Value q = op.getQuery(), k = op.getKey(), v = op.getValue();
     Value out = op.getOutput(), dOut = op.getGradOutput(), lse = op.getLse();
     ScoreTransform transform = ScoreTransform::get(op);
     bool hasMaskOperand = static_cast<bool>(op.getMask());
     bool applyElementMask = transform.hasElementMask(hasMaskOperand);
 
-    SmallVector<OpFoldResult> qDims = getDims(rewriter, loc, q);
-    SmallVector<OpFoldResult> kDims = getDims(rewriter, loc, k);
-    SmallVector<OpFoldResult> vDims = getDims(rewriter, loc, v);
-    OpFoldResult queryLen = qDims[2], keyLen = kDims[2];
-    Value groups = arith::DivUIOp::create(rewriter, loc,
-                                          toIndex(rewriter, loc, qDims[1]),
-                                          toIndex(rewriter, loc, kDims[1]));
-    Value offset = arith::SubIOp::create(rewriter, loc,
-                                         toIndex(rewriter, loc, keyLen),
-                                         toIndex(rewriter, loc, queryLen));
-    auto ceilDiv = [&](OpFoldResult len, int64_t block) -> Value {
-      return arith::CeilDivUIOp::create(
-          rewriter, loc, toIndex(rewriter, loc, len),
-          arith::ConstantIndexOp::create(rewriter, loc, block));
-    };
-    Value numQueryTiles = ceilDiv(queryLen, blockQ);
-    Value numKeyTiles = ceilDiv(keyLen, blockKV);
+    TiledExtents e = getTiledExtents(rewriter, loc, q, k, v,
+                                     op.getBlockSizes(), blockQ, blockKV);
+    SmallVector<OpFoldResult> &qDims = e.queryDims, &kDims = e.keyDims,
+                              &vDims = e.valueDims;
+    OpFoldResult queryLen = e.queryLen, keyLen = e.keyLen;
+    Value groups = e.groups, offset = e.offset;
+    Value numQueryTiles = e.numQueryTiles, numKeyTiles = e.numKeyTiles;
+    int64_t blockQ = e.blockQ, blockKV = e.blockKV;
     Value zeroF = floatConstant(rewriter, loc, f32, 0.0);
 
     // D = rowsum(dO ∘ O), [B, Hq, Lq]: linear in L, computed up front.

@@ -15,6 +15,32 @@ Value mlir::flash::toIndex(OpBuilder &b, Location loc, OpFoldResult v) {
   return getValueOrCreateConstantIndexOp(b, loc, v);
 }
 
+TiledExtents mlir::flash::getTiledExtents(
+    OpBuilder &b, Location loc, Value query, Value key, Value value,
+    std::optional<ArrayRef<int64_t>> layoutBlockSizes, int64_t blockQ,
+    int64_t blockKV) {
+  TiledExtents e;
+  e.queryDims = getDims(b, loc, query);
+  e.keyDims = getDims(b, loc, key);
+  e.valueDims = getDims(b, loc, value);
+  e.queryLen = e.queryDims[2];
+  e.keyLen = e.keyDims[2];
+  e.groups = arith::DivUIOp::create(b, loc, toIndex(b, loc, e.queryDims[1]),
+                                    toIndex(b, loc, e.keyDims[1]));
+  e.offset = arith::SubIOp::create(b, loc, toIndex(b, loc, e.keyLen),
+                                   toIndex(b, loc, e.queryLen));
+  e.blockQ = layoutBlockSizes ? (*layoutBlockSizes)[0] : blockQ;
+  e.blockKV = layoutBlockSizes ? (*layoutBlockSizes)[1] : blockKV;
+  auto ceilDiv = [&](OpFoldResult len, int64_t block) -> Value {
+    return arith::CeilDivUIOp::create(
+        b, loc, toIndex(b, loc, len),
+        arith::ConstantIndexOp::create(b, loc, block));
+  };
+  e.numQueryTiles = ceilDiv(e.queryLen, e.blockQ);
+  e.numKeyTiles = ceilDiv(e.keyLen, e.blockKV);
+  return e;
+}
+
 TileSpan mlir::flash::getTileSpan(OpBuilder &b, Location loc, Value tile,
                                   OpFoldResult length, int64_t tileSize) {
   TileSpan span;

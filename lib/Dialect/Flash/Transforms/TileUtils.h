@@ -21,6 +21,25 @@ struct TileSpan {
   int64_t tileSize;
 };
 
+/// The extents of a tiled attention op, shared by the forward and backward
+/// tilings.
+struct TiledExtents {
+  SmallVector<OpFoldResult> queryDims, keyDims, valueDims;
+  OpFoldResult queryLen, keyLen;
+  Value groups;        // Hq / Hkv
+  Value offset;        // Lk - Lq
+  int64_t blockQ, blockKV;
+  Value numQueryTiles, numKeyTiles;
+};
+
+/// Reads the extents of (query, key, value). The tile sizes are those of the
+/// op's block-sparse layout when it has one (`layoutBlockSizes`), else
+/// `blockQ` and `blockKV`.
+TiledExtents getTiledExtents(OpBuilder &b, Location loc, Value query,
+                             Value key, Value value,
+                             std::optional<ArrayRef<int64_t>> layoutBlockSizes,
+                             int64_t blockQ, int64_t blockKV);
+
 /// The span of tile `tile` of a length-`length` axis cut into `tileSize`
 /// rows. The size folds to a constant when the length is a static multiple
 /// of the tile size.
