@@ -75,7 +75,6 @@ struct QueryTileContext {
 SoftmaxState foldKeyTile(OpBuilder &b, Location loc,
                          const QueryTileContext &ctx, Value keyTile,
                          bool applyElementMask, const SoftmaxState &state) {
-  Type f32 = b.getF32Type();
   TileSpan cols = getTileSpan(b, loc, keyTile, ctx.keyLen, ctx.blockKV);
   Value kTile = loadTile(b, loc, ctx.key, ctx.batch, ctx.kvHead, cols);
   Value vTile =
@@ -83,37 +82,10 @@ SoftmaxState foldKeyTile(OpBuilder &b, Location loc,
   Value dots = tileMatmul(b, loc, ctx.queryTile, kTile, /*acc=*/nullptr,
                           /*transposeA=*/false, /*transposeB=*/true);
 
-  SmallVector<Value> inputs = {dots};
-  SmallVector<SmallVector<int64_t>> inDims = {{0, 1}};
-  Value mask = ctx.mask;
-  if (mask && applyElementMask) {
-    Value maskTile =
-        loadMaskTile(b, loc, mask, ctx.batch, ctx.head, ctx.rows, cols);
-    auto maskType = cast<ShapedType>(maskTile.getType());
-    inputs.push_back(maskTile);
-    inDims.push_back({maskType.getDimSize(0) == 1 ? -1 : 0,
-                      maskType.getDimSize(1) == 1 ? -1 : 1});
-  }
-  // Padding columns of a tail tile are hidden.
-  bool needsBoundsCheck = !isa<Attribute>(cols.size);
-  Value scoresInit = tensor::EmptyOp::create(b, loc, getDims(b, loc, dots), f32);
-  Value scores = buildGeneric(
-      b, loc, inputs, inDims, scoresInit, {0, 1},
-      {utils::IteratorType::parallel, utils::IteratorType::parallel},
-      [&](OpBuilder &nb, Location nl, ValueRange args) {
-        Value ii = linalg::IndexOp::create(nb, nl, 0);
-        Value jj = linalg::IndexOp::create(nb, nl, 1);
-        Value i = arith::AddIOp::create(nb, nl, ctx.rows.start, ii);
-        Value j = arith::AddIOp::create(nb, nl, cols.start, jj);
-        Value inBounds;
-        if (needsBoundsCheck)
-          inBounds = arith::CmpIOp::create(nb, nl, arith::CmpIPredicate::slt,
-                                           jj, toIndex(nb, nl, cols.size));
-        Value maskElem = inputs.size() > 1 ? args[1] : Value();
-        return ctx.transform.emit(nb, nl, args[0], i, j, ctx.offset, maskElem,
-                                  /*tileState=*/nullptr, applyElementMask,
-                                  inBounds);
-      });
+  Value scores = buildTileScores(b, loc, ctx.transform, dots, ctx.mask,
+                                 ctx.batch, ctx.head, ctx.rows, cols,
+                                 ctx.offset, /*tileState=*/nullptr,
+                                 applyElementMask);
 
   Value newMax = tileReduceRows(
       b, loc, scores, state.rowMax,

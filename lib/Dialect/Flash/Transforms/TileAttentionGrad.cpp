@@ -56,7 +56,7 @@ struct TileAttentionGradOp : OpRewritePattern<AttentionGradOp> {
     Location loc = op.getLoc();
     Type f32 = rewriter.getF32Type();
     Value q = op.getQuery(), k = op.getKey(), v = op.getValue();
-    Value out = op.getOutput(), dOut = op.getGradOutput(), lse = op.getLse();
+    Value out = op.getOutput(), dOut = op.getGradOutput();
     ScoreTransform transform = ScoreTransform::get(op);
     bool hasMaskOperand = static_cast<bool>(op.getMask());
     bool applyElementMask = transform.hasElementMask(hasMaskOperand);
@@ -113,7 +113,6 @@ struct TileAttentionGradOp : OpRewritePattern<AttentionGradOp> {
               b, l, {b.getIndexAttr(blockKV), kDims[3]}, f32, zeroF);
           Value dVAcc = buildFilled(
               b, l, {b.getIndexAttr(blockKV), vDims[3]}, f32, zeroF);
-          bool needsBoundsCheck = !isa<Attribute>(cols.size);
 
           scf::LoopNest inner = scf::buildLoopNest(
               b, l, {zero, zero}, {groups, numQueryTiles}, {one, one},
@@ -152,8 +151,8 @@ struct TileAttentionGradOp : OpRewritePattern<AttentionGradOp> {
                           tb, tl,
                           foldQueryTile(tb, tl, op, transform, batch, head,
                                         rows, cols, kTile, vTile, state,
-                                        applyElementMask, needsBoundsCheck,
-                                        offset, dRow, args));
+                                        applyElementMask, offset, dRow,
+                                        args));
                     },
                     [&](OpBuilder &eb, Location el) {
                       scf::YieldOp::create(eb, el, args);
@@ -188,42 +187,17 @@ struct TileAttentionGradOp : OpRewritePattern<AttentionGradOp> {
                 const ScoreTransform &transform, Value batch, Value head,
                 const TileSpan &rows, const TileSpan &cols, Value kTile,
                 Value vTile, Value tileState, bool applyElementMask,
-                bool needsBoundsCheck, Value offset, Value dRow,
+                Value offset, Value dRow,
                 ValueRange acc) {
-    Type f32 = b.getF32Type();
     Value qTile = loadTile(b, loc, op.getQuery(), batch, head, rows);
     Value dOTile = loadTile(b, loc, op.getGradOutput(), batch, head, rows);
     Value lseRows = loadRowVector(b, loc, op.getLse(), batch, head, rows);
     Value dRows = loadRowVector(b, loc, dRow, batch, head, rows);
     Value dots = tileMatmul(b, loc, qTile, kTile, nullptr, false, true);
 
-    SmallVector<Value> inputs = {dots};
-    SmallVector<SmallVector<int64_t>> inDims = {{0, 1}};
-    Value mask = op.getMask();
-    if (mask && applyElementMask) {
-      Value maskTile = loadMaskTile(b, loc, mask, batch, head, rows, cols);
-      auto maskType = cast<ShapedType>(maskTile.getType());
-      inputs.push_back(maskTile);
-      inDims.push_back({maskType.getDimSize(0) == 1 ? -1 : 0,
-                        maskType.getDimSize(1) == 1 ? -1 : 1});
-    }
-    Value scoresInit = tensor::EmptyOp::create(b, loc, getDims(b, loc, dots), f32);
-    Value scores = buildGeneric(
-        b, loc, inputs, inDims, scoresInit, {0, 1},
-        {IteratorType::parallel, IteratorType::parallel},
-        [&](OpBuilder &nb, Location nl, ValueRange a) {
-          Value ii = linalg::IndexOp::create(nb, nl, 0);
-          Value jj = linalg::IndexOp::create(nb, nl, 1);
-          Value i = arith::AddIOp::create(nb, nl, rows.start, ii);
-          Value j = arith::AddIOp::create(nb, nl, cols.start, jj);
-          Value inBounds;
-          if (needsBoundsCheck)
-            inBounds = arith::CmpIOp::create(nb, nl, arith::CmpIPredicate::slt,
-                                             jj, toIndex(nb, nl, cols.size));
-          Value maskElem = inputs.size() > 1 ? a[1] : Value();
-          return transform.emit(nb, nl, a[0], i, j, offset, maskElem,
-                                tileState, applyElementMask, inBounds);
-        });
+    Value scores =
+        buildTileScores(b, loc, transform, dots, op.getMask(), batch, head,
+                        rows, cols, offset, tileState, applyElementMask);
     // P = exp(s - lse); a row that sees no key has lse = -inf and s = -inf.
     Value probs = tileMap(
         b, loc, {scores, lseRows}, {false, true},

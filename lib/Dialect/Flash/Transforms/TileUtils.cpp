@@ -182,6 +182,43 @@ Value mlir::flash::tileMatmul(OpBuilder &b, Location loc, Value lhs, Value rhs,
       });
 }
 
+Value mlir::flash::buildTileScores(OpBuilder &b, Location loc,
+                                   const ScoreTransform &transform, Value dots,
+                                   Value mask, Value bIdx, Value hIdx,
+                                   const TileSpan &rows, const TileSpan &cols,
+                                   Value offset, Value tileState,
+                                   bool applyElementMask) {
+  SmallVector<Value> inputs = {dots};
+  SmallVector<SmallVector<int64_t>> inDims = {{0, 1}};
+  if (mask && applyElementMask) {
+    Value maskTile = loadMaskTile(b, loc, mask, bIdx, hIdx, rows, cols);
+    auto maskType = cast<ShapedType>(maskTile.getType());
+    inputs.push_back(maskTile);
+    inDims.push_back({maskType.getDimSize(0) == 1 ? -1 : 0,
+                      maskType.getDimSize(1) == 1 ? -1 : 1});
+  }
+  // Padding columns of a tail tile are hidden.
+  bool needsBoundsCheck = !isa<Attribute>(cols.size);
+  Value init =
+      tensor::EmptyOp::create(b, loc, getDims(b, loc, dots), b.getF32Type());
+  return buildGeneric(
+      b, loc, inputs, inDims, init, {0, 1},
+      {IteratorType::parallel, IteratorType::parallel},
+      [&](OpBuilder &nb, Location nl, ValueRange args) {
+        Value ii = linalg::IndexOp::create(nb, nl, 0);
+        Value jj = linalg::IndexOp::create(nb, nl, 1);
+        Value i = arith::AddIOp::create(nb, nl, rows.start, ii);
+        Value j = arith::AddIOp::create(nb, nl, cols.start, jj);
+        Value inBounds;
+        if (needsBoundsCheck)
+          inBounds = arith::CmpIOp::create(nb, nl, arith::CmpIPredicate::slt,
+                                           jj, toIndex(nb, nl, cols.size));
+        Value maskElem = inputs.size() > 1 ? args[1] : Value();
+        return transform.emit(nb, nl, args[0], i, j, offset, maskElem,
+                              tileState, applyElementMask, inBounds);
+      });
+}
+
 Value mlir::flash::tileMap(
     OpBuilder &b, Location loc, ValueRange inputs, ArrayRef<bool> rowInputs,
     function_ref<Value(OpBuilder &, Location, ValueRange)> fn) {

@@ -72,6 +72,16 @@ Value storeTile(OpBuilder &b, Location loc, Value tile, Value dst, Value bIdx,
 Value tileMatmul(OpBuilder &b, Location loc, Value lhs, Value rhs, Value acc,
                  bool transposeA, bool transposeB);
 
+/// The transformed scores of one (query tile, key tile) pair from its raw
+/// dot products ([bq, bkv], f32): reads the mask operand's tile when `mask`
+/// is set and `applyElementMask` holds, hides padding columns past the end
+/// of the key axis, and passes `tileState` (or null) to the transform.
+Value buildTileScores(OpBuilder &b, Location loc,
+                      const ScoreTransform &transform, Value dots, Value mask,
+                      Value bIdx, Value hIdx, const TileSpan &rows,
+                      const TileSpan &cols, Value offset, Value tileState,
+                      bool applyElementMask);
+
 /// Element-wise `fn` over same-shaped f32 tensors (or rank-1 row vectors
 /// broadcast along the last axis of a rank-2 first operand when `rowInputs`
 /// marks them).
