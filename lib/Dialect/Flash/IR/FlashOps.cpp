@@ -131,6 +131,9 @@ LogicalResult verifyMasking(OpT op, const AttentionDims &dims) {
   } else if (ShapedType::isDynamic(dims.headDim)) {
     return op.emitOpError()
            << "requires an explicit scale when head_dim is dynamic";
+  } else if (dims.headDim == 0) {
+    return op.emitOpError() << "requires an explicit scale when head_dim is "
+                               "0 (the default 1/sqrt(head_dim) is infinite)";
   }
   if (std::optional<APFloat> cap = op.getSoftcap())
     if (!cap->isFiniteNonZero() || cap->isNegative())
