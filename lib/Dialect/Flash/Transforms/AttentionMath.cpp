@@ -26,6 +26,18 @@ Value mlir::flash::castFloat(OpBuilder &b, Location loc, Value v, Type type) {
   return arith::TruncFOp::create(b, loc, type, v);
 }
 
+void mlir::flash::replaceOpWithCasts(RewriterBase &rewriter, Operation *op,
+                                     ValueRange values) {
+  SmallVector<Value> results;
+  for (auto [value, type] : llvm::zip_equal(values, op->getResultTypes()))
+    results.push_back(value.getType() == type
+                          ? value
+                          : tensor::CastOp::create(rewriter, op->getLoc(), type,
+                                                   value)
+                                .getResult());
+  rewriter.replaceOp(op, results);
+}
+
 SmallVector<OpFoldResult> mlir::flash::getDims(OpBuilder &b, Location loc,
                                                Value tensor) {
   return tensor::getMixedSizes(b, loc, tensor);

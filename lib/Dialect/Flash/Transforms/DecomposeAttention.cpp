@@ -74,6 +74,15 @@ Extents getExtents(OpBuilder &b, Location loc, Value q, Value k, Value v) {
 /// Views a per-query-head tensor [B, Hq, ...] as [B, Hkv, G, ...].
 Value splitHeads(OpBuilder &b, Location loc, Value t, const Extents &e) {
   auto type = cast<RankedTensorType>(t.getType());
+  // A dynamic head extent splits only into dynamic parts: make it as static
+  // as the query's first.
+  std::optional<int64_t> heads = getConstantIntValue(e.queryHeads);
+  if (type.isDynamicDim(1) && heads) {
+    SmallVector<int64_t> shape(type.getShape());
+    shape[1] = *heads;
+    type = RankedTensorType::get(shape, type.getElementType());
+    t = tensor::CastOp::create(b, loc, type, t);
+  }
   SmallVector<OpFoldResult> shape = getDims(b, loc, t);
   shape.erase(shape.begin() + 1);
   shape.insert(shape.begin() + 1, {e.kvHeads, e.groups});
@@ -303,7 +312,7 @@ struct DecomposeAttentionOp : OpRewritePattern<AttentionOp> {
           });
       results.push_back(mergeHeads(rewriter, loc, lse4));
     }
-    rewriter.replaceOp(op, results);
+    replaceOpWithCasts(rewriter, op, results);
     return success();
   }
 };
@@ -432,8 +441,9 @@ struct DecomposeAttentionGradOp : OpRewritePattern<AttentionGradOp> {
           });
     };
     Value dQ = mergeHeads(rewriter, loc, toElement(dQ5, q.getType()));
-    rewriter.replaceOp(op, {dQ, toElement(dK, k.getType()),
-                            toElement(dV, v.getType())});
+    replaceOpWithCasts(rewriter, op,
+                       {dQ, toElement(dK, k.getType()),
+                        toElement(dV, v.getType())});
     return success();
   }
 };
@@ -447,12 +457,11 @@ struct DecomposeBlockSparseLayoutOp : OpRewritePattern<BlockSparseLayoutOp> {
     Value mask = op.getTileMask();
     Type i32 = rewriter.getI32Type();
     Value zero32 = arith::ConstantIntOp::create(rewriter, loc, i32, 0);
+    SmallVector<OpFoldResult> tileDims = getDims(rewriter, loc, mask);
     Value counts0 = buildFilled(rewriter, loc,
-                                getDims(rewriter, loc, op.getNumBlocks()), i32,
-                                zero32);
-    Value indices0 = buildFilled(rewriter, loc,
-                                 getDims(rewriter, loc, op.getIndices()), i32,
-                                 zero32);
+                                ArrayRef<OpFoldResult>(tileDims).drop_back(),
+                                i32, zero32);
+    Value indices0 = buildFilled(rewriter, loc, tileDims, i32, zero32);
     Value zero = arith::ConstantIndexOp::create(rewriter, loc, 0);
     Value one = arith::ConstantIndexOp::create(rewriter, loc, 1);
     SmallVector<Value> ubs;
@@ -488,7 +497,7 @@ struct DecomposeBlockSparseLayoutOp : OpRewritePattern<BlockSparseLayoutOp> {
           return scf::ValueVector(ifOp.getResults().begin(),
                                   ifOp.getResults().end());
         });
-    rewriter.replaceOp(op, nest.results);
+    replaceOpWithCasts(rewriter, op, nest.results);
     return success();
   }
 };

@@ -207,11 +207,13 @@ struct TileAttentionOp : OpRewritePattern<AttentionOp> {
     Value numQueryTiles = e.numQueryTiles, numKeyTiles = e.numKeyTiles;
     int64_t blockQ = e.blockQ, blockKV = e.blockKV;
 
-    SmallVector<Value> inits = {tensor::EmptyOp::create(
-        rewriter, loc, getDims(rewriter, loc, op.getOutput()), elt)};
-    if (Value lse = op.getLse())
-      inits.push_back(tensor::EmptyOp::create(
-          rewriter, loc, getDims(rewriter, loc, lse), f32));
+    SmallVector<OpFoldResult> outDims(qDims.begin(), qDims.begin() + 3);
+    SmallVector<Value> inits;
+    if (op.getLse())
+      inits.push_back(tensor::EmptyOp::create(rewriter, loc, outDims, f32));
+    outDims.push_back(valueDim);
+    inits.insert(inits.begin(),
+                 tensor::EmptyOp::create(rewriter, loc, outDims, elt));
 
     Value zero = arith::ConstantIndexOp::create(rewriter, loc, 0);
     Value one = arith::ConstantIndexOp::create(rewriter, loc, 1);
@@ -310,7 +312,7 @@ struct TileAttentionOp : OpRewritePattern<AttentionOp> {
           }
           return next;
         });
-    rewriter.replaceOp(op, nest.results);
+    replaceOpWithCasts(rewriter, op, nest.results);
     return success();
   }
 

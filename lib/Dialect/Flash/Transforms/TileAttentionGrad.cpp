@@ -176,7 +176,8 @@ struct TileAttentionGradOp : OpRewritePattern<AttentionGradOp> {
 
     Value dQ = castTensor(rewriter, loc, outer.results[0],
                           cast<ShapedType>(q.getType()).getElementType());
-    rewriter.replaceOp(op, {dQ, outer.results[1], outer.results[2]});
+    replaceOpWithCasts(rewriter, op,
+                       {dQ, outer.results[1], outer.results[2]});
     return success();
   }
 

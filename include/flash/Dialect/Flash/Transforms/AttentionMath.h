@@ -13,6 +13,7 @@
 #include "flash/Dialect/Flash/IR/FlashOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/IR/Builders.h"
+#include "mlir/IR/PatternMatch.h"
 
 #include <optional>
 
@@ -102,6 +103,11 @@ Value castFloat(OpBuilder &b, Location loc, Value v, Type type);
 /// `dynamicSizes` for dynamic ones) filled with `value`.
 Value buildFilled(OpBuilder &b, Location loc, ArrayRef<OpFoldResult> shape,
                   Type elementType, Value value);
+
+/// Replaces `op` with `values`, inserting a tensor.cast where a value's type
+/// is more or less static than the op's result type.
+void replaceOpWithCasts(RewriterBase &rewriter, Operation *op,
+                        ValueRange values);
 
 /// The extents of a ranked tensor value as OpFoldResults.
 SmallVector<OpFoldResult> getDims(OpBuilder &b, Location loc, Value tensor);

@@ -1,0 +1,62 @@
+// Lowerings keep the op's result types, however static, and handle
+// dynamic extents: result types less static than the operands, a mask with
+// a dynamic head extent, a layout builder with dynamic results, and fully
+// dynamic operands.
+// RUN: flash-opt %s -split-input-file --flash-decompose-attention | FileCheck %s --check-prefixes=CHECK,DECOMP
+// RUN: flash-opt %s -split-input-file --flash-tile-attention | FileCheck %s --check-prefixes=CHECK,TILE
+// RUN: flash-opt %s -split-input-file --flash-to-cpu | FileCheck %s --check-prefix=CPU
+
+// CPU-NOT: flash.
+// CPU-NOT: error
+
+// CHECK-LABEL: func.func @less_static_result
+// CHECK-NOT:     flash.attention
+// CHECK:         %[[R:.*]] = tensor.cast %{{.*}} : tensor<1x2x8x4xf32> to tensor<?x?x?x?xf32>
+// CHECK:         return %[[R]]
+func.func @less_static_result(%q: tensor<1x2x8x4xf32>, %k: tensor<1x1x8x4xf32>,
+                              %v: tensor<1x1x8x4xf32>) -> tensor<?x?x?x?xf32> {
+  %o = flash.attention %q, %k, %v
+      : tensor<1x2x8x4xf32>, tensor<1x1x8x4xf32>, tensor<1x1x8x4xf32> -> tensor<?x?x?x?xf32>
+  return %o : tensor<?x?x?x?xf32>
+}
+
+// -----
+
+// DECOMP-LABEL: func.func @dynamic_mask_heads
+// DECOMP:         tensor.cast %{{.*}} : tensor<1x?x8x8xi1> to tensor<1x2x8x8xi1>
+// DECOMP:         tensor.expand_shape {{.*}} into tensor<1x1x2x8x8xi1>
+// TILE-LABEL:   func.func @dynamic_mask_heads
+// TILE-NOT:       flash.attention
+func.func @dynamic_mask_heads(%q: tensor<1x2x8x4xf32>, %k: tensor<1x1x8x4xf32>,
+                              %v: tensor<1x1x8x4xf32>, %m: tensor<1x?x8x8xi1>)
+    -> tensor<1x2x8x4xf32> {
+  %o = flash.attention %q, %k, %v mask(%m : tensor<1x?x8x8xi1>)
+      : tensor<1x2x8x4xf32>, tensor<1x1x8x4xf32>, tensor<1x1x8x4xf32> -> tensor<1x2x8x4xf32>
+  return %o : tensor<1x2x8x4xf32>
+}
+
+// -----
+
+// DECOMP-LABEL: func.func @dynamic_layout_results
+// DECOMP:         tensor.cast %{{.*}} : tensor<1x1x2xi32> to tensor<?x?x?xi32>
+// DECOMP:         tensor.cast %{{.*}} : tensor<1x1x2x2xi32> to tensor<?x?x?x?xi32>
+func.func @dynamic_layout_results(%t: tensor<1x1x2x2xi1>)
+    -> (tensor<?x?x?xi32>, tensor<?x?x?x?xi32>) {
+  %n, %i = flash.block_sparse_layout %t
+      : tensor<1x1x2x2xi1> -> tensor<?x?x?xi32>, tensor<?x?x?x?xi32>
+  return %n, %i : tensor<?x?x?xi32>, tensor<?x?x?x?xi32>
+}
+
+// -----
+
+// CHECK-LABEL: func.func @all_dynamic
+// CHECK-NOT:     flash.attention
+// CHECK:         return {{.*}} : tensor<?x?x?x?xf32>, tensor<?x?x?xf32>
+func.func @all_dynamic(%q: tensor<?x?x?x?xf32>, %k: tensor<?x?x?x?xf32>,
+                       %v: tensor<?x?x?x?xf32>)
+    -> (tensor<?x?x?x?xf32>, tensor<?x?x?xf32>) {
+  %o, %l = flash.attention %q, %k, %v {scale = 0.5 : f32, mask_kind = #flash.mask<causal>}
+      : tensor<?x?x?x?xf32>, tensor<?x?x?x?xf32>, tensor<?x?x?x?xf32>
+      -> tensor<?x?x?x?xf32>, tensor<?x?x?xf32>
+  return %o, %l : tensor<?x?x?x?xf32>, tensor<?x?x?xf32>
+}
