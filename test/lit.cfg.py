@@ -10,7 +10,7 @@ from lit.llvm.subst import ToolSubst
 
 config.name = "FLASH"
 config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
-config.suffixes = [".mlir"]
+config.suffixes = [".mlir", ".test"]
 config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.flash_obj_root, "test")
 config.excludes = ["CMakeLists.txt", "README.md", "lit.cfg.py",
@@ -22,6 +22,9 @@ llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 config.substitutions.append(("%flash_src_root", config.flash_src_root))
 config.substitutions.append(("%mlir_lib_dir", config.mlir_lib_dir))
 config.substitutions.append(("%python", "/usr/bin/python3"))
+config.substitutions.append(("%flash_bin", config.flash_tools_dir))
+config.substitutions.append(
+    ("%mlir_runner", os.path.join(config.llvm_tools_dir, "mlir-runner")))
 
 tool_dirs = [config.flash_tools_dir, config.llvm_tools_dir]
 tools = ["flash-opt", "mlir-runner", "mlir-opt"]

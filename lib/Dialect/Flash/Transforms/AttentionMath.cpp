@@ -38,6 +38,35 @@ Value mlir::flash::buildFilled(OpBuilder &b, Location loc,
   return linalg::FillOp::create(b, loc, value, empty).getResult(0);
 }
 
+/// Builds a linalg.generic with one result from dimension lists: `inDims[k]`
+/// lists, for input k, the loop dimension indexing each of its axes, or -1
+/// for an axis of extent 1 (broadcast, indexed by 0).
+Value mlir::flash::buildGeneric(
+    OpBuilder &b, Location loc, ValueRange inputs,
+    ArrayRef<SmallVector<int64_t>> inDims, Value init,
+    ArrayRef<int64_t> outDims, ArrayRef<utils::IteratorType> iterators,
+    function_ref<Value(OpBuilder &, Location, ValueRange)> body) {
+  MLIRContext *ctx = b.getContext();
+  unsigned numLoops = iterators.size();
+  auto toMap = [&](ArrayRef<int64_t> dims) {
+    SmallVector<AffineExpr> exprs;
+    for (int64_t d : dims)
+      exprs.push_back(d < 0 ? getAffineConstantExpr(0, ctx)
+                            : getAffineDimExpr(d, ctx));
+    return AffineMap::get(numLoops, 0, exprs, ctx);
+  };
+  SmallVector<AffineMap> maps;
+  for (ArrayRef<int64_t> dims : inDims)
+    maps.push_back(toMap(dims));
+  maps.push_back(toMap(outDims));
+  auto generic = linalg::GenericOp::create(
+      b, loc, init.getType(), inputs, init, maps, iterators,
+      [&](OpBuilder &nb, Location nl, ValueRange args) {
+        linalg::YieldOp::create(nb, nl, body(nb, nl, args));
+      });
+  return generic.getResult(0);
+}
+
 static Value andOrNull(OpBuilder &b, Location loc, Value lhs, Value rhs) {
   if (!lhs)
     return rhs;
@@ -48,12 +77,14 @@ static Value andOrNull(OpBuilder &b, Location loc, Value lhs, Value rhs) {
 
 Value ScoreTransform::emitScaled(OpBuilder &b, Location loc, Value dot) const {
   Type f32 = dot.getType();
-  Value s = arith::MulFOp::create(b, loc, dot, floatConstant(b, loc, f32, scale));
   if (!softcap)
-    return s;
-  Value inv = floatConstant(b, loc, f32, 1.0 / *softcap);
-  Value t = math::TanhOp::create(b, loc, arith::MulFOp::create(b, loc, s, inv));
-  return arith::MulFOp::create(b, loc, t, floatConstant(b, loc, f32, *softcap));
+    return arith::MulFOp::create(b, loc, dot,
+                                 floatConstant(b, loc, f32, scale * outputScale));
+  Value inner = arith::MulFOp::create(
+      b, loc, dot, floatConstant(b, loc, f32, scale / *softcap));
+  Value t = math::TanhOp::create(b, loc, inner);
+  return arith::MulFOp::create(
+      b, loc, t, floatConstant(b, loc, f32, *softcap * outputScale));
 }
 
 Value ScoreTransform::emitStructuralVisible(OpBuilder &b, Location loc, Value i,
@@ -93,9 +124,13 @@ Value ScoreTransform::emit(OpBuilder &b, Location loc, Value dot, Value i,
   if (applyElementMask) {
     if (maskElem && booleanMask)
       elementVisible = maskElem;
-    else if (maskElem)
-      masked = arith::AddFOp::create(b, loc, base,
-                                     castFloat(b, loc, maskElem, f32));
+    else if (maskElem) {
+      Value bias = castFloat(b, loc, maskElem, f32);
+      if (outputScale != 1.0)
+        bias = arith::MulFOp::create(b, loc, bias,
+                                     floatConstant(b, loc, f32, outputScale));
+      masked = arith::AddFOp::create(b, loc, base, bias);
+    }
     elementVisible = andOrNull(b, loc, elementVisible,
                                emitStructuralVisible(b, loc, i, j, offset));
   }

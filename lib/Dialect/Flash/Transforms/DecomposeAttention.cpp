@@ -38,35 +38,6 @@ using utils::IteratorType;
 constexpr IteratorType kPar = IteratorType::parallel;
 constexpr IteratorType kRed = IteratorType::reduction;
 
-/// Builds a linalg.generic with one result from dimension lists: `inDims[k]`
-/// lists, for input k, the loop dimension indexing each of its axes, or -1
-/// for an axis of extent 1 (broadcast, indexed by 0).
-Value buildGeneric(
-    OpBuilder &b, Location loc, ValueRange inputs,
-    ArrayRef<SmallVector<int64_t>> inDims, Value init,
-    ArrayRef<int64_t> outDims, ArrayRef<IteratorType> iterators,
-    function_ref<Value(OpBuilder &, Location, ValueRange)> body) {
-  MLIRContext *ctx = b.getContext();
-  unsigned numLoops = iterators.size();
-  auto toMap = [&](ArrayRef<int64_t> dims) {
-    SmallVector<AffineExpr> exprs;
-    for (int64_t d : dims)
-      exprs.push_back(d < 0 ? getAffineConstantExpr(0, ctx)
-                            : getAffineDimExpr(d, ctx));
-    return AffineMap::get(numLoops, 0, exprs, ctx);
-  };
-  SmallVector<AffineMap> maps;
-  for (ArrayRef<int64_t> dims : inDims)
-    maps.push_back(toMap(dims));
-  maps.push_back(toMap(outDims));
-  auto generic = linalg::GenericOp::create(
-      b, loc, init.getType(), inputs, init, maps, iterators,
-      [&](OpBuilder &nb, Location nl, ValueRange args) {
-        linalg::YieldOp::create(nb, nl, body(nb, nl, args));
-      });
-  return generic.getResult(0);
-}
-
 /// The extents the decomposition works with, as OpFoldResults.
 struct Extents {
   OpFoldResult batch, queryHeads, kvHeads, groups, queryLen, keyLen, headDim,

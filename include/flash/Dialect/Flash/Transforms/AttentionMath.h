@@ -31,6 +31,9 @@ struct ScoreTransform {
   int64_t windowLeft = 0, windowRight = 0;
   /// Whether the mask operand is boolean (hides keys) or additive.
   bool booleanMask = false;
+  /// A factor applied to the final score, folded into the scale (and the
+  /// softcap): log2(e) lets the tiled form use exp2 instead of exp.
+  double outputScale = 1.0;
 
   template <typename OpT>
   static ScoreTransform get(OpT op) {
@@ -54,7 +57,7 @@ struct ScoreTransform {
     return hasMaskOperand || kind != MaskKind::None;
   }
 
-  /// scale and softcap applied to a raw f32 dot product.
+  /// scale and softcap applied to a raw f32 dot product, times outputScale.
   Value emitScaled(OpBuilder &b, Location loc, Value dot) const;
 
   /// Whether key `j` is visible to query `i` under `kind`; `offset` is
@@ -78,6 +81,16 @@ struct ScoreTransform {
 Value buildTileStates(OpBuilder &b, Location loc, Value numBlocks,
                       Value indices, Value fullNum, Value fullIdx,
                       Value numKeyTiles);
+
+/// Builds a linalg.generic with one result from dimension lists: `inDims[k]`
+/// lists, for input k, the loop dimension indexing each of its axes, or -1
+/// for an axis of extent 1 (broadcast, indexed by 0). `body` receives the
+/// block arguments (inputs, then the output) and returns the yielded value.
+Value buildGeneric(
+    OpBuilder &b, Location loc, ValueRange inputs,
+    ArrayRef<SmallVector<int64_t>> inDims, Value init,
+    ArrayRef<int64_t> outDims, ArrayRef<utils::IteratorType> iterators,
+    function_ref<Value(OpBuilder &, Location, ValueRange)> body);
 
 /// An `arith.constant` of `value` in the float type `type`.
 Value floatConstant(OpBuilder &b, Location loc, Type type, double value);

@@ -17,6 +17,11 @@ namespace mlir::flash {
 #define GEN_PASS_DECL
 #include "flash/Dialect/Flash/Transforms/Passes.h.inc"
 
+/// Adds the pattern that tiles flash.attention_grad into the recomputing
+/// backward loop nest (used by flash-tile-attention).
+void populateTileAttentionGradPatterns(RewritePatternSet &patterns,
+                                       int64_t blockQ, int64_t blockKV);
+
 #define GEN_PASS_REGISTRATION
 #include "flash/Dialect/Flash/Transforms/Passes.h.inc"
 

@@ -1,0 +1,106 @@
+//===- TileUtils.h - Tile-level builders for the tiled form -----*- C++ -*-===//
+//
+// Builders the forward and backward tilings share: padded tile loads from
+// [B, H, L, D] tensors, tile contractions, and the structural-mask band of a
+// query tile.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef FLASH_LIB_DIALECT_FLASH_TRANSFORMS_TILEUTILS_H
+#define FLASH_LIB_DIALECT_FLASH_TRANSFORMS_TILEUTILS_H
+
+#include "flash/Dialect/Flash/Transforms/AttentionMath.h"
+
+namespace mlir::flash {
+
+/// Position of a tile along one length axis: rows [start, start + size),
+/// padded to `tileSize` rows when `size` is smaller.
+struct TileSpan {
+  Value start;       // index
+  OpFoldResult size; // min(tileSize, length - start)
+  int64_t tileSize;
+};
+
+/// The extents of a tiled attention op, shared by the forward and backward
+/// tilings.
+struct TiledExtents {
+  SmallVector<OpFoldResult> queryDims, keyDims, valueDims;
+  OpFoldResult queryLen, keyLen;
+  Value groups;        // Hq / Hkv
+  Value offset;        // Lk - Lq
+  int64_t blockQ, blockKV;
+  Value numQueryTiles, numKeyTiles;
+};
+
+/// Reads the extents of (query, key, value). The tile sizes are those of the
+/// op's block-sparse layout when it has one (`layoutBlockSizes`), else
+/// `blockQ` and `blockKV`.
+TiledExtents getTiledExtents(OpBuilder &b, Location loc, Value query,
+                             Value key, Value value,
+                             std::optional<ArrayRef<int64_t>> layoutBlockSizes,
+                             int64_t blockQ, int64_t blockKV);
+
+/// The span of tile `tile` of a length-`length` axis cut into `tileSize`
+/// rows. The size folds to a constant when the length is a static multiple
+/// of the tile size.
+TileSpan getTileSpan(OpBuilder &b, Location loc, Value tile,
+                     OpFoldResult length, int64_t tileSize);
+
+/// Reads `src[bIdx, hIdx, span, :]` of a rank-4 tensor as a
+/// [span.tileSize, D] tensor, zero-padded past the end of the axis.
+Value loadTile(OpBuilder &b, Location loc, Value src, Value bIdx, Value hIdx,
+               const TileSpan &span);
+
+/// Reads `src[bIdx, hIdx, span]` of a rank-3 tensor as a [span.tileSize]
+/// vector, zero-padded past the end of the axis.
+Value loadRowVector(OpBuilder &b, Location loc, Value src, Value bIdx,
+                    Value hIdx, const TileSpan &span);
+
+/// Reads the [rows, cols] tile of a rank-4 broadcastable mask at (b, h,
+/// rowSpan, colSpan); unit dimensions of the mask stay unit dimensions.
+Value loadMaskTile(OpBuilder &b, Location loc, Value mask, Value bIdx,
+                   Value hIdx, const TileSpan &rows, const TileSpan &cols);
+
+/// Writes the first `span.size` rows of `tile` ([tileSize, ...]) into
+/// `dst[bIdx, hIdx, span, ...]` (rank 3 or 4).
+Value storeTile(OpBuilder &b, Location loc, Value tile, Value dst, Value bIdx,
+                Value hIdx, const TileSpan &span);
+
+/// C[m, n] (+)= sum_k A[m, k] B[n, k] (`transposeB`) or A[m, k] B[k, n], in
+/// f32; `acc` is the f32 accumulator to add to, or null for zero.
+/// `transposeA` reads A as [k, m].
+Value tileMatmul(OpBuilder &b, Location loc, Value lhs, Value rhs, Value acc,
+                 bool transposeA, bool transposeB);
+
+/// Element-wise `fn` over same-shaped f32 tensors (or rank-1 row vectors
+/// broadcast along the last axis of a rank-2 first operand when `rowInputs`
+/// marks them).
+Value tileMap(OpBuilder &b, Location loc, ValueRange inputs,
+              ArrayRef<bool> rowInputs,
+              function_ref<Value(OpBuilder &, Location, ValueRange)> fn);
+
+/// Row reduction of a [m, n] f32 tile into `init` ([m]) with `combine`.
+Value tileReduceRows(OpBuilder &b, Location loc, Value tile, Value init,
+                     function_ref<Value(OpBuilder &, Location, Value, Value)>
+                         combine);
+
+/// The key tiles [begin, end) that can hold a key visible under a structural
+/// mask to some query of the span `rows`, given `keyLen`, the number of key
+/// tiles and Lk - Lq.
+std::pair<Value, Value> getKeyTileBand(OpBuilder &b, Location loc,
+                                       const ScoreTransform &transform,
+                                       const TileSpan &rows, Value numKeyTiles,
+                                       int64_t blockKV, Value offset);
+
+/// Whether every key of `cols` is visible to every query of `rows` under the
+/// structural mask (an i1): such a tile needs no element mask.
+Value isTileFullyVisible(OpBuilder &b, Location loc,
+                         const ScoreTransform &transform, const TileSpan &rows,
+                         const TileSpan &cols, Value offset);
+
+/// `v` as an index value.
+Value toIndex(OpBuilder &b, Location loc, OpFoldResult v);
+
+} // namespace mlir::flash
+
+#endif // FLASH_LIB_DIALECT_FLASH_TRANSFORMS_TILEUTILS_H

@@ -1,0 +1,42 @@
+//===- CPUPipeline.cpp - The flash-to-cpu pipeline ------------------------===//
+
+#include "flash/Pipelines/Pipelines.h"
+
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassRegistry.h"
+#include "llvm/Support/FormatVariadic.h"
+
+using namespace mlir;
+using namespace mlir::flash;
+
+void mlir::flash::buildFlashToCPUPipeline(OpPassManager &pm,
+                                          const FlashToCPUOptions &options) {
+  // Written as a textual pipeline so that the stages read in one place; every
+  // pass in it is registered by flash-opt and by the plugin.
+  std::string pipeline = llvm::formatv(
+      "func.func(tosa-to-linalg-named,tosa-to-linalg,tosa-to-arith,"
+      "tosa-to-tensor),"
+      "flash-tile-attention{{block-q={0} block-kv={1}},"
+      "flash-decompose-attention,flash-decompose-aggregates,"
+      "canonicalize,cse,"
+      "func.func(convert-elementwise-to-linalg),"
+      "one-shot-bufferize{{bufferize-function-boundaries "
+      "allow-return-allocs-from-loops "
+      "function-boundary-type-conversion=identity-layout-map},"
+      "buffer-deallocation-pipeline,"
+      "func.func(convert-linalg-to-loops),"
+      "expand-strided-metadata,lower-affine,convert-scf-to-cf,"
+      "convert-math-to-llvm,convert-math-to-libm,"
+      "convert-to-llvm,reconcile-unrealized-casts",
+      options.blockQ.getValue(), options.blockKV.getValue());
+  if (failed(parsePassPipeline(pipeline, pm)))
+    llvm::report_fatal_error("flash-to-cpu: malformed built-in pipeline");
+}
+
+void mlir::flash::registerFlashPipelines() {
+  PassPipelineRegistration<FlashToCPUOptions>(
+      "flash-to-cpu",
+      "Tile flash ops, bufferize and lower everything to the LLVM dialect "
+      "for mlir-runner",
+      buildFlashToCPUPipeline);
+}
