@@ -1043,7 +1043,19 @@ bool Matcher::checkUses() {
 Value Matcher::relayout(OpBuilder &b, Location loc, Value src,
                         const Index &srcIdxIn, const Index &dstIn, Type dstElt,
                         bool negate) {
-  Index srcIdx = ctx.resolve(srcIdxIn), dst = ctx.resolve(dstIn);
+  // Variables of extent 1 are always 0: leave them out.
+  auto dropUnits = [&](const Index &idx) {
+    Index out;
+    for (const Group &g : ctx.resolve(idx)) {
+      Group kept;
+      for (Var v : g)
+        if (ctx.extent(v) != 1)
+          kept.push_back(v);
+      out.push_back(kept);
+    }
+    return out;
+  };
+  Index srcIdx = dropUnits(srcIdxIn), dst = dropUnits(dstIn);
   auto srcType = cast<RankedTensorType>(src.getType());
   Type srcElt = srcType.getElementType();
   bool plain = srcElt == dstElt && !negate;
