@@ -9,6 +9,9 @@ through mlir-runner:
   original:  flash-opt --flash-to-cpu
   raised:    flash-opt --flash-raise-attention --flash-to-cpu
 
+(--pre adds passes in front of both, e.g. --flash-decompose-attention to
+check decompose-then-raise.)
+
 It first checks that flash-raise-attention does put a flash.attention into
 the function, then compares the two printed results: the relative
 difference max|raised - original| / max|original| must be within the bound
@@ -147,6 +150,10 @@ def build(text, name, kinds, gain, seed):
     lines.append(f"    %r = call @{name}({', '.join(names)}) : "
                  f"({', '.join(args)}) -> {result}")
     rdims, relt = parse_type(result)
+    # The bound follows the least precise float type of the graph.
+    order = ["f32", "f16", "bf16"]
+    bound_elt = max([relt] + [parse_type(t)[1] for t in args
+                              if parse_type(t)[1] != "i1"], key=order.index)
     value, t = "%r", result
     if relt != "f32":
         f32_t = t.rsplit("x", 1)[0] + "xf32>"
@@ -155,7 +162,7 @@ def build(text, name, kinds, gain, seed):
     lines.append(f"    %u = tensor.cast {value} : {t} to tensor<*xf32>")
     lines.append("    call @printMemrefF32(%u) : (tensor<*xf32>) -> ()")
     lines += ["    return", "  }", "}"]
-    return "\n".join(lines) + "\n", relt
+    return "\n".join(lines) + "\n", bound_elt
 
 
 NUMBER = re.compile(r"-?inf|-?nan|-?\d+(?:\.\d*)?(?:e[+-]?\d+)?")
@@ -189,6 +196,9 @@ def main():
     p.add_argument("--mlir-lib-dir", required=True)
     p.add_argument("--gain", type=float, default=4.0)
     p.add_argument("--seed", type=int, default=1234)
+    p.add_argument("--pre", default="",
+                   help="passes applied before both runs, e.g. "
+                        "--flash-decompose-attention")
     args = p.parse_args()
     text = open(args.file).read()
     failed = False
@@ -200,11 +210,12 @@ def main():
             f.write(module)
             path = f.name
         try:
-            raised = sh([args.flash_opt, path,
-                         "--flash-raise-attention"]).stdout
+            pre = args.pre.split()
+            raised = sh([args.flash_opt, path] + pre +
+                        ["--flash-raise-attention"]).stdout
             count = raised.count("flash.attention")
-            orig = run(args, path, [])
-            new = run(args, path, ["--flash-raise-attention"])
+            orig = run(args, path, pre)
+            new = run(args, path, pre + ["--flash-raise-attention"])
         finally:
             os.unlink(path)
         bound = BOUNDS[elt]

@@ -53,3 +53,13 @@ func.func @mqa(%q: tensor<2x4x16x8xf32>, %k: tensor<2x1x16x8xf32>, %v: tensor<2x
   %o = flash.attention %q, %k, %v : tensor<2x4x16x8xf32>, tensor<2x1x16x8xf32>, tensor<2x1x16x4xf32> -> tensor<2x4x16x4xf32>
   return %o : tensor<2x4x16x4xf32>
 }
+
+// Negative: with the log-sum-exp result, the decomposition's row max and row
+// sum feed the lse too, so the graph is left alone.
+// CHECK-LABEL: func.func @neg_with_lse(
+// CHECK-NOT: flash.attention
+// CHECK: math.log
+func.func @neg_with_lse(%q: tensor<1x2x16x8xf32>, %k: tensor<1x2x16x8xf32>, %v: tensor<1x2x16x8xf32>) -> (tensor<1x2x16x8xf32>, tensor<1x2x16xf32>) {
+  %o, %lse = flash.attention %q, %k, %v : tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32>, tensor<1x2x16x8xf32> -> tensor<1x2x16x8xf32>, tensor<1x2x16xf32>
+  return %o, %lse : tensor<1x2x16x8xf32>, tensor<1x2x16xf32>
+}

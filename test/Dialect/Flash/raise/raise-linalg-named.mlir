@@ -97,3 +97,38 @@ func.func @bmm_scale_on_q_bf16(%q: tensor<6x16x8xbf16>, %k: tensor<6x16x8xbf16>,
   %o = linalg.batch_matmul ins(%p, %v : tensor<6x16x16xbf16>, tensor<6x16x8xbf16>) outs(%zo : tensor<6x16x8xbf16>) -> tensor<6x16x8xbf16>
   return %o : tensor<6x16x8xbf16>
 }
+
+// -----
+
+// Negative: linalg.softmax over the query axis.
+#nq = affine_map<(b, m, n, k) -> (b, m, k)>
+#nk = affine_map<(b, m, n, k) -> (b, n, k)>
+#ns = affine_map<(b, m, n, k) -> (b, m, n)>
+#nid = affine_map<(b, m, n) -> (b, m, n)>
+// CHECK-LABEL: func.func @neg_softmax_over_query_axis(
+// CHECK-NOT: flash.attention
+// CHECK: linalg.softmax dimension(1)
+func.func @neg_softmax_over_query_axis(%q: tensor<4x32x16xf16>, %k: tensor<4x24x16xf16>, %v: tensor<4x24x16xf16>) -> tensor<4x32x16xf16> {
+  %zero = arith.constant 0.0 : f32
+  %zeroh = arith.constant 0.0 : f16
+  %scale = arith.constant 0.125 : f32
+  %e = tensor.empty() : tensor<4x32x24xf32>
+  %z = linalg.fill ins(%zero : f32) outs(%e : tensor<4x32x24xf32>) -> tensor<4x32x24xf32>
+  %s = linalg.batch_matmul indexing_maps = [#nq, #nk, #ns] ins(%q, %k : tensor<4x32x16xf16>, tensor<4x24x16xf16>) outs(%z : tensor<4x32x24xf32>) -> tensor<4x32x24xf32>
+  %ss = linalg.generic {indexing_maps = [#nid, #nid], iterator_types = ["parallel", "parallel", "parallel"]} ins(%s : tensor<4x32x24xf32>) outs(%e : tensor<4x32x24xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %m = arith.mulf %in, %scale : f32
+    linalg.yield %m : f32
+  } -> tensor<4x32x24xf32>
+  %p = linalg.softmax dimension(1) ins(%ss : tensor<4x32x24xf32>) outs(%e : tensor<4x32x24xf32>) -> tensor<4x32x24xf32>
+  %eh = tensor.empty() : tensor<4x32x24xf16>
+  %ph = linalg.generic {indexing_maps = [#nid, #nid], iterator_types = ["parallel", "parallel", "parallel"]} ins(%p : tensor<4x32x24xf32>) outs(%eh : tensor<4x32x24xf16>) {
+  ^bb0(%in: f32, %out: f16):
+    %t = arith.truncf %in : f32 to f16
+    linalg.yield %t : f16
+  } -> tensor<4x32x24xf16>
+  %eo = tensor.empty() : tensor<4x32x16xf16>
+  %zo = linalg.fill ins(%zeroh : f16) outs(%eo : tensor<4x32x16xf16>) -> tensor<4x32x16xf16>
+  %o = linalg.batch_matmul ins(%ph, %v : tensor<4x32x24xf16>, tensor<4x24x16xf16>) outs(%zo : tensor<4x32x16xf16>) -> tensor<4x32x16xf16>
+  return %o : tensor<4x32x16xf16>
+}

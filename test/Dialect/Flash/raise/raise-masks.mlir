@@ -187,3 +187,31 @@ func.func @window_and_bias(%q: tensor<2x16x8xf32>, %k: tensor<2x16x8xf32>, %v: t
   %o = linalg.batch_matmul ins(%p, %v : tensor<2x16x16xf32>, tensor<2x16x8xf32>) outs(%zo : tensor<2x16x8xf32>) -> tensor<2x16x8xf32>
   return %o : tensor<2x16x8xf32>
 }
+
+// -----
+
+// Negative: the causal select keeps the scores where j > i and writes a
+// positive constant elsewhere: not a mask.
+// CHECK-LABEL: func.func @neg_select_positive_fill(
+// CHECK-NOT: flash.attention
+// CHECK: linalg.softmax
+func.func @neg_select_positive_fill(%q: tensor<2x16x8xf32>, %k: tensor<2x16x8xf32>, %v: tensor<2x16x8xf32>) -> tensor<2x16x8xf32> {
+  %c0 = arith.constant 0.0 : f32
+  %big = arith.constant 1.0e9 : f32
+  %e = tensor.empty() : tensor<2x16x16xf32>
+  %z = linalg.fill ins(%c0 : f32) outs(%e : tensor<2x16x16xf32>) -> tensor<2x16x16xf32>
+  %s = linalg.batch_matmul indexing_maps = [affine_map<(b, m, n, k) -> (b, m, k)>, affine_map<(b, m, n, k) -> (b, n, k)>, affine_map<(b, m, n, k) -> (b, m, n)>] ins(%q, %k : tensor<2x16x8xf32>, tensor<2x16x8xf32>) outs(%z : tensor<2x16x16xf32>) -> tensor<2x16x16xf32>
+  %sm = linalg.generic {indexing_maps = [affine_map<(h, i, j) -> (h, i, j)>, affine_map<(h, i, j) -> (h, i, j)>], iterator_types = ["parallel", "parallel", "parallel"]} ins(%s : tensor<2x16x16xf32>) outs(%e : tensor<2x16x16xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %i = linalg.index 1 : index
+    %j = linalg.index 2 : index
+    %vis = arith.cmpi sle, %j, %i : index
+    %y = arith.select %vis, %a, %big : f32
+    linalg.yield %y : f32
+  } -> tensor<2x16x16xf32>
+  %p = linalg.softmax dimension(2) ins(%sm : tensor<2x16x16xf32>) outs(%e : tensor<2x16x16xf32>) -> tensor<2x16x16xf32>
+  %eo = tensor.empty() : tensor<2x16x8xf32>
+  %zo = linalg.fill ins(%c0 : f32) outs(%eo : tensor<2x16x8xf32>) -> tensor<2x16x8xf32>
+  %o = linalg.batch_matmul ins(%p, %v : tensor<2x16x16xf32>, tensor<2x16x8xf32>) outs(%zo : tensor<2x16x8xf32>) -> tensor<2x16x8xf32>
+  return %o : tensor<2x16x8xf32>
+}

@@ -58,3 +58,26 @@ func.func @tosa_f16_cast_scores_scale_mask(%q: tensor<4x16x8xf16>, %k: tensor<4x
   %o = tosa.matmul %ph, %v, %zp, %zp : (tensor<4x16x16xf16>, tensor<4x16x8xf16>, tensor<1xf16>, tensor<1xf16>) -> tensor<4x16x8xf16>
   return %o : tensor<4x16x8xf16>
 }
+
+// -----
+
+// Negative: the row sum is taken over the query axis.
+// CHECK-LABEL: func.func @neg_tosa_sum_over_query_axis(
+// CHECK-NOT: flash.attention
+// CHECK: tosa.reduce_sum
+func.func @neg_tosa_sum_over_query_axis(%q: tensor<8x64x32xf32>, %k: tensor<8x48x32xf32>, %v: tensor<8x48x16xf32>) -> tensor<8x64x16xf32> {
+  %shift = "tosa.const"() <{values = dense<0> : tensor<1xi8>}> : () -> tensor<1xi8>
+  %scale = "tosa.const"() <{values = dense<0.176776695> : tensor<1x1x1xf32>}> : () -> tensor<1x1x1xf32>
+  %qs = tosa.mul %q, %scale, %shift : (tensor<8x64x32xf32>, tensor<1x1x1xf32>, tensor<1xi8>) -> tensor<8x64x32xf32>
+  %kt = tosa.transpose %k {perms = array<i32: 0, 2, 1>} : (tensor<8x48x32xf32>) -> tensor<8x32x48xf32>
+  %zp = "tosa.const"() <{values = dense<0.0> : tensor<1xf32>}> : () -> tensor<1xf32>
+  %s = tosa.matmul %qs, %kt, %zp, %zp : (tensor<8x64x32xf32>, tensor<8x32x48xf32>, tensor<1xf32>, tensor<1xf32>) -> tensor<8x64x48xf32>
+  %mx = tosa.reduce_max %s {axis = 2 : i32} : (tensor<8x64x48xf32>) -> tensor<8x64x1xf32>
+  %d = tosa.sub %s, %mx : (tensor<8x64x48xf32>, tensor<8x64x1xf32>) -> tensor<8x64x48xf32>
+  %ex = tosa.exp %d : (tensor<8x64x48xf32>) -> tensor<8x64x48xf32>
+  %sm = tosa.reduce_sum %ex {axis = 1 : i32} : (tensor<8x64x48xf32>) -> tensor<8x1x48xf32>
+  %r = tosa.reciprocal %sm : (tensor<8x1x48xf32>) -> tensor<8x1x48xf32>
+  %p = tosa.mul %ex, %r, %shift : (tensor<8x64x48xf32>, tensor<8x1x48xf32>, tensor<1xi8>) -> tensor<8x64x48xf32>
+  %o = tosa.matmul %p, %v, %zp, %zp : (tensor<8x64x48xf32>, tensor<8x48x16xf32>, tensor<1xf32>, tensor<1xf32>) -> tensor<8x64x16xf32>
+  return %o : tensor<8x64x16xf32>
+}
