@@ -3,7 +3,9 @@
 #ifndef FLASH_DIALECT_FLASH_TRANSFORMS_PASSES_H
 #define FLASH_DIALECT_FLASH_TRANSFORMS_PASSES_H
 
+#include "flash/Dialect/Flash/IR/FlashDialect.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"

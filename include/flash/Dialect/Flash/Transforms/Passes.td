@@ -78,4 +78,43 @@ def FlashTileAttention : Pass<"flash-tile-attention"> {
   ];
 }
 
+def FlashRaiseAttention : Pass<"flash-raise-attention", "::mlir::func::FuncOp"> {
+  let summary = "Replace naive softmax(Q Kᵀ · scale + mask) V graphs with "
+                "flash.attention";
+  let description = [{
+    Finds attention written out in linalg (named ops such as matmul,
+    batch_matmul, transpose, broadcast and softmax, or generics as
+    torch-mlir emits them), tensor reshapes and TOSA, and replaces the whole
+    subgraph with `flash.attention`, so that the `Lq × Lk` score matrix is
+    no longer materialized. Graphs are recognised by their mathematics:
+    `out = Σ_j softmax_j(S) V` with `S = scale · Q Kᵀ` plus masks, whatever
+    op boundaries, layouts ([B, H, L, D], [B·H, L, D], transposed operands,
+    repeat_kv broadcasts for grouped-query attention), casts (f16/bf16 inputs
+    with an f32 softmax) and spellings of the softmax (max / exp / sum /
+    divide, reciprocal multiplication, linalg.softmax) were used.
+
+    The scale may be applied to Q, to K, to the scores, or as a division by
+    sqrt(d). Additive mask tensors and boolean masks applied with a select to
+    -inf (or a large negative constant) become the `mask` operand; causal and
+    sliding-window masks built from index comparisons or triangular
+    constants become the `mask_kind` attribute.
+
+    A graph is left alone when its scores or probabilities are used
+    elsewhere, or when its mathematics differs from attention (softmax over
+    another axis, an exponential without normalization, ...). With
+    `emit-remarks`, such near-matches get a remark saying which step failed.
+    Shapes must be static.
+  }];
+  let options = [
+    Option<"emitRemarks", "emit-remarks", "bool", /*default=*/"false",
+           "Emit a remark on each near-match that was not raised, saying why">
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::flash::FlashDialect",
+    "::mlir::linalg::LinalgDialect",
+    "::mlir::tensor::TensorDialect"
+  ];
+}
+
 #endif // FLASH_DIALECT_FLASH_TRANSFORMS_PASSES_TD
