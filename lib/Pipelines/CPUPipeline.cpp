@@ -33,10 +33,4 @@ void mlir::flash::buildFlashToCPUPipeline(OpPassManager &pm,
     llvm::report_fatal_error("flash-to-cpu: malformed built-in pipeline");
 }
 
-void mlir::flash::registerFlashPipelines() {
-  PassPipelineRegistration<FlashToCPUOptions>(
-      "flash-to-cpu",
-      "Tile flash ops, bufferize and lower everything to the LLVM dialect "
-      "for mlir-runner",
-      buildFlashToCPUPipeline);
-}
+

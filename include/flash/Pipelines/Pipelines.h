@@ -27,7 +27,29 @@ struct FlashToCPUOptions : PassPipelineOptions<FlashToCPUOptions> {
 void buildFlashToCPUPipeline(OpPassManager &pm,
                              const FlashToCPUOptions &options);
 
-/// Registers `flash-to-cpu` with the pass registry.
+struct FlashToPTXOptions : PassPipelineOptions<FlashToPTXOptions> {
+  PassOptions::Option<std::string> chip{
+      *this, "chip",
+      llvm::cl::desc("Target chip: sm_80, sm_86, sm_89, sm_90 or sm_90a"),
+      llvm::cl::init("sm_80")};
+  PassOptions::Option<std::string> features{
+      *this, "features", llvm::cl::desc("PTX features for the NVVM target"),
+      llvm::cl::init("+ptx80")};
+};
+
+/// Lowers flash.attention to tensor-core kernels (convert-flash-to-gpu),
+/// lowers the kernel modules to NVVM and serializes them to PTX with LLVM's
+/// NVPTX backend (gpu-module-to-binary, format=isa): no CUDA installation
+/// is needed.
+void buildFlashToPTXPipeline(OpPassManager &pm,
+                             const FlashToPTXOptions &options);
+
+/// The steps of buildFlashToPTXPipeline after convert-flash-to-gpu: for
+/// modules whose gpu.modules already hold the kernels.
+void buildKernelsToPTXPipeline(OpPassManager &pm,
+                               const FlashToPTXOptions &options);
+
+/// Registers `flash-to-cpu` and `flash-to-ptx` with the pass registry.
 void registerFlashPipelines();
 
 } // namespace mlir::flash

@@ -1,0 +1,63 @@
+//===- KernelPlan.h - What a GPU attention kernel computes and how -*- C++ -*-===//
+//
+// A KernelSpec says what a generated kernel computes (head dim, element type,
+// mask kind, sparsity, chip); a KernelPlan says how (tile sizes, warps,
+// pipeline stages). The plan table in KernelPlan.cpp is the one place where
+// the schedule is chosen.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef FLASH_CONVERSION_FLASHTOGPU_KERNELPLAN_H
+#define FLASH_CONVERSION_FLASHTOGPU_KERNELPLAN_H
+
+#include "flash/Dialect/Flash/IR/FlashDialect.h"
+#include "mlir/Support/LLVM.h"
+#include "llvm/Support/Error.h"
+
+#include <string>
+
+namespace mlir::flash {
+
+enum class KernelElementType { F16, BF16 };
+
+struct KernelSpec {
+  int64_t headDim = 64;
+  KernelElementType elementType = KernelElementType::F16;
+  MaskKind mask = MaskKind::None;
+  bool blockSparse = false;
+  std::string chip = "sm_80";
+
+  /// The kernel's symbol, e.g. flash_fwd_d64_f16_causal_sm_80.
+  std::string getName() const;
+  /// "f16" or "bf16".
+  StringRef getElementTypeName() const;
+  /// The element type in `ctx`.
+  Type getElementType(MLIRContext *ctx) const;
+};
+
+struct KernelPlan {
+  int64_t blockQ;  // query rows per CTA
+  int64_t blockKV; // keys per streamed tile
+  int64_t warps;   // each warp owns blockQ / warps query rows (16 here)
+  int64_t stages;  // cp.async stages for K and V
+  /// The head dim as laid out in shared memory: the spec's, rounded up to a
+  /// multiple of 64 so that every row swizzles in whole 128-byte groups.
+  int64_t paddedHeadDim;
+
+  int64_t getThreads() const { return 32 * warps; }
+  /// Dynamic shared memory: the Q tile and `stages` K and V tiles.
+  int64_t getSharedMemoryBytes() const;
+};
+
+/// Checks that a spec is supported, with a message naming the bad field.
+llvm::Error verifyKernelSpec(const KernelSpec &spec);
+
+/// The plan for a supported spec.
+KernelPlan selectKernelPlan(const KernelSpec &spec);
+
+/// Parses "f16" / "bf16".
+std::optional<KernelElementType> parseKernelElementType(StringRef name);
+
+} // namespace mlir::flash
+
+#endif // FLASH_CONVERSION_FLASHTOGPU_KERNELPLAN_H

@@ -1,0 +1,53 @@
+//===- Passes.td - flash conversion passes -----------------*- tablegen -*-===//
+
+#ifndef FLASH_CONVERSION_PASSES_TD
+#define FLASH_CONVERSION_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def ConvertFlashToGPU : Pass<"convert-flash-to-gpu", "ModuleOp"> {
+  let summary = "Lower flash.attention to tensor-core GPU kernels and launches";
+  let description = [{
+    For each `flash.attention` op, derives a kernel spec (head dim, element
+    type, mask kind, chip), adds the FlashAttention-2 forward kernel of that
+    spec to the `gpu.module @flash_kernels` (once per spec) and replaces the
+    op with a `gpu.launch_func` on buffers, following docs/kernel-abi.md.
+    The tile sizes, warps and stages come from the plan table
+    (KernelPlan.cpp).
+
+    Ops the kernels do not cover yet (f32 operands, a mask operand,
+    softcap, a block-sparse layout, head dims other than multiples of 8 up
+    to 256, value head dim different from the query's, dynamic head dims)
+    are left in place with a remark saying why.
+  }];
+  let options = [
+    Option<"chip", "chip", "std::string", /*default=*/"\"sm_80\"",
+           "Target chip: sm_80, sm_86, sm_89, sm_90 or sm_90a">
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::bufferization::BufferizationDialect",
+    "::mlir::gpu::GPUDialect",
+    "::mlir::LLVM::LLVMDialect",
+    "::mlir::memref::MemRefDialect",
+    "::mlir::NVVM::NVVMDialect",
+    "::mlir::nvgpu::NVGPUDialect",
+    "::mlir::scf::SCFDialect",
+    "::mlir::vector::VectorDialect"
+  ];
+}
+
+def FlashExternalizeDynamicSharedMemory
+    : Pass<"flash-externalize-dynamic-shared-memory", "gpu::GPUModuleOp"> {
+  let summary = "Give the dynamic shared memory global external linkage";
+  let description = [{
+    `convert-gpu-to-nvvm` turns `gpu.dynamic_shared_memory` into an internal
+    zero-sized `llvm.mlir.global` in address space 3, which the NVPTX
+    backend emits as a 1-byte `.shared` variable: every kernel using more
+    than one byte of dynamic shared memory would then overrun it. With
+    external linkage the PTX declares `.extern .shared .b8 name[]`, sized
+    at launch. Run after `convert-gpu-to-nvvm`.
+  }];
+}
+
+#endif // FLASH_CONVERSION_PASSES_TD

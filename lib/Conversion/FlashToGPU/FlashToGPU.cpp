@@ -1,0 +1,178 @@
+//===- FlashToGPU.cpp - flash.attention to GPU kernels and launches -------===//
+
+#include "flash/Conversion/FlashToGPU/ForwardKernel.h"
+#include "flash/Conversion/FlashToGPU/KernelPlan.h"
+#include "flash/Conversion/Passes.h"
+#include "flash/Dialect/Flash/IR/FlashOps.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/IR/SymbolTable.h"
+#include "llvm/Support/MathExtras.h"
+
+namespace mlir::flash {
+#define GEN_PASS_DEF_CONVERTFLASHTOGPU
+#include "flash/Conversion/Passes.h.inc"
+} // namespace mlir::flash
+
+using namespace mlir;
+using namespace mlir::flash;
+
+namespace {
+
+constexpr StringLiteral kKernelModuleName = "flash_kernels";
+
+/// The kernel spec of `op`, or the reason it has no GPU kernel yet.
+FailureOr<KernelSpec> getKernelSpec(AttentionOp op, StringRef chip,
+                                    std::string &reason) {
+  auto q = cast<RankedTensorType>(op.getQuery().getType());
+  auto v = cast<RankedTensorType>(op.getValue().getType());
+  KernelSpec spec;
+  spec.chip = chip.str();
+  Type elt = q.getElementType();
+  if (elt.isF16())
+    spec.elementType = KernelElementType::F16;
+  else if (elt.isBF16())
+    spec.elementType = KernelElementType::BF16;
+  else
+    reason = "the tensor-core kernels take f16 or bf16, not f32";
+  if (q.isDynamicDim(3) || v.isDynamicDim(3))
+    reason = "the head dims must be static";
+  else if (q.getDimSize(3) != v.getDimSize(3))
+    reason = "the value head dim must equal the query's";
+  spec.headDim = q.getDimSize(3);
+  if (op.getMask())
+    reason = "mask operands are not supported by the GPU kernels yet";
+  if (op.getSoftcap())
+    reason = "softcap is not supported by the GPU kernels yet";
+  if (op.getKvNumBlocks())
+    reason = "block-sparse layouts are not supported by the GPU kernels yet";
+  spec.mask = op.getMaskKind();
+  if (reason.empty())
+    if (llvm::Error err = verifyKernelSpec(spec))
+      reason = llvm::toString(std::move(err));
+  if (!reason.empty())
+    return failure();
+  return spec;
+}
+
+/// The kernel module of `module`, created on first use.
+gpu::GPUModuleOp getOrCreateKernelModule(ModuleOp module, OpBuilder &b) {
+  if (auto existing = module.lookupSymbol<gpu::GPUModuleOp>(kKernelModuleName))
+    return existing;
+  module->setAttr(gpu::GPUDialect::getContainerModuleAttrName(),
+                  b.getUnitAttr());
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToEnd(module.getBody());
+  return gpu::GPUModuleOp::create(b, module.getLoc(), kKernelModuleName);
+}
+
+/// A buffer of `tensor` in the kernel's strided memref type.
+Value toKernelBuffer(OpBuilder &b, Location loc, Value tensor, Type kernelType) {
+  auto tensorType = cast<RankedTensorType>(tensor.getType());
+  auto bufferType =
+      MemRefType::get(tensorType.getShape(), tensorType.getElementType());
+  Value buffer =
+      bufferization::ToBufferOp::create(b, loc, bufferType, tensor, true);
+  return memref::CastOp::create(b, loc, kernelType, buffer);
+}
+
+struct ConvertFlashToGPUPass
+    : flash::impl::ConvertFlashToGPUBase<ConvertFlashToGPUPass> {
+  using ConvertFlashToGPUBase::ConvertFlashToGPUBase;
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    SmallVector<AttentionOp> ops;
+    module.walk([&](AttentionOp op) { ops.push_back(op); });
+    OpBuilder b(&getContext());
+    for (AttentionOp op : ops)
+      if (failed(convert(op, module, b)))
+        return signalPassFailure();
+  }
+
+  LogicalResult convert(AttentionOp op, ModuleOp module, OpBuilder &b) {
+    std::string reason;
+    FailureOr<KernelSpec> spec = getKernelSpec(op, chip, reason);
+    if (failed(spec)) {
+      op.emitRemark() << "not lowered to a GPU kernel: " << reason;
+      return success();
+    }
+    KernelPlan plan = selectKernelPlan(*spec);
+    gpu::GPUModuleOp kernels = getOrCreateKernelModule(module, b);
+    auto kernel = kernels.lookupSymbol<gpu::GPUFuncOp>(spec->getName());
+    if (!kernel) {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToEnd(kernels.getBody());
+      kernel = buildForwardKernel(b, op.getLoc(), *spec, plan);
+    }
+
+    Location loc = op.getLoc();
+    b.setInsertionPoint(op);
+    FunctionType kernelType = kernel.getFunctionType();
+    Value q = toKernelBuffer(b, loc, op.getQuery(), kernelType.getInput(0));
+    Value k = toKernelBuffer(b, loc, op.getKey(), kernelType.getInput(1));
+    Value v = toKernelBuffer(b, loc, op.getValue(), kernelType.getInput(2));
+    // Output buffers shaped like the results, dynamic extents read off q.
+    auto allocFor = [&](ShapedType resultType) {
+      SmallVector<Value> dynSizes;
+      for (int64_t d = 0; d < resultType.getRank(); ++d)
+        if (resultType.isDynamicDim(d))
+          dynSizes.push_back(b.createOrFold<memref::DimOp>(loc, q, d));
+      return memref::AllocOp::create(
+          b, loc,
+          MemRefType::get(resultType.getShape(), resultType.getElementType()),
+          dynSizes);
+    };
+    auto outType = op.getOutput().getType();
+    Value outBuffer = allocFor(outType);
+    SmallVector<int64_t> lseShape(outType.getShape().drop_back());
+    Value lseBuffer =
+        allocFor(RankedTensorType::get(lseShape, b.getF32Type()));
+
+    auto dimOf = [&](Value buffer, int64_t d) {
+      return b.createOrFold<memref::DimOp>(loc, buffer, d);
+    };
+    Value one = arith::ConstantIndexOp::create(b, loc, 1);
+    gpu::KernelDim3 grid{
+        arith::CeilDivUIOp::create(
+            b, loc, dimOf(q, 2),
+            arith::ConstantIndexOp::create(b, loc, plan.blockQ)),
+        dimOf(q, 1), dimOf(q, 0)};
+    gpu::KernelDim3 block{
+        arith::ConstantIndexOp::create(b, loc, plan.getThreads()), one, one};
+    Value smem = arith::ConstantIntOp::create(b, loc, b.getI32Type(),
+                                              plan.getSharedMemoryBytes());
+    double scaleLog2 = op.getScaleValue() * llvm::numbers::log2e;
+    int64_t left = 0, right = 0;
+    if (std::optional<ArrayRef<int64_t>> w = op.getWindow()) {
+      left = (*w)[0];
+      right = (*w)[1];
+    }
+    SmallVector<Value> args = {
+        q,
+        k,
+        v,
+        memref::CastOp::create(b, loc, kernelType.getInput(3), outBuffer),
+        memref::CastOp::create(b, loc, kernelType.getInput(4), lseBuffer),
+        arith::ConstantOp::create(b, loc, b.getF32FloatAttr(scaleLog2)),
+        arith::ConstantIntOp::create(b, loc, b.getI64Type(), left),
+        arith::ConstantIntOp::create(b, loc, b.getI64Type(), right)};
+    gpu::LaunchFuncOp::create(b, loc, kernel, grid, block, smem, args);
+
+    SmallVector<Value> results = {bufferization::ToTensorOp::create(
+        b, loc, op.getOutput().getType(), outBuffer, /*restrict=*/true,
+        /*writable=*/true)};
+    if (Value lse = op.getLse())
+      results.push_back(bufferization::ToTensorOp::create(
+          b, loc, lse.getType(), lseBuffer, /*restrict=*/true,
+          /*writable=*/true));
+    op->replaceAllUsesWith(results);
+    op->erase();
+    return success();
+  }
+};
+
+} // namespace

@@ -1,0 +1,591 @@
+//===- ForwardKernel.cpp - The tensor-core forward attention kernel -------===//
+//
+// Emits the FlashAttention-2 forward schedule at the gpu/nvgpu/nvvm level:
+//
+//   one CTA per (query tile, query head, batch); warp w owns query rows
+//   [16w, 16w + 16) of the tile;
+//   Q is copied to shared memory once (cp.async) and kept in registers as
+//   mma A fragments (ldmatrix);
+//   K and V tiles stream through `stages` shared-memory buffers with
+//   cp.async, prefetching tile t + 1 while tile t is computed;
+//   S = Q Kᵀ and O += P V run on tensor cores (mma.sync m16n8k16, f32
+//   accumulators); the online softmax stays in registers (exp2 via
+//   ex2.approx, row maxima reduced over the lane quad with shuffles); P is
+//   converted in registers into the A operand of P V;
+//   tiles entirely inside the visible band skip the element mask;
+//   the output is normalized once and stored, with the log-sum-exp.
+//
+// Shared memory rows are XOR-swizzled in 16-byte chunks, within 128-byte
+// groups, so that ldmatrix and cp.async hit distinct banks.
+//
+// Fragment layouts (lane = 32-lane index, g = lane / 4, c = lane % 4): an
+// accumulator holds (row g, cols 2c, 2c+1) in [0, 1] and (row g + 8, same
+// cols) in [2, 3]; an A fragment holds (row g, k 2c..) (row g+8, k 2c..)
+// (row g, k 2c+8..) (row g+8, k 2c+8..), each two packed 16-bit values.
+//
+//===----------------------------------------------------------------------===//
+
+#include "flash/Conversion/FlashToGPU/ForwardKernel.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "llvm/Support/MathExtras.h"
+
+#include <limits>
+
+using namespace mlir;
+using namespace mlir::flash;
+
+namespace {
+
+/// A fragment of four f32 accumulators, or of four packed 16-bit pairs.
+using Fragment = SmallVector<Value, 4>;
+
+class ForwardKernelEmitter {
+public:
+  ForwardKernelEmitter(OpBuilder &b, Location loc, const KernelSpec &spec,
+                       const KernelPlan &plan)
+      : b(b), loc(loc), spec(spec), plan(plan) {
+    MLIRContext *ctx = b.getContext();
+    elt = spec.getElementType(ctx);
+    f32 = b.getF32Type();
+    i32 = b.getI32Type();
+    // ceil(D / 16) k-steps of Q Kᵀ and 16-column pairs of O carry data; the
+    // padding columns past them are zeros and are skipped.
+    headSteps = (spec.headDim + 15) / 16;
+  }
+
+  gpu::GPUFuncOp emit();
+
+private:
+  // Scalar helpers.
+  Value idx(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
+  Value f32c(double v) {
+    return arith::ConstantOp::create(b, loc, f32, b.getF32FloatAttr(v));
+  }
+  Value add(Value x, Value y) { return arith::AddIOp::create(b, loc, x, y); }
+  Value sub(Value x, Value y) { return arith::SubIOp::create(b, loc, x, y); }
+  Value mul(Value x, Value y) { return arith::MulIOp::create(b, loc, x, y); }
+  Value mul(Value x, int64_t y) { return mul(x, idx(y)); }
+  Value divu(Value x, int64_t y) {
+    return arith::DivUIOp::create(b, loc, x, idx(y));
+  }
+  Value remu(Value x, int64_t y) {
+    return arith::RemUIOp::create(b, loc, x, idx(y));
+  }
+  Value minsi(Value x, Value y) { return arith::MinSIOp::create(b, loc, x, y); }
+  Value maxsi(Value x, Value y) { return arith::MaxSIOp::create(b, loc, x, y); }
+  Value cmpi(arith::CmpIPredicate p, Value x, Value y) {
+    return arith::CmpIOp::create(b, loc, p, x, y);
+  }
+  Value select(Value c, Value x, Value y) {
+    return arith::SelectOp::create(b, loc, c, x, y);
+  }
+  Value fadd(Value x, Value y) { return arith::AddFOp::create(b, loc, x, y); }
+  Value fsub(Value x, Value y) { return arith::SubFOp::create(b, loc, x, y); }
+  Value fmul(Value x, Value y) { return arith::MulFOp::create(b, loc, x, y); }
+  Value fmax(Value x, Value y) {
+    return arith::MaximumFOp::create(b, loc, x, y);
+  }
+  /// 2^x through ex2.approx.ftz (no libdevice).
+  Value exp2(Value x) {
+    return LLVM::CallIntrinsicOp::create(
+               b, loc, f32, b.getStringAttr("llvm.nvvm.ex2.approx.ftz.f"),
+               ValueRange{x})
+        .getResult(0);
+  }
+  Value log2(Value x) {
+    return LLVM::CallIntrinsicOp::create(
+               b, loc, f32, b.getStringAttr("llvm.nvvm.lg2.approx.ftz.f"),
+               ValueRange{x})
+        .getResult(0);
+  }
+  Value negInf() { return f32c(-std::numeric_limits<double>::infinity()); }
+  /// `m`, or 0 where m is -inf.
+  Value safeMax(Value m) {
+    Value empty =
+        arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, m, negInf());
+    return select(empty, f32c(0.0), m);
+  }
+  Value shuffleXor(Value v, int32_t offset) {
+    Value off = arith::ConstantIntOp::create(b, loc, i32, offset);
+    Value width = arith::ConstantIntOp::create(b, loc, i32, 32);
+    return gpu::ShuffleOp::create(b, loc, v, off, width, gpu::ShuffleMode::XOR)
+        .getShuffleResult();
+  }
+
+  /// Builds an scf.if with results; the callbacks return the yielded values.
+  SmallVector<Value> emitIf(Value cond, TypeRange types,
+                            function_ref<SmallVector<Value>()> thenFn,
+                            function_ref<SmallVector<Value>()> elseFn);
+
+  // Kernel pieces.
+  Value swizzledColumn(Value row, Value chunk);
+  void copyTile(Value src, Value head, Value row0, Value len, Value dst,
+                Value stage, int64_t rows);
+  Fragment ldmatrix(Value smem, ValueRange indices, bool transpose);
+  Fragment mma(ArrayRef<Value> a, ArrayRef<Value> bFrag, ArrayRef<Value> c);
+  Value pack(Value lo, Value hi);
+  Value visible(Value row, Value col);
+  void computeTile(Value stage, Value keyTile, bool masked,
+                   SmallVector<Value> &state);
+
+  OpBuilder &b;
+  Location loc;
+  const KernelSpec &spec;
+  const KernelPlan &plan;
+  Type elt, f32, i32;
+  int64_t headSteps;
+
+  // Values of the kernel body.
+  Value q, k, v, o, lse, scaleLog2, windowLeft, windowRight;
+  Value batch, head, kvHead, tid, lane, warp, groupRow, groupCol;
+  Value queryLen, keyLen, offset, tileRow0;
+  Value sQ, sK, sV;
+  SmallVector<Fragment> qFrags;
+};
+
+SmallVector<Value>
+ForwardKernelEmitter::emitIf(Value cond, TypeRange types,
+                             function_ref<SmallVector<Value>()> thenFn,
+                             function_ref<SmallVector<Value>()> elseFn) {
+  auto ifOp = scf::IfOp::create(b, loc, types, cond, /*withElseRegion=*/true);
+  OpBuilder::InsertionGuard guard(b);
+  for (auto [block, fn] : {std::make_pair(ifOp.thenBlock(), thenFn),
+                           std::make_pair(ifOp.elseBlock(), elseFn)}) {
+    if (!block->empty())
+      block->back().erase();
+    b.setInsertionPointToEnd(block);
+    SmallVector<Value> values = fn();
+    scf::YieldOp::create(b, loc, values);
+  }
+  return SmallVector<Value>(ifOp.getResults());
+}
+
+/// Column (in elements) of 16-byte chunk `chunk` of shared-memory row `row`:
+/// the chunk index is XORed with row % 8 inside its group of eight.
+Value ForwardKernelEmitter::swizzledColumn(Value row, Value chunk) {
+  Value group = mul(divu(chunk, 8), 8);
+  Value within = arith::XOrIOp::create(b, loc, remu(chunk, 8), remu(row, 8));
+  return mul(add(group, within), 8);
+}
+
+/// Issues the cp.async copies of rows [row0, row0 + rows) of
+/// src[batch, head, :, :] (length `len`) into `dst` ([stage,] rows, Dp).
+/// Rows past `len` and columns past the head dim are zero-filled.
+void ForwardKernelEmitter::copyTile(Value src, Value srcHead, Value row0,
+                                    Value len, Value dst, Value stage,
+                                    int64_t rows) {
+  int64_t chunksPerRow = plan.paddedHeadDim / 8;
+  int64_t total = rows * chunksPerRow;
+  int64_t threads = plan.getThreads();
+  assert(total % threads == 0 && "tile copies must split evenly");
+  for (int64_t it = 0; it < total / threads; ++it) {
+    Value chunk = add(tid, idx(it * threads));
+    Value r = divu(chunk, chunksPerRow);
+    Value c = remu(chunk, chunksPerRow);
+    Value globalRow = add(row0, r);
+    Value rowValid = cmpi(arith::CmpIPredicate::slt, globalRow, len);
+    Value colValid =
+        cmpi(arith::CmpIPredicate::slt, mul(c, 8), idx(spec.headDim));
+    Value valid = arith::AndIOp::create(b, loc, rowValid, colValid);
+    Value srcRow = select(rowValid, globalRow, idx(0));
+    Value srcCol = select(colValid, mul(c, 8), idx(0));
+    Value count = select(valid, idx(8), idx(0));
+    SmallVector<Value> dstIdx;
+    if (stage)
+      dstIdx.push_back(stage);
+    dstIdx.append({r, swizzledColumn(r, c)});
+    nvgpu::DeviceAsyncCopyOp::create(
+        b, loc, nvgpu::DeviceAsyncTokenType::get(b.getContext()), dst, dstIdx,
+        src, ValueRange{batch, srcHead, srcRow, srcCol}, b.getIndexAttr(8),
+        count, b.getUnitAttr());
+  }
+}
+
+/// ldmatrix x4 at `indices` of `smem`, as four packed i32 registers.
+Fragment ForwardKernelEmitter::ldmatrix(Value smem, ValueRange indices,
+                                        bool transpose) {
+  auto type = VectorType::get({4, 2}, elt);
+  Value m = nvgpu::LdMatrixOp::create(b, loc, type, smem, indices,
+                                      b.getBoolAttr(transpose),
+                                      b.getI32IntegerAttr(4));
+  Fragment regs;
+  auto pairType = VectorType::get({1}, i32);
+  for (int64_t i = 0; i < 4; ++i) {
+    Value pair = vector::ExtractOp::create(b, loc, m, i);
+    Value asInt = vector::BitCastOp::create(b, loc, pairType, pair);
+    regs.push_back(vector::ExtractOp::create(b, loc, asInt, 0));
+  }
+  return regs;
+}
+
+/// D = A B + C with mma.sync m16n8k16.
+Fragment ForwardKernelEmitter::mma(ArrayRef<Value> a, ArrayRef<Value> bFrag,
+                                   ArrayRef<Value> c) {
+  MLIRContext *ctx = b.getContext();
+  auto resultType = LLVM::LLVMStructType::getLiteral(ctx, {f32, f32, f32, f32});
+  NVVM::MMATypes ptxType = spec.elementType == KernelElementType::F16
+                               ? NVVM::MMATypes::f16
+                               : NVVM::MMATypes::bf16;
+  // Registers are kept as i32; the f16 form of the op takes vector<2xf16>.
+  auto asOperands = [&](ArrayRef<Value> regs) {
+    SmallVector<Value> operands(regs);
+    if (ptxType == NVVM::MMATypes::f16)
+      for (Value &r : operands)
+        r = LLVM::BitcastOp::create(b, loc, VectorType::get({2}, elt), r);
+    return operands;
+  };
+  Value d = NVVM::MmaOp::create(
+      b, loc, resultType, asOperands(a), asOperands(bFrag), c,
+      ArrayRef<int64_t>{16, 8, 16},
+      std::nullopt, std::nullopt,
+      std::array<NVVM::MMATypes, 2>{ptxType, ptxType},
+      std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row,
+                                     NVVM::MMALayout::col});
+  Fragment out;
+  for (int64_t i = 0; i < 4; ++i)
+    out.push_back(LLVM::ExtractValueOp::create(b, loc, d, i));
+  return out;
+}
+
+/// Two f32 values rounded to the element type and packed into an i32, the
+/// first in the low half.
+Value ForwardKernelEmitter::pack(Value lo, Value hi) {
+  Value pair = vector::FromElementsOp::create(
+      b, loc, VectorType::get({2}, f32), ValueRange{lo, hi});
+  Value narrow =
+      arith::TruncFOp::create(b, loc, VectorType::get({2}, elt), pair);
+  Value asInt =
+      vector::BitCastOp::create(b, loc, VectorType::get({1}, i32), narrow);
+  return vector::ExtractOp::create(b, loc, asInt, 0);
+}
+
+/// Whether key `col` is visible to query `row` (an i1): inside the key
+/// length and, for structural masks, inside the band.
+Value ForwardKernelEmitter::visible(Value row, Value col) {
+  using P = arith::CmpIPredicate;
+  Value inBounds = cmpi(P::slt, col, keyLen);
+  Value diag = spec.mask == MaskKind::CausalTopLeft ? row : add(row, offset);
+  switch (spec.mask) {
+  case MaskKind::None:
+    return inBounds;
+  case MaskKind::CausalTopLeft:
+  case MaskKind::CausalBottomRight:
+    return arith::AndIOp::create(b, loc, inBounds, cmpi(P::sle, col, diag));
+  case MaskKind::SlidingWindow: {
+    Value lo = sub(diag, windowLeft), hi = add(diag, windowRight);
+    Value band = arith::AndIOp::create(b, loc, cmpi(P::sge, col, lo),
+                                       cmpi(P::sle, col, hi));
+    return arith::AndIOp::create(b, loc, inBounds, band);
+  }
+  }
+  llvm_unreachable("unknown mask kind");
+}
+
+/// Folds key tile `keyTile`, held in shared-memory stage `stage`, into the
+/// softmax state [m(g), m(g+8), l(g), l(g+8), O fragments...].
+void ForwardKernelEmitter::computeTile(Value stage, Value keyTile, bool masked,
+                                       SmallVector<Value> &state) {
+  int64_t keyTiles8 = plan.blockKV / 8;
+  // S = Q Kᵀ: n-tiles of 8 keys, loaded in pairs (ldmatrix x4 covers 16 keys
+  // by 16 head-dim columns).
+  SmallVector<Fragment> s(keyTiles8, Fragment(4, f32c(0.0)));
+  Value laneRow8 = remu(lane, 8);
+  Value laneHalf = divu(lane, 16);
+  Value laneQuarter = remu(divu(lane, 8), 2);
+  for (int64_t np = 0; np < keyTiles8 / 2; ++np) {
+    Value key = add(idx(16 * np), add(mul(laneHalf, 8), laneRow8));
+    for (int64_t ks = 0; ks < headSteps; ++ks) {
+      Value chunk = add(idx(2 * ks), laneQuarter);
+      Fragment kr = ldmatrix(sK, {stage, key, swizzledColumn(key, chunk)},
+                             /*transpose=*/false);
+      s[2 * np] = mma(qFrags[ks], {kr[0], kr[1]}, s[2 * np]);
+      s[2 * np + 1] = mma(qFrags[ks], {kr[2], kr[3]}, s[2 * np + 1]);
+    }
+  }
+
+  // Scale into base-2 units and mask.
+  Value rowG = add(tileRow0, add(mul(warp, 16), groupRow));
+  Value rowG8 = add(rowG, idx(8));
+  Value keyBase = mul(keyTile, plan.blockKV);
+  for (int64_t n = 0; n < keyTiles8; ++n) {
+    for (int64_t e = 0; e < 4; ++e) {
+      Value scaled = fmul(s[n][e], scaleLog2);
+      if (masked) {
+        Value col = add(keyBase, add(idx(8 * n + (e & 1)), mul(groupCol, 2)));
+        Value ok = visible(e < 2 ? rowG : rowG8, col);
+        scaled = select(ok, scaled, negInf());
+      }
+      s[n][e] = scaled;
+    }
+  }
+
+  // Online softmax, per row pair (g, g + 8).
+  SmallVector<Value> newMax(2), alpha(2), safe(2);
+  for (int64_t half = 0; half < 2; ++half) {
+    Value m = state[half];
+    for (int64_t n = 0; n < keyTiles8; ++n)
+      m = fmax(m, fmax(s[n][2 * half], s[n][2 * half + 1]));
+    m = fmax(m, shuffleXor(m, 1));
+    m = fmax(m, shuffleXor(m, 2));
+    newMax[half] = m;
+    safe[half] = safeMax(m);
+    alpha[half] = exp2(fsub(state[half], safe[half]));
+  }
+  SmallVector<Value> rowSum = {fmul(state[2], alpha[0]),
+                               fmul(state[3], alpha[1])};
+  for (int64_t n = 0; n < keyTiles8; ++n) {
+    for (int64_t e = 0; e < 4; ++e) {
+      s[n][e] = exp2(fsub(s[n][e], safe[e / 2]));
+      rowSum[e / 2] = fadd(rowSum[e / 2], s[n][e]);
+    }
+  }
+  state[0] = newMax[0];
+  state[1] = newMax[1];
+  state[2] = rowSum[0];
+  state[3] = rowSum[1];
+  for (size_t i = 4; i < state.size(); ++i)
+    state[i] = fmul(state[i], alpha[((i - 4) % 4) / 2]);
+
+  // O += P V: P's accumulators become A fragments without data movement;
+  // V is read transposed.
+  for (int64_t kk = 0; kk < keyTiles8 / 2; ++kk) {
+    Fragment a = {pack(s[2 * kk][0], s[2 * kk][1]),
+                  pack(s[2 * kk][2], s[2 * kk][3]),
+                  pack(s[2 * kk + 1][0], s[2 * kk + 1][1]),
+                  pack(s[2 * kk + 1][2], s[2 * kk + 1][3])};
+    Value key = add(idx(16 * kk), add(mul(laneQuarter, 8), laneRow8));
+    for (int64_t dp = 0; dp < headSteps; ++dp) {
+      Value chunk = add(idx(2 * dp), laneHalf);
+      Fragment vr = ldmatrix(sV, {stage, key, swizzledColumn(key, chunk)},
+                             /*transpose=*/true);
+      for (int64_t half = 0; half < 2; ++half) {
+        size_t base = 4 + 4 * (2 * dp + half);
+        Fragment acc(state.begin() + base, state.begin() + base + 4);
+        Fragment out = mma(a, {vr[2 * half], vr[2 * half + 1]}, acc);
+        std::copy(out.begin(), out.end(), state.begin() + base);
+      }
+    }
+  }
+}
+
+gpu::GPUFuncOp ForwardKernelEmitter::emit() {
+  MLIRContext *ctx = b.getContext();
+  int64_t dyn = ShapedType::kDynamic;
+  auto strided4 = StridedLayoutAttr::get(ctx, dyn, {dyn, dyn, dyn, 1});
+  auto tensorType = MemRefType::get({dyn, dyn, dyn, dyn}, elt, strided4);
+  auto lseType = MemRefType::get({dyn, dyn, dyn}, f32,
+                                 StridedLayoutAttr::get(ctx, dyn, {dyn, dyn, 1}));
+  auto funcType = b.getFunctionType(
+      {tensorType, tensorType, tensorType, tensorType, lseType, f32,
+       b.getI64Type(), b.getI64Type()},
+      {});
+  auto func = gpu::GPUFuncOp::create(b, loc, spec.getName(), funcType);
+  func->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), b.getUnitAttr());
+  func.setKnownBlockSizeAttr(b.getDenseI32ArrayAttr(
+      {static_cast<int32_t>(plan.getThreads()), 1, 1}));
+
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(&func.getBody().front());
+  ValueRange args = func.getArguments();
+  q = args[0];
+  k = args[1];
+  v = args[2];
+  o = args[3];
+  lse = args[4];
+  scaleLog2 = args[5];
+  windowLeft = arith::IndexCastOp::create(b, loc, b.getIndexType(), args[6]);
+  windowRight = arith::IndexCastOp::create(b, loc, b.getIndexType(), args[7]);
+
+  tid = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
+  lane = remu(tid, 32);
+  warp = divu(tid, 32);
+  groupRow = divu(lane, 4);
+  groupCol = remu(lane, 4);
+  Value queryTile = gpu::BlockIdOp::create(b, loc, gpu::Dimension::x);
+  head = gpu::BlockIdOp::create(b, loc, gpu::Dimension::y);
+  batch = gpu::BlockIdOp::create(b, loc, gpu::Dimension::z);
+  Value queryHeads = memref::DimOp::create(b, loc, q, 1);
+  Value kvHeads = memref::DimOp::create(b, loc, k, 1);
+  kvHead = arith::DivUIOp::create(
+      b, loc, head, arith::DivUIOp::create(b, loc, queryHeads, kvHeads));
+  queryLen = memref::DimOp::create(b, loc, q, 2);
+  keyLen = memref::DimOp::create(b, loc, k, 2);
+  offset = sub(keyLen, queryLen);
+  tileRow0 = mul(queryTile, plan.blockQ);
+
+  // Shared memory: Q, then the K stages, then the V stages.
+  auto workgroup = gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
+  Value smem = gpu::DynamicSharedMemoryOp::create(
+      b, loc, MemRefType::get({dyn}, b.getI8Type(), nullptr, workgroup));
+  int64_t dp = plan.paddedHeadDim;
+  auto qType = MemRefType::get({plan.blockQ, dp}, elt, nullptr, workgroup);
+  auto kvType = MemRefType::get({plan.stages, plan.blockKV, dp}, elt, nullptr,
+                                workgroup);
+  int64_t qBytes = plan.blockQ * dp * 2;
+  int64_t kvBytes = plan.stages * plan.blockKV * dp * 2;
+  sQ = memref::ViewOp::create(b, loc, qType, smem, idx(0), ValueRange{});
+  sK = memref::ViewOp::create(b, loc, kvType, smem, idx(qBytes), ValueRange{});
+  sV = memref::ViewOp::create(b, loc, kvType, smem, idx(qBytes + kvBytes),
+                              ValueRange{});
+
+  // Key tiles that can hold a visible key: [begin, end).
+  Value numKeyTiles = arith::CeilDivUIOp::create(b, loc, keyLen,
+                                                 idx(plan.blockKV));
+  Value lastRow = sub(minsi(add(tileRow0, idx(plan.blockQ)), queryLen), idx(1));
+  Value tileBegin = idx(0), tileEnd = numKeyTiles;
+  auto clampTiles = [&](Value t) {
+    return minsi(maxsi(t, idx(0)), numKeyTiles);
+  };
+  Value diagOffset = spec.mask == MaskKind::CausalTopLeft ? idx(0) : offset;
+  if (spec.mask != MaskKind::None) {
+    Value hi = add(lastRow, diagOffset);
+    if (spec.mask == MaskKind::SlidingWindow)
+      hi = add(hi, windowRight);
+    tileEnd = clampTiles(
+        add(arith::FloorDivSIOp::create(b, loc, hi, idx(plan.blockKV)), idx(1)));
+  }
+  if (spec.mask == MaskKind::SlidingWindow) {
+    Value lo = sub(add(tileRow0, diagOffset), windowLeft);
+    tileBegin =
+        clampTiles(arith::FloorDivSIOp::create(b, loc, lo, idx(plan.blockKV)));
+  }
+
+  // Prologue: Q (one group), then the first K/V tile (a second group).
+  copyTile(q, head, tileRow0, queryLen, sQ, nullptr, plan.blockQ);
+  NVVM::CpAsyncCommitGroupOp::create(b, loc);
+  Value hasTiles = cmpi(arith::CmpIPredicate::slt, tileBegin, tileEnd);
+  auto prefetch = [&](Value keyTile, Value stage) {
+    Value row0 = mul(keyTile, plan.blockKV);
+    copyTile(k, kvHead, row0, keyLen, sK, stage, plan.blockKV);
+    copyTile(v, kvHead, row0, keyLen, sV, stage, plan.blockKV);
+  };
+  emitIf(hasTiles, {}, [&] {
+    prefetch(tileBegin, idx(0));
+    return SmallVector<Value>{};
+  }, [] { return SmallVector<Value>{}; });
+  NVVM::CpAsyncCommitGroupOp::create(b, loc);
+  NVVM::CpAsyncWaitGroupOp::create(b, loc, 1);
+  gpu::BarrierOp::create(b, loc);
+  Value qRow = add(mul(warp, 16), remu(lane, 16));
+  for (int64_t ks = 0; ks < headSteps; ++ks) {
+    Value chunk = add(idx(2 * ks), divu(lane, 16));
+    qFrags.push_back(
+        ldmatrix(sQ, {qRow, swizzledColumn(qRow, chunk)}, /*transpose=*/false));
+  }
+
+  // The key loop. State: m(g), m(g+8), l(g), l(g+8), then the O fragments.
+  SmallVector<Value> init = {negInf(), negInf(), f32c(0.0), f32c(0.0)};
+  for (int64_t i = 0; i < 8 * headSteps; ++i)
+    init.push_back(f32c(0.0));
+  auto loop = scf::ForOp::create(b, loc, tileBegin, tileEnd, idx(1), init);
+  {
+    OpBuilder::InsertionGuard loopGuard(b);
+    Block *body = loop.getBody();
+    if (!body->empty())
+      body->back().erase();
+    b.setInsertionPointToEnd(body);
+    Value keyTile = loop.getInductionVar();
+    Value stage = remu(sub(keyTile, tileBegin), plan.stages);
+    Value next = add(keyTile, idx(1));
+    emitIf(cmpi(arith::CmpIPredicate::slt, next, tileEnd), {}, [&] {
+      prefetch(next, remu(sub(next, tileBegin), plan.stages));
+      return SmallVector<Value>{};
+    }, [] { return SmallVector<Value>{}; });
+    // Commit every iteration, even empty, so the wait count stays right.
+    NVVM::CpAsyncCommitGroupOp::create(b, loc);
+    NVVM::CpAsyncWaitGroupOp::create(b, loc, 1);
+    gpu::BarrierOp::create(b, loc);
+
+    // A tile needs the element mask unless it is whole and inside the band
+    // for every query row of the CTA.
+    using P = arith::CmpIPredicate;
+    Value firstKey = mul(keyTile, plan.blockKV);
+    Value lastKey = add(firstKey, idx(plan.blockKV - 1));
+    Value whole = cmpi(P::slt, lastKey, keyLen);
+    Value full = whole;
+    if (spec.mask != MaskKind::None) {
+      Value hi = add(tileRow0, diagOffset);
+      if (spec.mask == MaskKind::SlidingWindow)
+        hi = add(hi, windowRight);
+      full = arith::AndIOp::create(b, loc, full, cmpi(P::sle, lastKey, hi));
+    }
+    if (spec.mask == MaskKind::SlidingWindow) {
+      Value lo = sub(add(lastRow, diagOffset), windowLeft);
+      full = arith::AndIOp::create(b, loc, full, cmpi(P::sge, firstKey, lo));
+    }
+    SmallVector<Value> state(loop.getRegionIterArgs());
+    SmallVector<Type> types = llvm::to_vector(ValueRange(state).getTypes());
+    SmallVector<Value> updated = emitIf(
+        full,
+        types,
+        [&] {
+          SmallVector<Value> s = state;
+          computeTile(stage, keyTile, /*masked=*/false, s);
+          return s;
+        },
+        [&] {
+          SmallVector<Value> s = state;
+          computeTile(stage, keyTile, /*masked=*/true, s);
+          return s;
+        });
+    // The next iteration's prefetch overwrites this stage.
+    gpu::BarrierOp::create(b, loc);
+    scf::YieldOp::create(b, loc, updated);
+  }
+  SmallVector<Value> state(loop.getResults());
+
+  // Epilogue: full row sums, normalization, stores.
+  Value rowG = add(tileRow0, add(mul(warp, 16), groupRow));
+  SmallVector<Value> rows = {rowG, add(rowG, idx(8))};
+  auto pairType = VectorType::get({2}, elt);
+  for (int64_t half = 0; half < 2; ++half) {
+    Value l = state[2 + half];
+    l = fadd(l, shuffleXor(l, 1));
+    l = fadd(l, shuffleXor(l, 2));
+    Value empty =
+        arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, l, f32c(0.0));
+    Value inv = select(empty, f32c(0.0),
+                       arith::DivFOp::create(b, loc, f32c(1.0), l));
+    Value inRange = cmpi(arith::CmpIPredicate::slt, rows[half], queryLen);
+    Value lseValue = fmul(fadd(safeMax(state[half]), log2(l)),
+                          f32c(llvm::numbers::ln2));
+    emitIf(inRange, {}, [&] {
+      for (int64_t n = 0; n < spec.headDim / 8; ++n) {
+        Value lo = fmul(state[4 + 4 * n + 2 * half], inv);
+        Value hi = fmul(state[4 + 4 * n + 2 * half + 1], inv);
+        Value pair = vector::FromElementsOp::create(
+            b, loc, VectorType::get({2}, f32), ValueRange{lo, hi});
+        Value narrow = arith::TruncFOp::create(b, loc, pairType, pair);
+        Value col = add(idx(8 * n), mul(groupCol, 2));
+        vector::StoreOp::create(b, loc, narrow, o,
+                                ValueRange{batch, head, rows[half], col},
+                                /*nontemporal=*/false, llvm::Align(4));
+      }
+      emitIf(cmpi(arith::CmpIPredicate::eq, groupCol, idx(0)), {}, [&] {
+        memref::StoreOp::create(b, loc, lseValue, lse,
+                                ValueRange{batch, head, rows[half]});
+        return SmallVector<Value>{};
+      }, [] { return SmallVector<Value>{}; });
+      return SmallVector<Value>{};
+    }, [] { return SmallVector<Value>{}; });
+  }
+  gpu::ReturnOp::create(b, loc);
+  return func;
+}
+
+} // namespace
+
+gpu::GPUFuncOp mlir::flash::buildForwardKernel(OpBuilder &builder,
+                                               Location loc,
+                                               const KernelSpec &spec,
+                                               const KernelPlan &plan) {
+  return ForwardKernelEmitter(builder, loc, spec, plan).emit();
+}

@@ -1,0 +1,35 @@
+//===- PTXPipeline.cpp - The flash-to-ptx pipeline ------------------------===//
+
+#include "flash/Pipelines/Pipelines.h"
+
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassRegistry.h"
+#include "llvm/Support/FormatVariadic.h"
+
+using namespace mlir;
+using namespace mlir::flash;
+
+void mlir::flash::buildKernelsToPTXPipeline(OpPassManager &pm,
+                                            const FlashToPTXOptions &options) {
+  // convert-nvgpu-to-nvvm runs before convert-scf-to-cf (loop-carried
+  // fragments legalize only that way); the dynamic shared memory global is
+  // made external before serialization.
+  std::string pipeline = llvm::formatv(
+      "nvvm-attach-target{{chip={0} features={1} O=3},"
+      "gpu.module(convert-nvgpu-to-nvvm,convert-scf-to-cf,canonicalize,"
+      "convert-gpu-to-nvvm,convert-nvvm-to-llvm,canonicalize,cse,"
+      "reconcile-unrealized-casts,flash-externalize-dynamic-shared-memory),"
+      "gpu-module-to-binary{{format=isa}",
+      options.chip.getValue(), options.features.getValue());
+  if (failed(parsePassPipeline(pipeline, pm)))
+    llvm::report_fatal_error("flash-to-ptx: malformed built-in pipeline");
+}
+
+void mlir::flash::buildFlashToPTXPipeline(OpPassManager &pm,
+                                          const FlashToPTXOptions &options) {
+  std::string convert = llvm::formatv("convert-flash-to-gpu{{chip={0}}",
+                                      options.chip.getValue());
+  if (failed(parsePassPipeline(convert, pm)))
+    llvm::report_fatal_error("flash-to-ptx: malformed built-in pipeline");
+  buildKernelsToPTXPipeline(pm, options);
+}
