@@ -131,6 +131,18 @@ private:
                 Value stage, int64_t rows);
   Fragment ldmatrix(Value smem, ValueRange indices, bool transpose);
   Fragment mma(ArrayRef<Value> a, ArrayRef<Value> bFrag, ArrayRef<Value> c);
+  /// The A fragment of Q for k-step `ks`, read from shared memory.
+  Fragment loadQueryFragment(int64_t ks) {
+    Value row = add(mul(warp, 16), remu(lane, 16));
+    Value chunk = add(idx(2 * ks), divu(lane, 16));
+    return ldmatrix(sQ, {row, swizzledColumn(row, chunk)},
+                    /*transpose=*/false);
+  }
+  /// The A fragment of Q for k-step `ks`: kept in registers or re-read,
+  /// as the plan says.
+  Fragment queryFragment(int64_t ks) {
+    return plan.queryInRegisters ? qFrags[ks] : loadQueryFragment(ks);
+  }
   Value pack(Value lo, Value hi);
   Value visible(Value row, Value col);
   void computeTile(Value stage, Value keyTile, bool masked,
@@ -306,8 +318,9 @@ void ForwardKernelEmitter::computeTile(Value stage, Value keyTile, bool masked,
       Value chunk = add(idx(2 * ks), laneQuarter);
       Fragment kr = ldmatrix(sK, {stage, key, swizzledColumn(key, chunk)},
                              /*transpose=*/false);
-      s[2 * np] = mma(qFrags[ks], {kr[0], kr[1]}, s[2 * np]);
-      s[2 * np + 1] = mma(qFrags[ks], {kr[2], kr[3]}, s[2 * np + 1]);
+      Fragment qa = queryFragment(ks);
+      s[2 * np] = mma(qa, {kr[0], kr[1]}, s[2 * np]);
+      s[2 * np + 1] = mma(qa, {kr[2], kr[3]}, s[2 * np + 1]);
     }
   }
 
@@ -474,12 +487,9 @@ gpu::GPUFuncOp ForwardKernelEmitter::emit() {
   NVVM::CpAsyncCommitGroupOp::create(b, loc);
   NVVM::CpAsyncWaitGroupOp::create(b, loc, 1);
   gpu::BarrierOp::create(b, loc);
-  Value qRow = add(mul(warp, 16), remu(lane, 16));
-  for (int64_t ks = 0; ks < headSteps; ++ks) {
-    Value chunk = add(idx(2 * ks), divu(lane, 16));
-    qFrags.push_back(
-        ldmatrix(sQ, {qRow, swizzledColumn(qRow, chunk)}, /*transpose=*/false));
-  }
+  if (plan.queryInRegisters)
+    for (int64_t ks = 0; ks < headSteps; ++ks)
+      qFrags.push_back(loadQueryFragment(ks));
 
   // The key loop. State: m(g), m(g+8), l(g), l(g+8), then the O fragments.
   SmallVector<Value> init = {negInf(), negInf(), f32c(0.0), f32c(0.0)};

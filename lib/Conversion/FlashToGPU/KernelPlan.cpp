@@ -61,6 +61,9 @@ KernelPlan mlir::flash::selectKernelPlan(const KernelSpec &spec) {
   plan.blockQ = 16 * plan.warps;
   plan.blockKV = plan.paddedHeadDim <= 128 ? 64 : 32;
   plan.stages = 2;
+  // From D = 192 on, Q fragments (4 · D/16 registers) plus the O
+  // accumulators (4 · D/8) exceed the register file without spills.
+  plan.queryInRegisters = plan.paddedHeadDim <= 128;
   return plan;
 }
 

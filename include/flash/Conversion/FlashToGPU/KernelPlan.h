@@ -43,6 +43,10 @@ struct KernelPlan {
   /// The head dim as laid out in shared memory: the spec's, rounded up to a
   /// multiple of 64 so that every row swizzles in whole 128-byte groups.
   int64_t paddedHeadDim;
+  /// Whether Q's mma fragments stay in registers for the whole key loop, or
+  /// are re-read from shared memory (ldmatrix) at each k-step: the latter
+  /// frees 4 · D/16 registers, what large head dims need to avoid spills.
+  bool queryInRegisters;
 
   int64_t getThreads() const { return 32 * warps; }
   /// Dynamic shared memory: the Q tile and `stages` K and V tiles.

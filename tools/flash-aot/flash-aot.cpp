@@ -1,0 +1,266 @@
+//===- flash-aot.cpp - Generate attention kernel libraries ahead of time --===//
+//
+// flash-aot --head-dim=64,128 --dtype=f16,bf16 --mask=none,causal
+//           --chip=sm_80,sm_90a -o DIR
+//
+// writes one PTX file per kernel, a cubin next to it when ptxas is found,
+// and DIR/manifest.json describing every kernel (docs/kernel-abi.md).
+//
+//===----------------------------------------------------------------------===//
+
+#include "flash/Conversion/FlashToGPU/ForwardKernel.h"
+#include "flash/Conversion/FlashToGPU/KernelPlan.h"
+#include "flash/Conversion/Passes.h"
+#include "flash/Dialect/Flash/IR/FlashDialect.h"
+#include "flash/Pipelines/Pipelines.h"
+
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/DialectRegistry.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/InitAllDialects.h"
+#include "mlir/InitAllExtensions.h"
+#include "mlir/InitAllPasses.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Target/LLVMIR/Dialect/All.h"
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/JSON.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/Program.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <chrono>
+
+using namespace mlir;
+using namespace mlir::flash;
+namespace cl = llvm::cl;
+
+static cl::list<int64_t> headDims("head-dim", cl::CommaSeparated,
+                                  cl::desc("Head dims (multiples of 8 up to "
+                                           "256; default 32,64,96,128,192,256)"));
+static cl::list<std::string> dtypes("dtype", cl::CommaSeparated,
+                                    cl::desc("Element types: f16, bf16"));
+static cl::list<std::string> masks(
+    "mask", cl::CommaSeparated,
+    cl::desc("Mask kinds: none, causal, causal_bottom_right, sliding_window"));
+static cl::list<std::string> chips("chip", cl::CommaSeparated,
+                                   cl::desc("Chips: sm_80, sm_86, sm_89, "
+                                            "sm_90, sm_90a (default sm_80, "
+                                            "sm_90a)"));
+static cl::opt<std::string> outputDir("o", cl::desc("Output directory"),
+                                      cl::value_desc("dir"), cl::Required);
+static cl::opt<std::string> ptxasPath(
+    "ptxas", cl::desc("ptxas to build cubins with (default: found on PATH "
+                      "or in /usr/local/cuda/bin; 'none' to skip)"));
+
+namespace {
+
+/// The PTX of the single kernel in `module` after the pipeline ran.
+FailureOr<std::string> extractPTX(ModuleOp module) {
+  std::string ptx;
+  module.walk([&](gpu::BinaryOp binary) {
+    for (Attribute attr : binary.getObjects())
+      if (auto object = dyn_cast<gpu::ObjectAttr>(attr))
+        ptx = object.getObject().str();
+  });
+  if (ptx.empty())
+    return failure();
+  return ptx;
+}
+
+/// Generates the PTX of one kernel.
+FailureOr<std::string> generatePTX(MLIRContext &ctx, const KernelSpec &spec,
+                                   const KernelPlan &plan) {
+  OpBuilder b(&ctx);
+  Location loc = UnknownLoc::get(&ctx);
+  OwningOpRef<ModuleOp> module = ModuleOp::create(loc);
+  (*module)->setAttr(gpu::GPUDialect::getContainerModuleAttrName(),
+                     b.getUnitAttr());
+  b.setInsertionPointToEnd(module->getBody());
+  auto kernels = gpu::GPUModuleOp::create(b, loc, "flash_kernels");
+  b.setInsertionPointToEnd(kernels.getBody());
+  buildForwardKernel(b, loc, spec, plan);
+
+  PassManager pm(&ctx);
+  FlashToPTXOptions options;
+  options.chip = spec.chip;
+  buildKernelsToPTXPipeline(pm, options);
+  if (failed(pm.run(*module)))
+    return failure();
+  return extractPTX(*module);
+}
+
+std::string findPtxas() {
+  if (ptxasPath == "none")
+    return "";
+  if (!ptxasPath.empty())
+    return ptxasPath;
+  if (llvm::ErrorOr<std::string> found = llvm::sys::findProgramByName("ptxas"))
+    return *found;
+  if (llvm::sys::fs::can_execute("/usr/local/cuda/bin/ptxas"))
+    return "/usr/local/cuda/bin/ptxas";
+  return "";
+}
+
+/// Assembles `ptxFile` into `cubinFile`; returns the ptxas diagnostics.
+bool assemble(StringRef ptxas, StringRef chip, StringRef ptxFile,
+              StringRef cubinFile, std::string &message) {
+  std::string arch = ("-arch=" + chip).str();
+  SmallVector<StringRef> args = {ptxas, arch, "-O3", ptxFile, "-o", cubinFile};
+  int rc = llvm::sys::ExecuteAndWait(ptxas, args, std::nullopt, {}, 0, 0,
+                                     &message);
+  return rc == 0;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  llvm::InitLLVM init(argc, argv);
+  cl::ParseCommandLineOptions(
+      argc, argv,
+      "flash-aot: generate FlashAttention kernels as PTX (and cubins) for "
+      "the given head dims, element types, masks and chips\n");
+
+  SmallVector<int64_t> dims(headDims.begin(), headDims.end());
+  if (dims.empty())
+    dims = {32, 64, 96, 128, 192, 256};
+  SmallVector<std::string> types(dtypes.begin(), dtypes.end());
+  if (types.empty())
+    types = {"f16", "bf16"};
+  SmallVector<std::string> maskNames(masks.begin(), masks.end());
+  if (maskNames.empty())
+    maskNames = {"none", "causal", "causal_bottom_right", "sliding_window"};
+  SmallVector<std::string> chipNames(chips.begin(), chips.end());
+  if (chipNames.empty())
+    chipNames = {"sm_80", "sm_90a"};
+
+  // Check the whole request before generating anything.
+  SmallVector<KernelSpec> specs;
+  for (const std::string &chip : chipNames)
+    for (const std::string &type : types)
+      for (const std::string &maskName : maskNames)
+        for (int64_t dim : dims) {
+          KernelSpec spec;
+          spec.headDim = dim;
+          spec.chip = chip;
+          std::optional<KernelElementType> elt = parseKernelElementType(type);
+          if (!elt) {
+            llvm::errs() << "flash-aot: --dtype must be f16 or bf16, got '"
+                         << type << "'\n";
+            return 1;
+          }
+          spec.elementType = *elt;
+          std::optional<MaskKind> mask = symbolizeMaskKind(maskName);
+          if (!mask) {
+            llvm::errs() << "flash-aot: --mask must be none, causal, "
+                            "causal_bottom_right or sliding_window, got '"
+                         << maskName << "'\n";
+            return 1;
+          }
+          spec.mask = *mask;
+          if (llvm::Error err = verifyKernelSpec(spec)) {
+            llvm::errs() << "flash-aot: " << llvm::toString(std::move(err))
+                         << "\n";
+            return 1;
+          }
+          specs.push_back(spec);
+        }
+
+  if (std::error_code ec = llvm::sys::fs::create_directories(outputDir)) {
+    llvm::errs() << "flash-aot: cannot create '" << outputDir
+                 << "': " << ec.message() << "\n";
+    return 1;
+  }
+
+  DialectRegistry registry;
+  registerAllDialects(registry);
+  registerAllExtensions(registry);
+  registerAllToLLVMIRTranslations(registry);
+  registry.insert<FlashDialect>();
+  registerAllPasses();
+  registerFlashConversionPasses();
+  MLIRContext ctx(registry);
+  ctx.loadAllAvailableDialects();
+
+  std::string ptxas = findPtxas();
+  auto start = std::chrono::steady_clock::now();
+  llvm::json::Array kernels;
+  for (const KernelSpec &spec : specs) {
+    KernelPlan plan = selectKernelPlan(spec);
+    FailureOr<std::string> ptx = generatePTX(ctx, spec, plan);
+    if (failed(ptx)) {
+      llvm::errs() << "flash-aot: generating " << spec.getName()
+                   << " failed\n";
+      return 1;
+    }
+    std::string name = spec.getName();
+    SmallString<256> ptxFile(outputDir);
+    llvm::sys::path::append(ptxFile, name + ".ptx");
+    {
+      std::error_code ec;
+      llvm::raw_fd_ostream os(ptxFile, ec);
+      if (ec) {
+        llvm::errs() << "flash-aot: cannot write '" << ptxFile
+                     << "': " << ec.message() << "\n";
+        return 1;
+      }
+      os << *ptx;
+    }
+    llvm::json::Object entry{
+        {"name", name},
+        {"ptx", name + ".ptx"},
+        {"spec", llvm::json::Object{{"head_dim", spec.headDim},
+                                    {"dtype", spec.getElementTypeName()},
+                                    {"mask", stringifyMaskKind(spec.mask)},
+                                    {"block_sparse", spec.blockSparse},
+                                    {"chip", spec.chip}}},
+        {"config", llvm::json::Object{{"block_q", plan.blockQ},
+                                      {"block_kv", plan.blockKV},
+                                      {"warps", plan.warps},
+                                      {"stages", plan.stages}}},
+        {"threads", plan.getThreads()},
+        {"smem_bytes", plan.getSharedMemoryBytes()},
+        {"params",
+         llvm::json::Array{"memref4:q", "memref4:k", "memref4:v", "memref4:o",
+                           "memref3:lse", "f32:scale_log2",
+                           "i64:window_left", "i64:window_right"}}};
+    if (!ptxas.empty()) {
+      SmallString<256> cubinFile(outputDir);
+      llvm::sys::path::append(cubinFile, name + ".cubin");
+      std::string message;
+      if (!assemble(ptxas, spec.chip, ptxFile, cubinFile, message)) {
+        llvm::errs() << "flash-aot: ptxas rejected " << name << ": "
+                     << message << "\n";
+        return 1;
+      }
+      entry["cubin"] = name + ".cubin";
+    }
+    kernels.push_back(std::move(entry));
+  }
+  double seconds = std::chrono::duration<double>(
+                       std::chrono::steady_clock::now() - start)
+                       .count();
+
+  SmallString<256> manifestFile(outputDir);
+  llvm::sys::path::append(manifestFile, "manifest.json");
+  std::error_code ec;
+  llvm::raw_fd_ostream os(manifestFile, ec);
+  if (ec) {
+    llvm::errs() << "flash-aot: cannot write '" << manifestFile
+                 << "': " << ec.message() << "\n";
+    return 1;
+  }
+  os << llvm::formatv(
+      "{0:2}", llvm::json::Value(llvm::json::Object{
+                   {"version", 1}, {"kernels", std::move(kernels)}}));
+  os << "\n";
+  llvm::outs() << llvm::formatv("flash-aot: wrote {0} kernels to {1} in "
+                                "{2:f2} s ({3})\n",
+                                specs.size(), outputDir, seconds,
+                                ptxas.empty() ? "PTX only: ptxas not found"
+                                              : "PTX and cubins");
+  return 0;
+}
