@@ -26,6 +26,11 @@ config.substitutions.append(("%flash_bin", config.flash_tools_dir))
 config.substitutions.append(
     ("%mlir_runner", os.path.join(config.llvm_tools_dir, "mlir-runner")))
 
+# FlashPlugin is built only when flash-mlir links libMLIR.so.
+if config.flash_plugin:
+    config.available_features.add("flash-plugin")
+    config.substitutions.append(("%flash_plugin", config.flash_plugin))
+
 tool_dirs = [config.flash_tools_dir, config.llvm_tools_dir]
-tools = ["flash-opt", "mlir-runner", "mlir-opt"]
+tools = ["flash-opt", "mlir-runner", "mlir-opt", "llvm-nm", "llvm-readobj"]
 llvm_config.add_tool_substitutions(tools, tool_dirs)
