@@ -10,7 +10,7 @@ from lit.llvm.subst import ToolSubst
 
 config.name = "FLASH"
 config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
-config.suffixes = [".mlir", ".test"]
+config.suffixes = [".mlir", ".test", ".c"]
 config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.flash_obj_root, "test")
 config.excludes = ["CMakeLists.txt", "README.md", "lit.cfg.py",
@@ -31,6 +31,11 @@ if config.flash_plugin:
     config.available_features.add("flash-plugin")
     config.substitutions.append(("%flash_plugin", config.flash_plugin))
 
+# The C API library and its test program too.
+if config.flash_capi_test:
+    config.available_features.add("flash-capi")
+
 tool_dirs = [config.flash_tools_dir, config.llvm_tools_dir]
-tools = ["flash-opt", "mlir-runner", "mlir-opt", "llvm-nm", "llvm-readobj"]
+tools = ["flash-opt", "mlir-runner", "mlir-opt", "llvm-nm", "llvm-readobj",
+         "flash-capi-test"]
 llvm_config.add_tool_substitutions(tools, tool_dirs)
