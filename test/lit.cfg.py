@@ -20,6 +20,15 @@ llvm_config.use_default_substitutions()
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 
 config.substitutions.append(("%flash_src_root", config.flash_src_root))
+config.substitutions.append(("%flash_obj_root", config.flash_obj_root))
+
+# What the package test needs to build a project against an installed
+# flash-mlir with the same tools as this build.
+config.substitutions.append(("%cmake_configure",
+    '"{}" -G "{}" -DCMAKE_MAKE_PROGRAM="{}" -DCMAKE_CXX_COMPILER="{}"'.format(
+        config.cmake_command, config.cmake_generator,
+        config.cmake_make_program, config.cxx_compiler)))
+config.substitutions.append(("%cmake", '"{}"'.format(config.cmake_command)))
 config.substitutions.append(("%mlir_lib_dir", config.mlir_lib_dir))
 config.substitutions.append(("%python", "/usr/bin/python3"))
 config.substitutions.append(("%flash_bin", config.flash_tools_dir))
