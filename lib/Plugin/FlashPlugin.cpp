@@ -16,13 +16,11 @@
 #include "mlir/Tools/Plugins/DialectPlugin.h"
 #include "mlir/Tools/Plugins/PassPlugin.h"
 
-#include "llvm/Config/llvm-config.h"
-
 using namespace mlir;
 
 namespace {
 constexpr const char *kPluginName = "FlashMLIR";
-constexpr const char *kPluginVersion = LLVM_VERSION_STRING;
+constexpr const char *kPluginVersion = FLASH_MLIR_VERSION_STRING;
 } // namespace
 
 /// Entry point of --load-dialect-plugin: adds the flash dialect to the tool's
