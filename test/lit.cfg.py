@@ -10,7 +10,7 @@ from lit.llvm.subst import ToolSubst
 
 config.name = "FLASH"
 config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
-config.suffixes = [".mlir", ".test"]
+config.suffixes = [".mlir", ".test", ".c"]
 config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.flash_obj_root, "test")
 config.excludes = ["CMakeLists.txt", "README.md", "lit.cfg.py",
@@ -20,12 +20,31 @@ llvm_config.use_default_substitutions()
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 
 config.substitutions.append(("%flash_src_root", config.flash_src_root))
+config.substitutions.append(("%flash_obj_root", config.flash_obj_root))
+
+# What the package test needs to build a project against an installed
+# flash-mlir with the same tools as this build.
+config.substitutions.append(("%cmake_configure",
+    '"{}" -G "{}" -DCMAKE_MAKE_PROGRAM="{}" -DCMAKE_CXX_COMPILER="{}"'.format(
+        config.cmake_command, config.cmake_generator,
+        config.cmake_make_program, config.cxx_compiler)))
+config.substitutions.append(("%cmake", '"{}"'.format(config.cmake_command)))
 config.substitutions.append(("%mlir_lib_dir", config.mlir_lib_dir))
 config.substitutions.append(("%python", "/usr/bin/python3"))
 config.substitutions.append(("%flash_bin", config.flash_tools_dir))
 config.substitutions.append(
     ("%mlir_runner", os.path.join(config.llvm_tools_dir, "mlir-runner")))
 
+# FlashPlugin is built only when flash-mlir links libMLIR.so.
+if config.flash_plugin:
+    config.available_features.add("flash-plugin")
+    config.substitutions.append(("%flash_plugin", config.flash_plugin))
+
+# The C API library and its test program too.
+if config.flash_capi_test:
+    config.available_features.add("flash-capi")
+
 tool_dirs = [config.flash_tools_dir, config.llvm_tools_dir]
-tools = ["flash-opt", "mlir-runner", "mlir-opt"]
+tools = ["flash-opt", "mlir-runner", "mlir-opt", "llvm-nm", "llvm-readobj",
+         "flash-capi-test"]
 llvm_config.add_tool_substitutions(tools, tool_dirs)

@@ -5,10 +5,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "flash/Conversion/Passes.h"
-#include "flash/Dialect/Flash/IR/FlashDialect.h"
-#include "flash/Dialect/Flash/Transforms/Passes.h"
-#include "flash/Pipelines/Pipelines.h"
+#include "flash/InitFlash.h"
 
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/InitAllDialects.h"
@@ -19,16 +16,14 @@
 
 int main(int argc, char **argv) {
   mlir::registerAllPasses();
-  mlir::flash::registerFlashPasses();
-  mlir::flash::registerFlashConversionPasses();
-  mlir::flash::registerFlashPipelines();
+  mlir::flash::registerFlashPassesAndPipelines();
 
   mlir::DialectRegistry registry;
   mlir::registerAllDialects(registry);
   mlir::registerAllExtensions(registry);
   // gpu-module-to-binary translates kernels to LLVM IR for the NVPTX backend.
   mlir::registerAllToLLVMIRTranslations(registry);
-  registry.insert<mlir::flash::FlashDialect>();
+  mlir::flash::registerFlashDialects(registry);
 
   return mlir::asMainReturnCode(mlir::MlirOptMain(
       argc, argv, "flash-mlir optimizer driver\n", registry));

@@ -1,0 +1,213 @@
+/*===- flash-capi-test.c - Exercise the flash C API ---------------*- C -*-===*\
+|*                                                                            *|
+|* A plain C program against libFlashCAPI.so: registers the flash dialect     *|
+|* through its handle, parses and verifies flash.attention, runs flash passes *|
+|* and flash-to-cpu through the C pass manager, and reports what invalid IR   *|
+|* and unknown passes produce.                                                *|
+|*                                                                            *|
+\*===----------------------------------------------------------------------===*/
+
+// REQUIRES: flash-capi
+// RUN: flash-capi-test 2>&1 | FileCheck %s
+
+#include "flash-c/Dialects.h"
+#include "flash-c/Passes.h"
+
+#include "mlir-c/Diagnostics.h"
+#include "mlir-c/IR.h"
+#include "mlir-c/Pass.h"
+#include "mlir-c/RegisterEverything.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *kAttention =
+    "func.func @attn(%q: tensor<1x2x8x16xf32>, %k: tensor<1x2x8x16xf32>,\n"
+    "                %v: tensor<1x2x8x16xf32>) -> tensor<1x2x8x16xf32> {\n"
+    "  %o = flash.attention %q, %k, %v {mask_kind = #flash.mask<causal>}\n"
+    "      : tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>,\n"
+    "        tensor<1x2x8x16xf32> -> tensor<1x2x8x16xf32>\n"
+    "  return %o : tensor<1x2x8x16xf32>\n"
+    "}\n";
+
+/* The key's head_dim (32) differs from the query's (16). */
+static const char *kHeadDimMismatch =
+    "func.func @bad(%q: tensor<1x2x8x16xf32>, %k: tensor<1x2x8x32xf32>,\n"
+    "               %v: tensor<1x2x8x16xf32>) -> tensor<1x2x8x16xf32> {\n"
+    "  %o = flash.attention %q, %k, %v\n"
+    "      : tensor<1x2x8x16xf32>, tensor<1x2x8x32xf32>,\n"
+    "        tensor<1x2x8x16xf32> -> tensor<1x2x8x16xf32>\n"
+    "  return %o : tensor<1x2x8x16xf32>\n"
+    "}\n";
+
+static void printToStdout(MlirStringRef str, void *userData) {
+  (void)userData;
+  fwrite(str.data, 1, str.length, stdout);
+}
+
+/* Prints every diagnostic as "diagnostic: <message>". */
+static MlirLogicalResult printDiagnostic(MlirDiagnostic diagnostic,
+                                         void *userData) {
+  (void)userData;
+  fputs("diagnostic: ", stdout);
+  mlirDiagnosticPrint(diagnostic, printToStdout, NULL);
+  fputc('\n', stdout);
+  return mlirLogicalResultSuccess();
+}
+
+static MlirModule parse(MlirContext ctx, const char *source) {
+  return mlirModuleCreateParse(ctx, mlirStringRefCreateFromCString(source));
+}
+
+/* Collects what mlirParsePassPipeline reports, which may come in pieces. */
+typedef struct {
+  char text[1024];
+  size_t length;
+} ErrorBuffer;
+
+static void appendToBuffer(MlirStringRef str, void *userData) {
+  ErrorBuffer *buffer = (ErrorBuffer *)userData;
+  size_t room = sizeof(buffer->text) - 1 - buffer->length;
+  size_t n = str.length < room ? str.length : room;
+  memcpy(buffer->text + buffer->length, str.data, n);
+  buffer->length += n;
+  buffer->text[buffer->length] = '\0';
+}
+
+/* Parses `pipeline` into a fresh pass manager and runs it on `module`.
+   Returns 0 on success, 1 if the pipeline does not parse, 2 if it fails. */
+static int runPipeline(MlirContext ctx, MlirModule module,
+                       const char *pipeline) {
+  MlirPassManager pm = mlirPassManagerCreate(ctx);
+  ErrorBuffer error = {{0}, 0};
+  int status = 0;
+  if (mlirLogicalResultIsFailure(mlirParsePassPipeline(
+          mlirPassManagerGetAsOpPassManager(pm),
+          mlirStringRefCreateFromCString(pipeline), appendToBuffer, &error))) {
+    printf("pipeline error: %s\n", error.text);
+    status = 1;
+  } else if (mlirLogicalResultIsFailure(mlirPassManagerRunOnOp(
+                 pm, mlirModuleGetOperation(module)))) {
+    printf("pass manager failed\n");
+    status = 2;
+  }
+  mlirPassManagerDestroy(pm);
+  return status;
+}
+
+int main(void) {
+  /* Keep stdout and what LLVM writes to stderr in order. */
+  setvbuf(stdout, NULL, _IONBF, 0);
+  MlirContext ctx = mlirContextCreate();
+  mlirContextAttachDiagnosticHandler(ctx, printDiagnostic, NULL, NULL);
+
+  /* Upstream dialects (func, ...) through mlirRegisterAllDialects; flash is
+     not among them. */
+  MlirDialectRegistry registry = mlirDialectRegistryCreate();
+  mlirRegisterAllDialects(registry);
+  mlirContextAppendDialectRegistry(ctx, registry);
+  mlirDialectRegistryDestroy(registry);
+
+  // CHECK-LABEL: -- without the flash dialect
+  // CHECK-NEXT: diagnostic: Dialect `flash' not found for custom op 'flash.attention'
+  // CHECK-NEXT: parsed: 0
+  printf("-- without the flash dialect\n");
+  MlirModule module = parse(ctx, kAttention);
+  printf("parsed: %d\n", !mlirModuleIsNull(module));
+
+  // CHECK-LABEL: -- flash dialect handle
+  // CHECK-NEXT: namespace: flash
+  // CHECK-NEXT: loaded: 1
+  printf("-- flash dialect handle\n");
+  MlirDialectHandle flash = mlirGetDialectHandle__flash__();
+  MlirStringRef ns = mlirDialectHandleGetNamespace(flash);
+  printf("namespace: %.*s\n", (int)ns.length, ns.data);
+  mlirDialectHandleRegisterDialect(flash, ctx);
+  MlirDialect dialect = mlirDialectHandleLoadDialect(flash, ctx);
+  printf("loaded: %d\n", !mlirDialectIsNull(dialect));
+
+  // CHECK-LABEL: -- parse and verify
+  // CHECK-NEXT: verified: 1
+  // CHECK: func.func @attn
+  // CHECK-NEXT: flash.attention %{{.*}}, %{{.*}}, %{{.*}} {mask_kind = #flash.mask<causal>}
+  printf("-- parse and verify\n");
+  module = parse(ctx, kAttention);
+  if (mlirModuleIsNull(module)) {
+    printf("unexpected: the attention module did not parse\n");
+    return EXIT_FAILURE;
+  }
+  MlirOperation moduleOp = mlirModuleGetOperation(module);
+  printf("verified: %d\n", mlirOperationVerify(moduleOp));
+  mlirOperationPrint(moduleOp, printToStdout, NULL);
+  fputc('\n', stdout);
+
+  // CHECK-LABEL: -- before flashRegisterPasses
+  // CHECK-NEXT: pipeline error: {{.*}}error: 'flash-decompose-attention' does not refer to a registered pass or pass pipeline
+  // CHECK: status: 1
+  printf("-- before flashRegisterPasses\n");
+  printf("status: %d\n",
+         runPipeline(ctx, module, "builtin.module(flash-decompose-attention)"));
+
+  // CHECK-LABEL: -- flash-decompose-attention
+  // CHECK-NEXT: status: 0
+  // CHECK-NOT: flash.
+  // CHECK: func.func @attn
+  // CHECK-NOT: flash.
+  // CHECK: linalg.generic
+  // CHECK: math.exp
+  // CHECK-NOT: flash.
+  printf("-- flash-decompose-attention\n");
+  flashRegisterPasses();
+  flashRegisterPasses(); /* A second call has no effect. */
+  int status =
+      runPipeline(ctx, module, "builtin.module(flash-decompose-attention)");
+  printf("status: %d\n", status);
+  if (status != 0)
+    return EXIT_FAILURE;
+  mlirOperationPrint(moduleOp, printToStdout, NULL);
+  fputc('\n', stdout);
+  mlirModuleDestroy(module);
+
+  // CHECK-LABEL: -- flash-to-cpu
+  // CHECK-NEXT: status: 0
+  // CHECK-NOT: flash.
+  // CHECK: llvm.func @attn
+  // CHECK-NOT: flash.
+  printf("-- flash-to-cpu\n");
+  /* flash-to-cpu is spelled in upstream passes: register those too. */
+  mlirRegisterAllPasses();
+  module = parse(ctx, kAttention);
+  status = runPipeline(ctx, module,
+                       "builtin.module(flash-to-cpu{block-q=4 block-kv=4})");
+  printf("status: %d\n", status);
+  if (status != 0)
+    return EXIT_FAILURE;
+  mlirOperationPrint(mlirModuleGetOperation(module), printToStdout, NULL);
+  fputc('\n', stdout);
+  mlirModuleDestroy(module);
+
+  // CHECK-LABEL: -- invalid IR
+  // CHECK-NEXT: diagnostic: 'flash.attention' op key dimension 3 is 32, expected 16 (the query's head_dim)
+  // CHECK-NEXT: parsed: 0
+  printf("-- invalid IR\n");
+  module = parse(ctx, kHeadDimMismatch);
+  printf("parsed: %d\n", !mlirModuleIsNull(module));
+
+  // CHECK-LABEL: -- bad pipeline option
+  // CHECK: for the --block-q option: 'oops' value invalid
+  // CHECK: pipeline error:
+  // CHECK-NEXT: failed to add `flash-tile-attention` with options `block-q=oops`
+  // CHECK: status: 1
+  printf("-- bad pipeline option\n");
+  module = parse(ctx, kAttention);
+  printf("status: %d\n",
+         runPipeline(ctx, module,
+                     "builtin.module(flash-tile-attention{block-q=oops})"));
+  mlirModuleDestroy(module);
+
+  mlirContextDestroy(ctx);
+  // CHECK-LABEL: -- done
+  printf("-- done\n");
+  return EXIT_SUCCESS;
+}
