@@ -23,9 +23,14 @@ config.substitutions.append(("%flash_src_root", config.flash_src_root))
 config.substitutions.append(("%mlir_lib_dir", config.mlir_lib_dir))
 config.substitutions.append(("%python", "/usr/bin/python3"))
 config.substitutions.append(("%flash_bin", config.flash_tools_dir))
+config.substitutions.append(("%flash_lib", config.flash_lib_dir))
+# The CUDA driver stand-in that the runtime tests load instead of libcuda.
+config.substitutions.append(
+    ("%fake_cuda", os.path.join(config.flash_lib_dir, "flashrt-fake-cuda.so")))
 config.substitutions.append(
     ("%mlir_runner", os.path.join(config.llvm_tools_dir, "mlir-runner")))
 
 tool_dirs = [config.flash_tools_dir, config.llvm_tools_dir]
-tools = ["flash-opt", "mlir-runner", "mlir-opt"]
+tools = ["flash-opt", "mlir-runner", "mlir-opt", "flashrt-test",
+         "flashrt-test-cxx"]
 llvm_config.add_tool_substitutions(tools, tool_dirs)

@@ -273,6 +273,7 @@ private:
   }
 
   bool parseEscape(std::string &out) {
+    size_t start = pos - 1; // the backslash
     char c = peek();
     ++pos;
     switch (c) {
@@ -301,16 +302,16 @@ private:
       if (!parseHex4(cp))
         return false;
       if (cp >= 0xDC00 && cp <= 0xDFFF)
-        return failHere("unpaired low surrogate in \\u escape");
+        return failAt(start, "unpaired low surrogate in \\u escape");
       if (cp >= 0xD800 && cp <= 0xDBFF) {
         if (text.substr(pos, 2) != "\\u")
-          return failHere("unpaired high surrogate in \\u escape");
+          return failAt(start, "unpaired high surrogate in \\u escape");
         pos += 2;
         unsigned low;
         if (!parseHex4(low))
           return false;
         if (low < 0xDC00 || low > 0xDFFF)
-          return failHere("invalid low surrogate in \\u escape");
+          return failAt(start, "invalid low surrogate in \\u escape");
         cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
       }
       appendUtf8(out, cp);
@@ -334,7 +335,8 @@ private:
         return true;
       }
       if (static_cast<unsigned char>(c) < 0x20)
-        return failHere("control character in a string");
+        return failHere(c == '\n' ? "newline in a string (unterminated?)"
+                                   : "control character in a string");
       if (c == '\\') {
         ++pos;
         if (atEnd())
