@@ -30,7 +30,7 @@ flashrt_status loadImage(flashrt_context &ctx, const flashrt_kernel_info &info,
   std::string what = "kernel '" + std::string(info.name) + "'";
   if (!chipRuns(ctx.chip, info.spec.chip, isPtx))
     return fail(FLASHRT_ERROR_NO_KERNEL,
-                what + " targets " + chipName(info.spec.chip) + "; a " +
+                what + " targets " + chipName(info.spec.chip) + "; an " +
                     chipName(ctx.chip) + " device cannot run its " +
                     (isPtx ? "PTX" : "cubin"));
   if (info.smem_bytes > ctx.maxSharedOptin)
@@ -89,20 +89,25 @@ flashrt_status loadFromLibrary(flashrt_context &ctx, const flashrt_library &lib,
   std::string image;
   std::string cubinError;
   if (selection.image == FLASHRT_IMAGE_CUBIN) {
-    FLASHRT_RETURN_IF_ERROR(
-        readWholeFile(entry.cubinPath, "the cubin of " + what, image));
-    flashrt_status status = loadImage(ctx, info, image, false, out);
-    // A cubin the driver refuses leaves the PTX, when there is one and it
-    // runs on the device.
-    if (status != FLASHRT_ERROR_CUDA || entry.ptxPath.empty() ||
+    flashrt_status status =
+        readWholeFile(entry.cubinPath, "the cubin of " + what, image);
+    if (status == FLASHRT_SUCCESS)
+      status = loadImage(ctx, info, image, false, out);
+    // A cubin that cannot be read or that the driver refuses leaves the PTX,
+    // when there is one and it runs on the device.
+    bool retry = status == FLASHRT_ERROR_IO || status == FLASHRT_ERROR_CUDA;
+    if (!retry || entry.ptxPath.empty() ||
         !chipRuns(ctx.chip, info.spec.chip, true))
       return status;
     cubinError = flashrt_last_error();
   }
-  FLASHRT_RETURN_IF_ERROR(
-      readWholeFile(entry.ptxPath, "the PTX of " + what, image));
-  flashrt_status status = loadImage(ctx, info, image, true, out);
-  if (status != FLASHRT_SUCCESS && !cubinError.empty())
+  flashrt_status status =
+      readWholeFile(entry.ptxPath, "the PTX of " + what, image);
+  if (status == FLASHRT_SUCCESS)
+    status = loadImage(ctx, info, image, true, out);
+  if (status == FLASHRT_SUCCESS)
+    clearError(); // a failed cubin does not count
+  else if (!cubinError.empty())
     return fail(status, cubinError + "; then, from its PTX: " +
                             flashrt_last_error());
   return status;

@@ -11,13 +11,15 @@ using namespace flashrt;
 
 namespace {
 
-std::string describeSpec(const flashrt_spec &spec) {
-  std::string text = "head_dim " + std::to_string(spec.head_dim) + ", " +
-                     dtypeName(spec.dtype) + ", mask " + maskName(spec.mask) +
-                     (spec.block_sparse ? ", block-sparse" : ", dense");
+/// The symbol of `spec`, with "*" for an ANY chip: flash_fwd_d64_f16_none_*.
+std::string specPattern(const flashrt_spec &spec) {
   if (spec.chip != FLASHRT_CHIP_ANY)
-    text += ", " + chipName(spec.chip);
-  return text;
+    return specSymbol(spec);
+  flashrt_spec withChip = spec;
+  withChip.chip = FLASHRT_CHIP_SM_80;
+  std::string symbol = specSymbol(withChip);
+  return symbol.substr(0, symbol.size() - chipName(withChip.chip).size()) +
+         "*";
 }
 
 bool sameProblem(const flashrt_spec &a, const flashrt_spec &b) {
@@ -66,9 +68,9 @@ flashrt_status flashrt::selectKernel(const std::vector<LibraryKernel> &kernels,
     return FLASHRT_SUCCESS;
   if (!any)
     return fail(FLASHRT_ERROR_NO_KERNEL,
-                "no kernel for " + describeSpec(spec) + " in the library");
+                "no kernel matches " + specPattern(spec) + " in the library");
   return fail(FLASHRT_ERROR_NO_KERNEL,
-              "no kernel for " + describeSpec(spec) + " runs on a " +
+              "no kernel matching " + specPattern(spec) + " runs on an " +
                   chipName(deviceChip) + " device; the library has " + seen);
 }
 

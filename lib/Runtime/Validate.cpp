@@ -80,26 +80,25 @@ flashrt_status checkHeadDim(const Operand &op, int headDim) {
 flashrt_status checkStrides(const Operand &op) {
   const flashrt_tensor &t = *op.tensor;
   bool isLse = op.rank == 3;
-  for (int i = 0; i < op.rank; ++i) {
-    std::string where = std::string(op.name) + ": strides[" + str(i) + "] is " +
-                        str(t.strides[i]);
+  auto where = [&](int i) {
+    return std::string(op.name) + ": strides[" + str(i) + "] is " +
+           str(t.strides[i]);
+  };
+  int last = op.rank - 1;
+  if (t.strides[last] != 1)
+    return fail(FLASHRT_ERROR_TENSOR_STRIDE,
+                where(last) + ", expected 1 (" +
+                    (isLse ? "lse must be contiguous in its last dimension)"
+                           : "the head dim must be contiguous)"));
+  for (int i = 0; i < last; ++i) {
     if (t.strides[i] < 0)
       return fail(FLASHRT_ERROR_TENSOR_STRIDE,
-                  where + ", expected a non-negative stride");
-    if (i == op.rank - 1) {
-      if (t.strides[i] != 1)
-        return fail(FLASHRT_ERROR_TENSOR_STRIDE,
-                    where + ", expected 1 (" +
-                        (isLse ? "lse must be contiguous in its last "
-                                 "dimension)"
-                               : "the head dim must be contiguous)"));
-      continue;
-    }
+                  where(i) + ", expected a non-negative stride");
     // A dimension of size 1 is never stepped over, so its stride is free;
     // the launch passes 0 for it.
     if (!isLse && t.sizes[i] > 1 && t.strides[i] % 8 != 0)
       return fail(FLASHRT_ERROR_TENSOR_STRIDE,
-                  where + ", expected a multiple of 8 elements (16 bytes)");
+                  where(i) + ", expected a multiple of 8 elements (16 bytes)");
   }
   return FLASHRT_SUCCESS;
 }

@@ -30,7 +30,7 @@ static int report(const char *what, flashrt_status status) {
     else
       printf("%s: SUCCESS\n", what);
   } else {
-    printf("%s: %s: %s\n", what, flashrt_status_name(status), message);
+    printf("%s: %s -- %s\n", what, flashrt_status_name(status), message);
   }
   return status == FLASHRT_SUCCESS ? 0 : 1;
 }
@@ -48,6 +48,8 @@ static int parseDtype(const char *text) {
     return FLASHRT_DTYPE_F16;
   if (strcmp(text, "bf16") == 0)
     return FLASHRT_DTYPE_BF16;
+  if (strcmp(text, "f32") == 0)
+    return FLASHRT_DTYPE_F32;
   return parseInt(text);
 }
 
