@@ -30,7 +30,15 @@ config.substitutions.append(
 config.substitutions.append(
     ("%mlir_runner", os.path.join(config.llvm_tools_dir, "mlir-runner")))
 
+# Tests that launch on a real GPU need a loadable CUDA driver.
+try:
+    import ctypes
+    ctypes.CDLL("libcuda.so.1")
+    config.available_features.add("cuda-driver")
+except OSError:
+    pass
+
 tool_dirs = [config.flash_tools_dir, config.llvm_tools_dir]
 tools = ["flash-opt", "mlir-runner", "mlir-opt", "flashrt-test",
-         "flashrt-test-cxx"]
+         "flashrt-test-cxx", "flashrt-gpu-smoke"]
 llvm_config.add_tool_substitutions(tools, tool_dirs)
