@@ -32,6 +32,10 @@ config.substitutions.append(("%cmake", '"{}"'.format(config.cmake_command)))
 config.substitutions.append(("%mlir_lib_dir", config.mlir_lib_dir))
 config.substitutions.append(("%python", "/usr/bin/python3"))
 config.substitutions.append(("%flash_bin", config.flash_tools_dir))
+config.substitutions.append(("%flash_lib", config.flash_lib_dir))
+# The CUDA driver stand-in that the runtime tests load instead of libcuda.
+config.substitutions.append(
+    ("%fake_cuda", os.path.join(config.flash_lib_dir, "flashrt-fake-cuda.so")))
 config.substitutions.append(
     ("%mlir_runner", os.path.join(config.llvm_tools_dir, "mlir-runner")))
 
@@ -44,7 +48,16 @@ if config.flash_plugin:
 if config.flash_capi_test:
     config.available_features.add("flash-capi")
 
+# Tests that launch on a real GPU need a loadable CUDA driver.
+try:
+    import ctypes
+    ctypes.CDLL("libcuda.so.1")
+    config.available_features.add("cuda-driver")
+except OSError:
+    pass
+
 tool_dirs = [config.flash_tools_dir, config.llvm_tools_dir]
 tools = ["flash-opt", "mlir-runner", "mlir-opt", "llvm-nm", "llvm-readobj",
-         "flash-capi-test"]
+         "flash-capi-test", "flashrt-test", "flashrt-test-cxx",
+         "flashrt-gpu-smoke"]
 llvm_config.add_tool_substitutions(tools, tool_dirs)

@@ -1,0 +1,269 @@
+/*===- flash/Runtime/Runtime.h - Load and launch flash kernels ---*- C -*-===*\
+|*                                                                            *|
+|* The C API of the flash-mlir runtime: it loads the attention kernels that   *|
+|* flash-mlir generates (PTX or cubin, alone or from a flash-aot directory)   *|
+|* and launches them following docs/kernel-abi.md.                            *|
+|*                                                                            *|
+|* The runtime opens the CUDA driver at run time (dlopen "libcuda.so.1", or   *|
+|* the path in the environment variable FLASHRT_CUDA_DRIVER), so it links     *|
+|* neither libcuda, nor LLVM, nor MLIR. Everything that does not touch the    *|
+|* GPU (reading manifests, choosing kernels, validating tensors) works        *|
+|* without a driver.                                                          *|
+|*                                                                            *|
+|* Every fallible function returns a flashrt_status; FLASHRT_SUCCESS is 0.    *|
+|* On failure, flashrt_last_error() describes what went wrong. The runtime    *|
+|* never aborts and never prints.                                             *|
+|*                                                                            *|
+\*===----------------------------------------------------------------------===*/
+
+#ifndef FLASH_RUNTIME_RUNTIME_H
+#define FLASH_RUNTIME_RUNTIME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(_WIN32)
+#define FLASHRT_API __declspec(dllexport)
+#else
+#define FLASHRT_API __attribute__((visibility("default")))
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*===----------------------------------------------------------------------===*
+ * Status codes
+ *===----------------------------------------------------------------------===*/
+
+typedef enum flashrt_status {
+  FLASHRT_SUCCESS = 0,
+  /* A null handle or out-pointer, an unknown enum value, a bad scalar. */
+  FLASHRT_ERROR_INVALID_ARGUMENT = 1,
+  FLASHRT_ERROR_OUT_OF_MEMORY = 2,
+  /* The CUDA driver library could not be opened. */
+  FLASHRT_ERROR_DRIVER_NOT_FOUND = 3,
+  /* The CUDA driver library lacks an entry point the runtime needs. */
+  FLASHRT_ERROR_DRIVER_SYMBOL = 4,
+  /* A CUDA driver call failed; the message names the call and the error. */
+  FLASHRT_ERROR_CUDA = 5,
+  /* A file could not be read. */
+  FLASHRT_ERROR_IO = 6,
+  /* manifest.json is not valid JSON or does not follow the manifest format. */
+  FLASHRT_ERROR_MANIFEST = 7,
+  /* No kernel matches the requested spec on the device. */
+  FLASHRT_ERROR_NO_KERNEL = 8,
+  /* The request is well formed but this runtime cannot serve it. */
+  FLASHRT_ERROR_UNSUPPORTED = 9,
+  /* Tensor checks before a launch (docs/kernel-abi.md). */
+  FLASHRT_ERROR_TENSOR_NULL = 10,
+  FLASHRT_ERROR_TENSOR_RANK = 11,
+  FLASHRT_ERROR_TENSOR_SHAPE = 12,
+  FLASHRT_ERROR_TENSOR_DTYPE = 13,
+  FLASHRT_ERROR_TENSOR_STRIDE = 14,
+  FLASHRT_ERROR_TENSOR_ALIGNMENT = 15,
+  /* The launch exceeds a limit of the kernel or the device. */
+  FLASHRT_ERROR_LAUNCH_LIMIT = 16
+} flashrt_status;
+
+/* The enumerator's name without its prefix, e.g. "TENSOR_SHAPE". */
+FLASHRT_API const char *flashrt_status_name(flashrt_status status);
+
+/* The message of the last failed flashrt call on the calling thread, or ""
+ * when the last call succeeded. Valid until the next flashrt call on this
+ * thread. Errors are kept per thread so that a failure to create a context
+ * can be described too. */
+FLASHRT_API const char *flashrt_last_error(void);
+
+/*===----------------------------------------------------------------------===*
+ * Kernel specs
+ *===----------------------------------------------------------------------===*/
+
+typedef enum flashrt_dtype {
+  FLASHRT_DTYPE_F16 = 0,
+  FLASHRT_DTYPE_BF16 = 1,
+  FLASHRT_DTYPE_F32 = 2
+} flashrt_dtype;
+
+typedef enum flashrt_mask {
+  FLASHRT_MASK_NONE = 0,
+  FLASHRT_MASK_CAUSAL = 1,              /* top-left */
+  FLASHRT_MASK_CAUSAL_BOTTOM_RIGHT = 2,
+  FLASHRT_MASK_SLIDING_WINDOW = 3
+} flashrt_mask;
+
+/* A chip is encoded as major * 100 + minor * 10 + (1 for the arch-specific
+ * "a" variant): sm_80 is 800, sm_90 is 900, sm_90a is 901. A device has a
+ * plain chip (its compute capability); kernels may target either kind. */
+#define FLASHRT_CHIP_ANY 0
+#define FLASHRT_CHIP_SM_80 800
+#define FLASHRT_CHIP_SM_90 900
+#define FLASHRT_CHIP_SM_90A 901
+
+/* Parses "sm_80", "sm_90a", ... into *chip. */
+FLASHRT_API flashrt_status flashrt_chip_parse(const char *name, int *chip);
+/* Writes "sm_90a" etc. into buf (always NUL-terminated if size > 0). */
+FLASHRT_API flashrt_status flashrt_chip_name(int chip, char *buf, size_t size);
+/* Whether a device of chip `device_chip` runs code built for `code_chip`:
+ * PTX when `is_ptx`, otherwise a cubin. Returns 1 or 0. */
+FLASHRT_API int flashrt_chip_runs(int device_chip, int code_chip, int is_ptx);
+
+typedef struct flashrt_spec {
+  int head_dim;      /* 32, 64, 96, 128, 192 or 256 */
+  int dtype;         /* flashrt_dtype: F16 or BF16 */
+  int mask;          /* flashrt_mask */
+  int block_sparse;  /* 0 or 1 */
+  int chip;          /* FLASHRT_CHIP_*; ANY in lookups: best for the device */
+} flashrt_spec;
+
+/* Everything the runtime knows about one kernel. */
+typedef struct flashrt_kernel_info {
+  const char *name;  /* the kernel symbol, flash_fwd_d64_f16_causal_sm_80 */
+  flashrt_spec spec;
+  int block_q;
+  int block_kv;
+  int warps;
+  int stages;
+  int threads;       /* 32 * warps */
+  int smem_bytes;    /* dynamic shared memory per CTA */
+} flashrt_kernel_info;
+
+/* Writes the kernel symbol of a spec ("flash_fwd_d{D}_{dtype}_{mask}
+ * [_sparse]_{chip}") into buf. The spec's chip must not be ANY. */
+FLASHRT_API flashrt_status flashrt_spec_symbol(const flashrt_spec *spec,
+                                               char *buf, size_t size);
+
+/* Checks a kernel info for consistency: a known spec, a name equal to the
+ * spec's symbol, positive tile sizes, threads == 32 * warps. */
+FLASHRT_API flashrt_status
+flashrt_kernel_info_check(const flashrt_kernel_info *info);
+
+/*===----------------------------------------------------------------------===*
+ * Libraries (flash-aot directories); no driver needed
+ *===----------------------------------------------------------------------===*/
+
+typedef struct flashrt_library flashrt_library;
+
+/* Reads DIR/manifest.json. PTX and cubin files are read when a kernel is
+ * loaded, not here. */
+FLASHRT_API flashrt_status flashrt_library_open(const char *dir,
+                                                flashrt_library **out);
+/* Parses manifest text; `dir` is where its relative file names point. */
+FLASHRT_API flashrt_status flashrt_library_parse(const char *json,
+                                                 size_t size,
+                                                 const char *dir,
+                                                 flashrt_library **out);
+FLASHRT_API void flashrt_library_destroy(flashrt_library *lib);
+
+FLASHRT_API size_t flashrt_library_size(const flashrt_library *lib);
+/* The info of kernel `index`; the name stays valid while lib lives. */
+FLASHRT_API flashrt_status flashrt_library_info(const flashrt_library *lib,
+                                                size_t index,
+                                                flashrt_kernel_info *out);
+/* Whether kernel `index` has a PTX file, a cubin file (1 or 0 each). */
+FLASHRT_API int flashrt_library_has_ptx(const flashrt_library *lib,
+                                        size_t index);
+FLASHRT_API int flashrt_library_has_cubin(const flashrt_library *lib,
+                                          size_t index);
+
+typedef enum flashrt_image_kind {
+  FLASHRT_IMAGE_PTX = 0,
+  FLASHRT_IMAGE_CUBIN = 1
+} flashrt_image_kind;
+
+typedef struct flashrt_selection {
+  size_t index;  /* into the library */
+  int image;     /* flashrt_image_kind that will be loaded */
+} flashrt_selection;
+
+/* Chooses the kernel for `spec` on a device of chip `device_chip` (e.g. 900
+ * for compute capability 9.0). head_dim, dtype, mask and block_sparse must
+ * match. With spec->chip == ANY, the newest chip the device runs wins (an
+ * arch-specific "a" kernel before the plain one of the same version);
+ * otherwise that chip is required. A cubin is chosen when it runs on the
+ * device, the PTX otherwise. */
+FLASHRT_API flashrt_status flashrt_library_select(const flashrt_library *lib,
+                                                  const flashrt_spec *spec,
+                                                  int device_chip,
+                                                  flashrt_selection *out);
+
+/*===----------------------------------------------------------------------===*
+ * Tensors and validation; no driver needed
+ *===----------------------------------------------------------------------===*/
+
+/* A strided device tensor. `data` points at element [0, 0, ...] (any storage
+ * offset already applied). Sizes and strides are in elements; entries at and
+ * beyond `rank` are ignored. */
+typedef struct flashrt_tensor {
+  void *data;
+  int dtype;  /* flashrt_dtype */
+  int rank;
+  int64_t sizes[4];
+  int64_t strides[4];
+} flashrt_tensor;
+
+/* Checks a forward call against docs/kernel-abi.md without launching:
+ * q [B, Hq, Lq, D], k and v [B, Hkv, Lk, D], o like q, lse [B, Hq, Lq] f32;
+ * Hq a multiple of Hkv; D the kernel's head_dim; q, k, v, o of the kernel's
+ * dtype; stride[3] == 1 and the other strides multiples of 8 elements for
+ * q, k, v and o; lse contiguous in its last dimension; 16-byte aligned,
+ * non-null base pointers (null is allowed for an empty tensor); a finite
+ * scale; windows >= 0 for sliding-window kernels and 0 otherwise. */
+FLASHRT_API flashrt_status flashrt_validate_forward(
+    const flashrt_kernel_info *info, const flashrt_tensor *q,
+    const flashrt_tensor *k, const flashrt_tensor *v, const flashrt_tensor *o,
+    const flashrt_tensor *lse, float scale, int64_t window_left,
+    int64_t window_right);
+
+/*===----------------------------------------------------------------------===*
+ * Contexts, kernels and launches; these need the CUDA driver
+ *===----------------------------------------------------------------------===*/
+
+typedef struct flashrt_context flashrt_context;
+typedef struct flashrt_kernel flashrt_kernel;
+
+/* Opens the driver, initializes it and retains the primary context of
+ * device `ordinal` (the context PyTorch and the CUDA runtime use). Calls
+ * that need it make it current for their duration and restore the caller's
+ * context afterwards. */
+FLASHRT_API flashrt_status flashrt_context_create(int ordinal,
+                                                  flashrt_context **out);
+/* Releases the context once every kernel loaded in it is destroyed too. */
+FLASHRT_API void flashrt_context_destroy(flashrt_context *ctx);
+/* The device's chip, e.g. 900 for compute capability 9.0. */
+FLASHRT_API int flashrt_context_chip(const flashrt_context *ctx);
+
+/* Loads the kernel that flashrt_library_select picks for the device. */
+FLASHRT_API flashrt_status flashrt_kernel_load(flashrt_context *ctx,
+                                               const flashrt_library *lib,
+                                               const flashrt_spec *spec,
+                                               flashrt_kernel **out);
+/* Loads one kernel from PTX text (JIT-compiled by the driver) or a cubin;
+ * `info` describes it and is copied. */
+FLASHRT_API flashrt_status flashrt_kernel_load_ptx(
+    flashrt_context *ctx, const flashrt_kernel_info *info, const char *ptx,
+    size_t size, flashrt_kernel **out);
+FLASHRT_API flashrt_status flashrt_kernel_load_cubin(
+    flashrt_context *ctx, const flashrt_kernel_info *info, const void *cubin,
+    size_t size, flashrt_kernel **out);
+FLASHRT_API void flashrt_kernel_destroy(flashrt_kernel *kernel);
+/* The kernel's info; valid while the kernel lives. */
+FLASHRT_API const flashrt_kernel_info *
+flashrt_kernel_get_info(const flashrt_kernel *kernel);
+
+/* Validates (flashrt_validate_forward) and launches a dense forward kernel
+ * on `stream` (a CUstream; NULL for the default stream). `scale` multiplies
+ * the scores (usually 1/sqrt(D)); the runtime passes scale * log2(e). The
+ * launch is asynchronous; an empty problem (B, Hq or Lq of 0) launches
+ * nothing. `ctx` must be the context the kernel was loaded in. */
+FLASHRT_API flashrt_status flashrt_attention_forward(
+    flashrt_context *ctx, const flashrt_kernel *kernel,
+    const flashrt_tensor *q, const flashrt_tensor *k, const flashrt_tensor *v,
+    const flashrt_tensor *o, const flashrt_tensor *lse, float scale,
+    int64_t window_left, int64_t window_right, void *stream);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* FLASH_RUNTIME_RUNTIME_H */

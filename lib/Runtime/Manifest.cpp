@@ -1,0 +1,249 @@
+//===- Manifest.cpp - Read manifest.json ----------------------------------===//
+//
+// The format is in docs/kernel-abi.md. Unknown members are ignored so that
+// newer writers stay readable; every known member is checked, and errors
+// name the member by its path, e.g. "kernels[2].spec.head_dim".
+//
+//===----------------------------------------------------------------------===//
+
+#include "Error.h"
+#include "Json.h"
+#include "Library.h"
+#include "Spec.h"
+
+#include <climits>
+
+using namespace flashrt;
+
+namespace {
+
+/// The parameters of a dense forward kernel, in order.
+const char *const kDenseParams[] = {
+    "memref4:q",      "memref4:k",        "memref4:v",
+    "memref4:o",      "memref3:lse",      "f32:scale_log2",
+    "i64:window_left", "i64:window_right"};
+constexpr size_t kNumDenseParams = sizeof(kDenseParams) / sizeof(*kDenseParams);
+
+class ManifestReader {
+public:
+  ManifestReader(const std::string &source, const std::string &dir)
+      : source(source), dir(dir) {}
+
+  flashrt_status read(const JsonValue &root, std::vector<LibraryKernel> &out) {
+    if (root.kind != JsonValue::Kind::Object)
+      return wrongKind("the top level", root, "an object");
+    int version;
+    FLASHRT_RETURN_IF_ERROR(getInt(root, "", "version", version));
+    if (version != 1)
+      return error("version: expected 1, got " + std::to_string(version));
+    const JsonValue *kernels = root.get("kernels");
+    if (!kernels)
+      return error("missing member 'kernels'");
+    if (kernels->kind != JsonValue::Kind::Array)
+      return wrongKind("kernels", *kernels, "an array");
+    for (size_t i = 0, e = kernels->elements.size(); i != e; ++i) {
+      std::string path = "kernels[" + std::to_string(i) + "]";
+      LibraryKernel kernel;
+      FLASHRT_RETURN_IF_ERROR(readKernel(kernels->elements[i], path, kernel));
+      for (const LibraryKernel &other : out)
+        if (other.name == kernel.name)
+          return error(path + ".name: duplicate kernel '" + kernel.name + "'");
+      out.push_back(std::move(kernel));
+    }
+    return FLASHRT_SUCCESS;
+  }
+
+private:
+  const std::string &source;
+  const std::string &dir;
+
+  flashrt_status error(const std::string &what) {
+    return fail(FLASHRT_ERROR_MANIFEST, source + ": " + what);
+  }
+
+  flashrt_status wrongKind(const std::string &path, const JsonValue &value,
+                           const char *expected) {
+    return error(path + ": expected " + expected + ", got " +
+                 value.kindName());
+  }
+
+  static std::string join(const std::string &path, const char *key) {
+    return path.empty() ? key : path + "." + key;
+  }
+
+  flashrt_status getMember(const JsonValue &object, const std::string &path,
+                           const char *key, JsonValue::Kind kind,
+                           const char *kindName, const JsonValue *&out) {
+    out = object.get(key);
+    if (!out)
+      return error((path.empty() ? "" : path + ": ") + "missing member '" +
+                   key + "'");
+    if (out->kind != kind)
+      return wrongKind(join(path, key), *out, kindName);
+    return FLASHRT_SUCCESS;
+  }
+
+  flashrt_status getInt(const JsonValue &object, const std::string &path,
+                        const char *key, int &out) {
+    const JsonValue *value;
+    FLASHRT_RETURN_IF_ERROR(getMember(object, path, key,
+                                      JsonValue::Kind::Number, "an integer",
+                                      value));
+    if (!value->isInteger || value->integer < INT_MIN ||
+        value->integer > INT_MAX)
+      return error(join(path, key) + ": expected an integer, got " +
+                   (value->isInteger ? "one out of range" : "a fraction"));
+    out = static_cast<int>(value->integer);
+    return FLASHRT_SUCCESS;
+  }
+
+  flashrt_status getString(const JsonValue &object, const std::string &path,
+                           const char *key, std::string &out) {
+    const JsonValue *value;
+    FLASHRT_RETURN_IF_ERROR(getMember(object, path, key,
+                                      JsonValue::Kind::String, "a string",
+                                      value));
+    out = value->string;
+    return FLASHRT_SUCCESS;
+  }
+
+  flashrt_status readSpec(const JsonValue &kernel, const std::string &kpath,
+                          flashrt_spec &spec) {
+    const JsonValue *object;
+    std::string path = kpath + ".spec";
+    FLASHRT_RETURN_IF_ERROR(getMember(kernel, kpath, "spec",
+                                      JsonValue::Kind::Object, "an object",
+                                      object));
+    FLASHRT_RETURN_IF_ERROR(getInt(*object, path, "head_dim", spec.head_dim));
+    if (!isKernelHeadDim(spec.head_dim))
+      return error(path + ".head_dim: expected 32, 64, 96, 128, 192 or 256, "
+                          "got " +
+                   std::to_string(spec.head_dim));
+    std::string text;
+    FLASHRT_RETURN_IF_ERROR(getString(*object, path, "dtype", text));
+    if (!parseDtype(text, spec.dtype) || spec.dtype == FLASHRT_DTYPE_F32)
+      return error(path + ".dtype: expected \"f16\" or \"bf16\", got \"" +
+                   text + "\"");
+    FLASHRT_RETURN_IF_ERROR(getString(*object, path, "mask", text));
+    if (!parseMask(text, spec.mask))
+      return error(path + ".mask: expected \"none\", \"causal\", "
+                          "\"causal_bottom_right\" or \"sliding_window\", "
+                          "got \"" +
+                   text + "\"");
+    const JsonValue *sparse;
+    FLASHRT_RETURN_IF_ERROR(getMember(*object, path, "block_sparse",
+                                      JsonValue::Kind::Bool, "a boolean",
+                                      sparse));
+    spec.block_sparse = sparse->boolean ? 1 : 0;
+    FLASHRT_RETURN_IF_ERROR(getString(*object, path, "chip", text));
+    if (!parseChip(text, spec.chip) || spec.chip < FLASHRT_CHIP_SM_80)
+      return error(path + ".chip: expected sm_80 or newer (e.g. \"sm_90a\"), "
+                          "got \"" +
+                   text + "\"");
+    return FLASHRT_SUCCESS;
+  }
+
+  flashrt_status readConfig(const JsonValue &kernel, const std::string &kpath,
+                            flashrt_kernel_info &info) {
+    const JsonValue *object;
+    std::string path = kpath + ".config";
+    FLASHRT_RETURN_IF_ERROR(getMember(kernel, kpath, "config",
+                                      JsonValue::Kind::Object, "an object",
+                                      object));
+    struct Field {
+      const char *key;
+      int *slot;
+    };
+    for (Field field : {Field{"block_q", &info.block_q},
+                        Field{"block_kv", &info.block_kv},
+                        Field{"warps", &info.warps},
+                        Field{"stages", &info.stages}}) {
+      FLASHRT_RETURN_IF_ERROR(getInt(*object, path, field.key, *field.slot));
+      if (*field.slot <= 0)
+        return error(join(path, field.key) + ": expected a positive integer, "
+                                             "got " +
+                     std::to_string(*field.slot));
+    }
+    return FLASHRT_SUCCESS;
+  }
+
+  flashrt_status readParams(const JsonValue &kernel, const std::string &kpath,
+                            bool sparse) {
+    const JsonValue *params = kernel.get("params");
+    if (!params)
+      return FLASHRT_SUCCESS; // the ABI's list is implied
+    std::string path = kpath + ".params";
+    if (params->kind != JsonValue::Kind::Array)
+      return wrongKind(path, *params, "an array");
+    size_t count = params->elements.size();
+    if (sparse ? count < kNumDenseParams : count != kNumDenseParams)
+      return error(path + ": expected " + (sparse ? "at least " : "") +
+                   std::to_string(kNumDenseParams) + " entries, got " +
+                   std::to_string(count));
+    for (size_t i = 0; i != kNumDenseParams; ++i) {
+      const JsonValue &param = params->elements[i];
+      std::string where = path + "[" + std::to_string(i) + "]";
+      if (param.kind != JsonValue::Kind::String)
+        return wrongKind(where, param, "a string");
+      if (param.string != kDenseParams[i])
+        return error(where + ": expected \"" + kDenseParams[i] + "\", got \"" +
+                     param.string + "\" (docs/kernel-abi.md)");
+    }
+    return FLASHRT_SUCCESS;
+  }
+
+  flashrt_status readFile(const JsonValue &kernel, const std::string &kpath,
+                          const char *key, std::string &out) {
+    if (!kernel.get(key))
+      return FLASHRT_SUCCESS;
+    std::string name;
+    FLASHRT_RETURN_IF_ERROR(getString(kernel, kpath, key, name));
+    if (name.empty())
+      return error(join(kpath, key) + ": expected a file name, got \"\"");
+    out = name.front() == '/' || dir.empty() ? name : dir + "/" + name;
+    return FLASHRT_SUCCESS;
+  }
+
+  flashrt_status readKernel(const JsonValue &value, const std::string &path,
+                            LibraryKernel &kernel) {
+    if (value.kind != JsonValue::Kind::Object)
+      return wrongKind(path, value, "an object");
+    flashrt_kernel_info &info = kernel.info;
+    FLASHRT_RETURN_IF_ERROR(getString(value, path, "name", kernel.name));
+    FLASHRT_RETURN_IF_ERROR(readFile(value, path, "ptx", kernel.ptxPath));
+    FLASHRT_RETURN_IF_ERROR(readFile(value, path, "cubin", kernel.cubinPath));
+    if (kernel.ptxPath.empty() && kernel.cubinPath.empty())
+      return error(path + ": kernel '" + kernel.name +
+                   "' has neither 'ptx' nor 'cubin'");
+    FLASHRT_RETURN_IF_ERROR(readSpec(value, path, info.spec));
+    std::string symbol = specSymbol(info.spec);
+    if (kernel.name != symbol)
+      return error(path + ".name: expected \"" + symbol +
+                   "\" for its spec, got \"" + kernel.name + "\"");
+    FLASHRT_RETURN_IF_ERROR(readConfig(value, path, info));
+    FLASHRT_RETURN_IF_ERROR(getInt(value, path, "threads", info.threads));
+    if (info.warps > 32 || info.threads != 32 * info.warps)
+      return error(path + ".threads: expected 32 * warps = " +
+                   std::to_string(32 * static_cast<long>(info.warps)) +
+                   " (at most 1024), got " + std::to_string(info.threads));
+    FLASHRT_RETURN_IF_ERROR(getInt(value, path, "smem_bytes", info.smem_bytes));
+    if (info.smem_bytes < 0)
+      return error(path + ".smem_bytes: expected a non-negative integer, got " +
+                   std::to_string(info.smem_bytes));
+    return readParams(value, path, info.spec.block_sparse);
+  }
+};
+
+} // namespace
+
+flashrt_status flashrt::parseManifest(std::string_view text,
+                                      const std::string &source,
+                                      const std::string &dir,
+                                      std::vector<LibraryKernel> &out) {
+  JsonValue root;
+  std::string jsonError;
+  if (!parseJson(text, root, jsonError))
+    return fail(FLASHRT_ERROR_MANIFEST,
+                source + ": invalid JSON: " + jsonError);
+  return ManifestReader(source, dir).read(root, out);
+}

@@ -1,0 +1,53 @@
+//===- Spec.h - Kernel specs, chips and symbols -----------------*- C++ -*-===//
+//
+// The vocabulary of docs/kernel-abi.md: dtype, mask and chip names, the
+// kernel symbol of a spec, and which chips run which code.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef FLASH_LIB_RUNTIME_SPEC_H
+#define FLASH_LIB_RUNTIME_SPEC_H
+
+#include "flash/Runtime/Runtime.h"
+
+#include <string>
+#include <string_view>
+
+namespace flashrt {
+
+/// "f16", "bf16", "f32", or nullptr for an unknown value.
+const char *dtypeName(int dtype);
+bool parseDtype(std::string_view name, int &dtype);
+
+/// "none", "causal", ..., or nullptr for an unknown value.
+const char *maskName(int mask);
+bool parseMask(std::string_view name, int &mask);
+
+/// Chips are encoded as N * 10 + a for "sm_N" / "sm_Na".
+bool parseChip(std::string_view name, int &chip);
+/// "sm_90a"; "sm_?<chip>" for a value that is no chip.
+std::string chipName(int chip);
+bool isValidChip(int chip);
+
+/// Whether a device of `deviceChip` runs PTX (`isPtx`) or a cubin built for
+/// `codeChip`. PTX runs on its chip and newer ones, a cubin only within its
+/// major version; arch-specific ("a") code runs only on its own chip.
+bool chipRuns(int deviceChip, int codeChip, bool isPtx);
+
+/// Whether `headDim` is one the kernels are generated for.
+bool isKernelHeadDim(int headDim);
+
+/// Checks every field of `spec`; `allowAnyChip` admits FLASHRT_CHIP_ANY.
+/// Messages start with `what` ("spec", "kernel 'x'").
+flashrt_status checkSpec(const flashrt_spec &spec, bool allowAnyChip,
+                         const std::string &what);
+
+/// flash_fwd_d{D}_{dtype}_{mask}[_sparse]_{chip}, for a checked spec.
+std::string specSymbol(const flashrt_spec &spec);
+
+/// Checks a whole kernel info (see flashrt_kernel_info_check).
+flashrt_status checkKernelInfo(const flashrt_kernel_info &info);
+
+} // namespace flashrt
+
+#endif // FLASH_LIB_RUNTIME_SPEC_H

@@ -1,0 +1,250 @@
+//===- Validate.cpp - Check a forward call before launching ---------------===//
+//
+// Each check reports the tensor, the dimension and the value it expected, so
+// that a caller can fix the call from the message alone.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Validate.h"
+#include "Error.h"
+#include "Spec.h"
+
+#include <cmath>
+#include <cstdint>
+
+using namespace flashrt;
+
+namespace {
+
+constexpr int64_t kMaxGridYZ = 65535;
+constexpr int64_t kMaxGridX = 2147483647;
+
+struct Operand {
+  const char *name;
+  const flashrt_tensor *tensor;
+  int rank;
+  /// The dimension names, for messages.
+  const char *dims[4];
+};
+
+std::string str(int64_t value) { return std::to_string(value); }
+
+std::string hex(const void *pointer) {
+  static const char digits[] = "0123456789abcdef";
+  uintptr_t value = reinterpret_cast<uintptr_t>(pointer);
+  std::string text;
+  do {
+    text.insert(text.begin(), digits[value % 16]);
+    value /= 16;
+  } while (value);
+  return "0x" + text;
+}
+
+std::string dtypeText(int dtype) {
+  const char *name = dtypeName(dtype);
+  return name ? name : "unknown (" + str(dtype) + ")";
+}
+
+std::string dim(const Operand &op, int i) {
+  return std::string(op.name) + ": sizes[" + str(i) + "] (" + op.dims[i] +
+         ") is " + str(op.tensor->sizes[i]);
+}
+
+bool isEmpty(const flashrt_tensor &t) {
+  for (int i = 0; i < t.rank; ++i)
+    if (t.sizes[i] == 0)
+      return true;
+  return false;
+}
+
+int64_t ceilDiv(int64_t a, int64_t b) { return a / b + (a % b != 0); }
+
+/// Requires dimension `i` of `op` to equal dimension `j` of `ref`.
+flashrt_status expectSame(const Operand &op, int i, const Operand &ref, int j) {
+  if (op.tensor->sizes[i] == ref.tensor->sizes[j])
+    return FLASHRT_SUCCESS;
+  return fail(FLASHRT_ERROR_TENSOR_SHAPE,
+              dim(op, i) + ", expected " + str(ref.tensor->sizes[j]) +
+                  " as in " + ref.name);
+}
+
+flashrt_status checkHeadDim(const Operand &op, int headDim) {
+  if (op.tensor->sizes[3] == headDim)
+    return FLASHRT_SUCCESS;
+  return fail(FLASHRT_ERROR_TENSOR_SHAPE, dim(op, 3) +
+                                              ", expected the kernel's "
+                                              "head_dim " +
+                                              str(headDim));
+}
+
+flashrt_status checkStrides(const Operand &op) {
+  const flashrt_tensor &t = *op.tensor;
+  bool isLse = op.rank == 3;
+  auto where = [&](int i) {
+    return std::string(op.name) + ": strides[" + str(i) + "] is " +
+           str(t.strides[i]);
+  };
+  int last = op.rank - 1;
+  if (t.strides[last] != 1)
+    return fail(FLASHRT_ERROR_TENSOR_STRIDE,
+                where(last) + ", expected 1 (" +
+                    (isLse ? "lse must be contiguous in its last dimension)"
+                           : "the head dim must be contiguous)"));
+  for (int i = 0; i < last; ++i) {
+    if (t.strides[i] < 0)
+      return fail(FLASHRT_ERROR_TENSOR_STRIDE,
+                  where(i) + ", expected a non-negative stride");
+    // A dimension of size 1 is never stepped over, so its stride is free;
+    // the launch passes 0 for it.
+    if (!isLse && t.sizes[i] > 1 && t.strides[i] % 8 != 0)
+      return fail(FLASHRT_ERROR_TENSOR_STRIDE,
+                  where(i) + ", expected a multiple of 8 elements (16 bytes)");
+  }
+  return FLASHRT_SUCCESS;
+}
+
+flashrt_status checkPointer(const Operand &op) {
+  const flashrt_tensor &t = *op.tensor;
+  if (!t.data) {
+    if (isEmpty(t))
+      return FLASHRT_SUCCESS;
+    return fail(FLASHRT_ERROR_TENSOR_NULL,
+                std::string(op.name) +
+                    ": data is null, expected a device pointer (the tensor "
+                    "is not empty)");
+  }
+  if (reinterpret_cast<uintptr_t>(t.data) % 16 != 0)
+    return fail(FLASHRT_ERROR_TENSOR_ALIGNMENT,
+                std::string(op.name) + ": data " + hex(t.data) +
+                    " is not 16-byte aligned");
+  return FLASHRT_SUCCESS;
+}
+
+flashrt_status checkWindows(const flashrt_kernel_info &info,
+                            const ForwardOperands &ops) {
+  struct Window {
+    const char *name;
+    int64_t value;
+  };
+  for (Window w : {Window{"window_left", ops.windowLeft},
+                   Window{"window_right", ops.windowRight}}) {
+    if (info.spec.mask == FLASHRT_MASK_SLIDING_WINDOW) {
+      if (w.value < 0)
+        return fail(FLASHRT_ERROR_INVALID_ARGUMENT,
+                    std::string(w.name) + " is " + str(w.value) +
+                        ", expected a non-negative extent");
+    } else if (w.value != 0) {
+      return fail(FLASHRT_ERROR_INVALID_ARGUMENT,
+                  std::string(w.name) + " is " + str(w.value) +
+                      ", expected 0: kernel '" + info.name + "' has mask " +
+                      maskName(info.spec.mask));
+    }
+  }
+  return FLASHRT_SUCCESS;
+}
+
+} // namespace
+
+flashrt_status flashrt::validateForward(const flashrt_kernel_info &info,
+                                        const ForwardOperands &ops) {
+  FLASHRT_RETURN_IF_ERROR(checkKernelInfo(info));
+  if (info.spec.block_sparse)
+    return fail(FLASHRT_ERROR_UNSUPPORTED,
+                "kernel '" + std::string(info.name) +
+                    "' is block-sparse; the forward launch takes dense "
+                    "kernels only");
+
+  const Operand q{"q", ops.q, 4, {"B", "Hq", "Lq", "D"}};
+  const Operand k{"k", ops.k, 4, {"B", "Hkv", "Lk", "D"}};
+  const Operand v{"v", ops.v, 4, {"B", "Hkv", "Lk", "D"}};
+  const Operand o{"o", ops.o, 4, {"B", "Hq", "Lq", "D"}};
+  const Operand lse{"lse", ops.lse, 3, {"B", "Hq", "Lq", ""}};
+  const Operand *all[] = {&q, &k, &v, &o, &lse};
+
+  for (const Operand *op : all) {
+    if (!op->tensor)
+      return fail(FLASHRT_ERROR_TENSOR_NULL,
+                  std::string(op->name) + ": the tensor is null");
+    if (op->tensor->rank != op->rank)
+      return fail(FLASHRT_ERROR_TENSOR_RANK,
+                  std::string(op->name) + ": rank is " +
+                      str(op->tensor->rank) + ", expected " + str(op->rank));
+    for (int i = 0; i < op->rank; ++i)
+      if (op->tensor->sizes[i] < 0)
+        return fail(FLASHRT_ERROR_TENSOR_SHAPE,
+                    dim(*op, i) + ", expected a non-negative size");
+  }
+
+  for (const Operand *op : all) {
+    int expected = op == &lse ? FLASHRT_DTYPE_F32 : info.spec.dtype;
+    if (op->tensor->dtype != expected)
+      return fail(FLASHRT_ERROR_TENSOR_DTYPE,
+                  std::string(op->name) + ": dtype is " +
+                      dtypeText(op->tensor->dtype) + ", expected " +
+                      dtypeName(expected) +
+                      (op == &lse ? "" : " (the kernel's)"));
+  }
+
+  FLASHRT_RETURN_IF_ERROR(checkHeadDim(q, info.spec.head_dim));
+  FLASHRT_RETURN_IF_ERROR(expectSame(k, 0, q, 0));
+  int64_t hq = ops.q->sizes[1], hkv = ops.k->sizes[1];
+  if (hkv <= 0 || hq % hkv != 0)
+    return fail(FLASHRT_ERROR_TENSOR_SHAPE,
+                dim(k, 1) + ", expected a positive divisor of q's Hq = " +
+                    str(hq));
+  FLASHRT_RETURN_IF_ERROR(checkHeadDim(k, info.spec.head_dim));
+  for (int i = 0; i < 3; ++i)
+    FLASHRT_RETURN_IF_ERROR(expectSame(v, i, k, i));
+  FLASHRT_RETURN_IF_ERROR(checkHeadDim(v, info.spec.head_dim));
+  for (int i = 0; i < 4; ++i)
+    FLASHRT_RETURN_IF_ERROR(expectSame(o, i, q, i));
+  for (int i = 0; i < 3; ++i)
+    FLASHRT_RETURN_IF_ERROR(expectSame(lse, i, q, i));
+
+  for (const Operand *op : all)
+    FLASHRT_RETURN_IF_ERROR(checkStrides(*op));
+  for (const Operand *op : all)
+    FLASHRT_RETURN_IF_ERROR(checkPointer(*op));
+
+  if (!std::isfinite(ops.scale))
+    return fail(FLASHRT_ERROR_INVALID_ARGUMENT,
+                "scale is " + std::to_string(ops.scale) +
+                    ", expected a finite number");
+  FLASHRT_RETURN_IF_ERROR(checkWindows(info, ops));
+
+  int64_t tiles = ceilDiv(ops.q->sizes[2], info.block_q);
+  if (tiles > kMaxGridX)
+    return fail(FLASHRT_ERROR_LAUNCH_LIMIT,
+                "q: Lq = " + str(ops.q->sizes[2]) + " needs " + str(tiles) +
+                    " query tiles, more than the grid's x limit of " +
+                    str(kMaxGridX));
+  if (hq > kMaxGridYZ)
+    return fail(FLASHRT_ERROR_LAUNCH_LIMIT,
+                "q: Hq = " + str(hq) + " exceeds the grid's y limit of " +
+                    str(kMaxGridYZ));
+  if (ops.q->sizes[0] > kMaxGridYZ)
+    return fail(FLASHRT_ERROR_LAUNCH_LIMIT,
+                "q: B = " + str(ops.q->sizes[0]) +
+                    " exceeds the grid's z limit of " + str(kMaxGridYZ));
+  return FLASHRT_SUCCESS;
+}
+
+ForwardGrid flashrt::forwardGrid(const flashrt_kernel_info &info,
+                                 const ForwardOperands &ops) {
+  return {static_cast<unsigned>(ceilDiv(ops.q->sizes[2], info.block_q)),
+          static_cast<unsigned>(ops.q->sizes[1]),
+          static_cast<unsigned>(ops.q->sizes[0])};
+}
+
+extern "C" flashrt_status flashrt_validate_forward(
+    const flashrt_kernel_info *info, const flashrt_tensor *q,
+    const flashrt_tensor *k, const flashrt_tensor *v, const flashrt_tensor *o,
+    const flashrt_tensor *lse, float scale, int64_t windowLeft,
+    int64_t windowRight) {
+  return guarded([&] {
+    if (!info)
+      return fail(FLASHRT_ERROR_INVALID_ARGUMENT, "kernel info is null");
+    return validateForward(*info,
+                           {q, k, v, o, lse, scale, windowLeft, windowRight});
+  });
+}

@@ -1,0 +1,470 @@
+/*===- RuntimeTest.c - Drive the runtime's C API for lit tests ------------===*\
+|*                                                                            *|
+|* flashrt-test COMMAND [ARGS]: runs one scenario and prints one line per     *|
+|* result, "what: STATUS_NAME: message", for FileCheck. It is written in C so *|
+|* that it also checks that Runtime.h is plain C.                             *|
+|*                                                                            *|
+|*   context                         create a context on device 0             *|
+|*   library DIR                     list the kernels of DIR/manifest.json    *|
+|*   parse FILE                      parse FILE as manifest text              *|
+|*   select DIR D DTYPE MASK SPARSE CHIP DEVICE_CHIP                          *|
+|*                                   choose a kernel (CHIP: any or sm_XX)     *|
+|*   chips                           chip names, parsing and compatibility    *|
+|*   validate                        every check of flashrt_validate_forward  *|
+|*   launch DIR                      load kernels from DIR and launch them    *|
+|*                                                                            *|
+\*===----------------------------------------------------------------------===*/
+
+#include "flash/Runtime/Runtime.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int report(const char *what, flashrt_status status) {
+  const char *message = flashrt_last_error();
+  if (status == FLASHRT_SUCCESS) {
+    if (*message)
+      printf("%s: SUCCESS but the last error is '%s'\n", what, message);
+    else
+      printf("%s: SUCCESS\n", what);
+  } else {
+    printf("%s: %s -- %s\n", what, flashrt_status_name(status), message);
+  }
+  return status == FLASHRT_SUCCESS ? 0 : 1;
+}
+
+static int parseInt(const char *text) { return (int)strtol(text, NULL, 10); }
+
+static const char *dtypeText(int dtype) {
+  return dtype == FLASHRT_DTYPE_F16    ? "f16"
+         : dtype == FLASHRT_DTYPE_BF16 ? "bf16"
+                                        : "f32";
+}
+
+static int parseDtype(const char *text) {
+  if (strcmp(text, "f16") == 0)
+    return FLASHRT_DTYPE_F16;
+  if (strcmp(text, "bf16") == 0)
+    return FLASHRT_DTYPE_BF16;
+  if (strcmp(text, "f32") == 0)
+    return FLASHRT_DTYPE_F32;
+  return parseInt(text);
+}
+
+static int parseMask(const char *text) {
+  static const char *const names[] = {"none", "causal", "causal_bottom_right",
+                                      "sliding_window"};
+  for (int i = 0; i < 4; ++i)
+    if (strcmp(text, names[i]) == 0)
+      return i;
+  return parseInt(text);
+}
+
+static int parseChipArg(const char *text) {
+  int chip = 0;
+  if (strcmp(text, "any") == 0)
+    return FLASHRT_CHIP_ANY;
+  if (flashrt_chip_parse(text, &chip) != FLASHRT_SUCCESS)
+    return parseInt(text);
+  return chip;
+}
+
+/*===----------------------------------------------------------------------===*
+ * context, library, parse, select, chips
+ *===----------------------------------------------------------------------===*/
+
+static int runContext(void) {
+  flashrt_context *ctx = (flashrt_context *)1;
+  flashrt_status status = flashrt_context_create(0, &ctx);
+  report("context", status);
+  if (status != FLASHRT_SUCCESS) {
+    printf("context handle: %s\n", ctx ? "set" : "null");
+    return 0;
+  }
+  printf("context chip: %d\n", flashrt_context_chip(ctx));
+  flashrt_context_destroy(ctx);
+  return 0;
+}
+
+static void printLibrary(const flashrt_library *lib) {
+  size_t n = flashrt_library_size(lib);
+  printf("kernels: %zu\n", n);
+  for (size_t i = 0; i < n; ++i) {
+    flashrt_kernel_info info;
+    if (report("info", flashrt_library_info(lib, i, &info)))
+      continue;
+    char chip[16];
+    flashrt_chip_name(info.spec.chip, chip, sizeof(chip));
+    printf("kernel %zu: %s d=%d %s mask=%d sparse=%d %s block_q=%d "
+           "block_kv=%d warps=%d stages=%d threads=%d smem=%d ptx=%d "
+           "cubin=%d\n",
+           i, info.name, info.spec.head_dim, dtypeText(info.spec.dtype),
+           info.spec.mask, info.spec.block_sparse, chip, info.block_q,
+           info.block_kv, info.warps, info.stages, info.threads,
+           info.smem_bytes, flashrt_library_has_ptx(lib, i),
+           flashrt_library_has_cubin(lib, i));
+  }
+  flashrt_kernel_info info;
+  report("info out of range", flashrt_library_info(lib, n, &info));
+}
+
+static int runLibrary(const char *dir) {
+  flashrt_library *lib = NULL;
+  if (report("library", flashrt_library_open(dir, &lib)))
+    return 0;
+  printLibrary(lib);
+  flashrt_library_destroy(lib);
+  return 0;
+}
+
+static int runParse(const char *path) {
+  FILE *file = fopen(path, "rb");
+  if (!file) {
+    printf("cannot open %s\n", path);
+    return 1;
+  }
+  static char text[1 << 16];
+  size_t size = fread(text, 1, sizeof(text), file);
+  fclose(file);
+  flashrt_library *lib = NULL;
+  if (report("parse", flashrt_library_parse(text, size, "/kernels", &lib)))
+    return 0;
+  printLibrary(lib);
+  flashrt_library_destroy(lib);
+  return 0;
+}
+
+static int runSelect(char **argv) {
+  flashrt_library *lib = NULL;
+  if (report("library", flashrt_library_open(argv[0], &lib)))
+    return 1;
+  flashrt_spec spec = {parseInt(argv[1]), parseDtype(argv[2]),
+                       parseMask(argv[3]), parseInt(argv[4]),
+                       parseChipArg(argv[5])};
+  int device = parseChipArg(argv[6]);
+  flashrt_selection selection;
+  char what[128];
+  snprintf(what, sizeof(what), "select d%s %s %s sparse=%s %s on %s", argv[1],
+           argv[2], argv[3], argv[4], argv[5], argv[6]);
+  if (!report(what, flashrt_library_select(lib, &spec, device, &selection))) {
+    flashrt_kernel_info info;
+    flashrt_library_info(lib, selection.index, &info);
+    printf("  -> %s (%s)\n", info.name,
+           selection.image == FLASHRT_IMAGE_CUBIN ? "cubin" : "ptx");
+  }
+  flashrt_library_destroy(lib);
+  return 0;
+}
+
+static int runChips(void) {
+  const char *names[] = {"sm_80", "sm_86", "sm_90", "sm_90a", "sm_100a",
+                         "sm_120", "sm_9",  "sm_090", "sm_90b", "gfx90a",
+                         "sm_",    ""};
+  for (size_t i = 0; i < sizeof(names) / sizeof(*names); ++i) {
+    int chip = -1;
+    char what[64];
+    snprintf(what, sizeof(what), "parse '%s'", names[i]);
+    if (!report(what, flashrt_chip_parse(names[i], &chip))) {
+      char back[16];
+      flashrt_chip_name(chip, back, sizeof(back));
+      printf("  -> %d %s\n", chip, back);
+    }
+  }
+  char small[5];
+  report("name 901 into 5 bytes", flashrt_chip_name(901, small, sizeof(small)));
+  printf("  -> '%s'\n", small);
+  report("name 905", flashrt_chip_name(905, small, sizeof(small)));
+
+  /* device, code, is_ptx */
+  const int runs[][3] = {{800, 800, 0},  {860, 800, 0},  {900, 800, 0},
+                         {900, 800, 1},  {800, 900, 1},  {900, 901, 0},
+                         {900, 901, 1},  {1000, 901, 1}, {1000, 900, 1},
+                         {1200, 1001, 1}};
+  for (size_t i = 0; i < sizeof(runs) / sizeof(*runs); ++i)
+    printf("runs device=%d code=%d %s: %d\n", runs[i][0], runs[i][1],
+           runs[i][2] ? "ptx" : "cubin",
+           flashrt_chip_runs(runs[i][0], runs[i][1], runs[i][2]));
+
+  flashrt_spec spec = {128, FLASHRT_DTYPE_BF16, FLASHRT_MASK_SLIDING_WINDOW,
+                       1, FLASHRT_CHIP_SM_90A};
+  char symbol[64];
+  if (!report("symbol", flashrt_spec_symbol(&spec, symbol, sizeof(symbol))))
+    printf("  -> %s\n", symbol);
+  spec.chip = FLASHRT_CHIP_ANY;
+  report("symbol of chip any", flashrt_spec_symbol(&spec, symbol, 64));
+  return 0;
+}
+
+/*===----------------------------------------------------------------------===*
+ * validate
+ *===----------------------------------------------------------------------===*/
+
+typedef struct Problem {
+  flashrt_kernel_info info;
+  const flashrt_kernel_info *infoArg;
+  flashrt_tensor q, k, v, o, lse;
+  const flashrt_tensor *qArg;
+  float scale;
+  int64_t windowLeft, windowRight;
+} Problem;
+
+static void contiguous(flashrt_tensor *t, void *data, int dtype, int rank,
+                       int64_t a, int64_t b, int64_t c, int64_t d) {
+  int64_t sizes[4] = {a, b, c, d};
+  memset(t, 0, sizeof(*t));
+  t->data = data;
+  t->dtype = dtype;
+  t->rank = rank;
+  int64_t stride = 1;
+  for (int i = rank - 1; i >= 0; --i) {
+    t->sizes[i] = sizes[i];
+    t->strides[i] = stride;
+    stride *= sizes[i];
+  }
+}
+
+/* B=2, Hq=8, Hkv=2, Lq=100, Lk=120, D=64, f16, causal, on an sm_80 kernel. */
+static void makeProblem(Problem *p, int b, int hq, int hkv, int lq, int lk) {
+  memset(p, 0, sizeof(*p));
+  p->info.name = "flash_fwd_d64_f16_causal_sm_80";
+  p->info.spec.head_dim = 64;
+  p->info.spec.dtype = FLASHRT_DTYPE_F16;
+  p->info.spec.mask = FLASHRT_MASK_CAUSAL;
+  p->info.spec.chip = FLASHRT_CHIP_SM_80;
+  p->info.block_q = 64;
+  p->info.block_kv = 64;
+  p->info.warps = 4;
+  p->info.stages = 2;
+  p->info.threads = 128;
+  p->info.smem_bytes = 24576;
+  p->infoArg = &p->info;
+  contiguous(&p->q, (void *)0x100000, FLASHRT_DTYPE_F16, 4, b, hq, lq, 64);
+  contiguous(&p->k, (void *)0x200000, FLASHRT_DTYPE_F16, 4, b, hkv, lk, 64);
+  contiguous(&p->v, (void *)0x300000, FLASHRT_DTYPE_F16, 4, b, hkv, lk, 64);
+  contiguous(&p->o, (void *)0x400000, FLASHRT_DTYPE_F16, 4, b, hq, lq, 64);
+  contiguous(&p->lse, (void *)0x500000, FLASHRT_DTYPE_F32, 3, b, hq, lq, 0);
+  p->qArg = &p->q;
+  p->scale = 0.125f;
+}
+
+static void makeSlidingWindow(Problem *p) {
+  p->info.name = "flash_fwd_d64_f16_sliding_window_sm_80";
+  p->info.spec.mask = FLASHRT_MASK_SLIDING_WINDOW;
+}
+
+static void validate(const char *what, const Problem *p) {
+  report(what, flashrt_validate_forward(p->infoArg, p->qArg, &p->k, &p->v,
+                                        &p->o, &p->lse, p->scale,
+                                        p->windowLeft, p->windowRight));
+}
+
+#define CASE(NAME, ...)                                                        \
+  do {                                                                         \
+    Problem p;                                                                 \
+    makeProblem(&p, 2, 8, 2, 100, 120);                                        \
+    __VA_ARGS__;                                                               \
+    validate(NAME, &p);                                                        \
+  } while (0)
+
+static int runValidate(void) {
+  CASE("valid");
+  CASE("mqa", p.k.sizes[1] = p.v.sizes[1] = 1);
+  CASE("bshd layout", {
+    flashrt_tensor *ts[] = {&p.q, &p.o};
+    for (int i = 0; i < 2; ++i) { /* [B, L, H, D] memory, [B, H, L, D] view */
+      ts[i]->strides[0] = 100 * 8 * 64;
+      ts[i]->strides[1] = 64;
+      ts[i]->strides[2] = 8 * 64;
+    }
+  });
+  CASE("size-1 dims take any stride", makeProblem(&p, 1, 1, 1, 1, 120);
+       p.q.strides[0] = 3; p.q.strides[1] = 5; p.q.strides[2] = 7;
+       p.o.strides[2] = 9);
+  CASE("empty keys with null data", makeProblem(&p, 2, 8, 2, 100, 0);
+       p.k.data = NULL; p.v.data = NULL);
+  CASE("empty batch", makeProblem(&p, 0, 8, 2, 100, 120));
+  CASE("sliding window", makeSlidingWindow(&p); p.windowLeft = 16);
+
+  CASE("null info", p.infoArg = NULL);
+  CASE("info name", p.info.name = "flash_fwd_d64_f16_causal_sm_90");
+  CASE("info head_dim", p.info.spec.head_dim = 80);
+  CASE("info threads", p.info.threads = 96);
+  CASE("info block_q", p.info.block_q = 0);
+  CASE("sparse kernel",
+       p.info.name = "flash_fwd_d64_f16_causal_sparse_sm_80";
+       p.info.spec.block_sparse = 1);
+
+  CASE("null q", p.qArg = NULL);
+  CASE("q rank", p.q.rank = 3);
+  CASE("lse rank", p.lse.rank = 4);
+  CASE("negative size", p.v.sizes[2] = -1);
+
+  CASE("q dtype", p.q.dtype = FLASHRT_DTYPE_BF16);
+  CASE("v dtype", p.v.dtype = FLASHRT_DTYPE_F32);
+  CASE("o dtype unknown", p.o.dtype = 9);
+  CASE("lse dtype", p.lse.dtype = FLASHRT_DTYPE_F16);
+
+  CASE("q head dim", p.q.sizes[3] = 80);
+  CASE("k batch", p.k.sizes[0] = 3);
+  CASE("k heads not a divisor", p.k.sizes[1] = 3; p.v.sizes[1] = 3);
+  CASE("k heads zero", p.k.sizes[1] = 0; p.v.sizes[1] = 0);
+  CASE("k head dim", p.k.sizes[3] = 32);
+  CASE("v heads", p.v.sizes[1] = 1);
+  CASE("v length", p.v.sizes[2] = 128);
+  CASE("v head dim", p.v.sizes[3] = 128);
+  CASE("o length", p.o.sizes[2] = 99);
+  CASE("o head dim", p.o.sizes[3] = 32);
+  CASE("lse heads", p.lse.sizes[1] = 4);
+
+  CASE("q head dim not contiguous", p.q.strides[3] = 2);
+  CASE("k stride not a multiple of 8", p.k.strides[1] = 12);
+  CASE("o negative stride", p.o.strides[0] = -8);
+  CASE("lse not contiguous", p.lse.strides[2] = 2);
+
+  CASE("null v data", p.v.data = NULL);
+  CASE("misaligned o", p.o.data = (void *)0x400008);
+  CASE("misaligned lse", p.lse.data = (void *)0x500004);
+
+  CASE("nan scale", p.scale = NAN);
+  CASE("infinite scale", p.scale = INFINITY);
+  CASE("window on a causal kernel", p.windowLeft = 3);
+  CASE("negative window", makeSlidingWindow(&p); p.windowRight = -1);
+
+  CASE("too many heads", makeProblem(&p, 2, 70000, 1, 100, 120));
+  CASE("too large a batch", makeProblem(&p, 70000, 8, 2, 100, 120));
+  return 0;
+}
+
+/*===----------------------------------------------------------------------===*
+ * launch (with the fake driver)
+ *===----------------------------------------------------------------------===*/
+
+static const flashrt_spec kCausal64 = {64, FLASHRT_DTYPE_F16,
+                                       FLASHRT_MASK_CAUSAL, 0,
+                                       FLASHRT_CHIP_ANY};
+
+static void launch(const char *what, flashrt_context *ctx,
+                   flashrt_kernel *kernel, const Problem *p, void *stream) {
+  report(what, flashrt_attention_forward(ctx, kernel, p->qArg, &p->k, &p->v,
+                                         &p->o, &p->lse, p->scale,
+                                         p->windowLeft, p->windowRight,
+                                         stream));
+}
+
+static int runLaunch(const char *dir) {
+  flashrt_context *ctx = NULL;
+  flashrt_library *lib = NULL;
+  if (report("context", flashrt_context_create(0, &ctx)) ||
+      report("library", flashrt_library_open(dir, &lib)))
+    return 1;
+  printf("chip: %d\n", flashrt_context_chip(ctx));
+
+  flashrt_kernel *kernel = NULL;
+  if (report("load causal d64", flashrt_kernel_load(ctx, lib, &kCausal64,
+                                                    &kernel)))
+    return 0;
+  printf("loaded: %s\n", flashrt_kernel_get_info(kernel)->name);
+
+  Problem p;
+  makeProblem(&p, 2, 8, 2, 100, 120);
+  launch("forward", ctx, kernel, &p, (void *)0x5000);
+
+  /* [B, L, H, D] q and o, MQA k and v, a size-1 batch with odd strides. */
+  makeProblem(&p, 1, 8, 1, 300, 120);
+  p.q.strides[0] = 3;
+  p.q.strides[1] = 64;
+  p.q.strides[2] = 8 * 64;
+  launch("forward bshd", ctx, kernel, &p, NULL);
+
+  makeProblem(&p, 2, 8, 2, 0, 120);
+  launch("forward with Lq = 0 launches nothing", ctx, kernel, &p, NULL);
+
+  makeProblem(&p, 2, 8, 2, 100, 120);
+  p.o.sizes[2] = 50;
+  launch("forward with a bad o", ctx, kernel, &p, NULL);
+
+  flashrt_context *other = NULL;
+  if (!report("second context", flashrt_context_create(0, &other))) {
+    makeProblem(&p, 2, 8, 2, 100, 120);
+    launch("forward in another context", other, kernel, &p, NULL);
+    flashrt_context_destroy(other);
+  }
+
+  /* The kernel keeps the context: destroy the context first. */
+  flashrt_context_destroy(ctx);
+  printf("context destroyed\n");
+  flashrt_kernel_destroy(kernel);
+  printf("kernel destroyed\n");
+  flashrt_library_destroy(lib);
+  return 0;
+}
+
+/* Loads the spec given on the command line; prints what happens. */
+static int runLoad(char **argv) {
+  flashrt_context *ctx = NULL;
+  flashrt_library *lib = NULL;
+  if (report("context", flashrt_context_create(0, &ctx)) ||
+      report("library", flashrt_library_open(argv[0], &lib)))
+    return 1;
+  flashrt_spec spec = {parseInt(argv[1]), parseDtype(argv[2]),
+                       parseMask(argv[3]), parseInt(argv[4]),
+                       parseChipArg(argv[5])};
+  flashrt_kernel *kernel = (flashrt_kernel *)1;
+  if (!report("load", flashrt_kernel_load(ctx, lib, &spec, &kernel))) {
+    printf("loaded: %s\n", flashrt_kernel_get_info(kernel)->name);
+    flashrt_kernel_destroy(kernel);
+  } else {
+    printf("kernel handle: %s\n", kernel ? "set" : "null");
+  }
+
+  /* The same through the single-image entry points. */
+  flashrt_kernel_info info;
+  memset(&info, 0, sizeof(info));
+  info.name = "flash_fwd_d64_f16_causal_sm_80";
+  info.spec = kCausal64;
+  info.spec.chip = FLASHRT_CHIP_SM_80;
+  info.block_q = info.block_kv = 64;
+  info.warps = 4;
+  info.stages = 2;
+  info.threads = 128;
+  info.smem_bytes = 65536;
+  const char ptx[] = "// ptx text\n.entry flash_fwd_d64_f16_causal_sm_80";
+  if (!report("load ptx", flashrt_kernel_load_ptx(ctx, &info, ptx,
+                                                  sizeof(ptx) - 1, &kernel)))
+    flashrt_kernel_destroy(kernel);
+  const char cubin[] = "CUBIN without the symbol";
+  report("load cubin", flashrt_kernel_load_cubin(ctx, &info, cubin,
+                                                 sizeof(cubin), &kernel));
+  info.name = "flash_fwd_d64_f16_causal_sm_90a";
+  info.spec.chip = FLASHRT_CHIP_SM_90A;
+  report("load sm_90a ptx", flashrt_kernel_load_ptx(ctx, &info, ptx,
+                                                     sizeof(ptx), &kernel));
+  flashrt_library_destroy(lib);
+  flashrt_context_destroy(ctx);
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  if (argc >= 2 && strcmp(argv[1], "context") == 0)
+    return runContext();
+  if (argc == 3 && strcmp(argv[1], "library") == 0)
+    return runLibrary(argv[2]);
+  if (argc == 3 && strcmp(argv[1], "parse") == 0)
+    return runParse(argv[2]);
+  if (argc == 9 && strcmp(argv[1], "select") == 0)
+    return runSelect(argv + 2);
+  if (argc == 2 && strcmp(argv[1], "chips") == 0)
+    return runChips();
+  if (argc == 2 && strcmp(argv[1], "validate") == 0)
+    return runValidate();
+  if (argc == 3 && strcmp(argv[1], "launch") == 0)
+    return runLaunch(argv[2]);
+  if (argc == 8 && strcmp(argv[1], "load") == 0)
+    return runLoad(argv + 2);
+  fprintf(stderr, "usage: flashrt-test context | library DIR | parse FILE | "
+                  "select DIR D DTYPE MASK SPARSE CHIP DEVICE_CHIP | chips | "
+                  "validate | launch DIR | load DIR D DTYPE MASK SPARSE CHIP\n");
+  return 2;
+}
