@@ -52,8 +52,14 @@ def main():
     p.add_argument("--reps", type=int, default=20)
     p.add_argument("--flex", action="store_true")
     p.add_argument("--chip", default="sm_90a")
+    p.add_argument("--variant", action="append", default=[],
+                   help="LABEL=DIR: also time another kernel library")
     args = p.parse_args()
     lib = KernelLibrary(args.kernels)
+    variants = {}
+    for spec in args.variant:
+        label, directory = spec.split("=", 1)
+        variants[label] = KernelLibrary(directory)
     dev = "cuda"
     flex = None
     if args.flex:
@@ -92,6 +98,15 @@ def main():
                             SDPBackend.EFFICIENT_ATTENTION)(q, k, v,
                                                             bool(causal), scale),
                     }
+                    for label, vlib in variants.items():
+                        try:
+                            vlib.find(D, dtype_name, mask, args.chip)
+                        except KeyError:
+                            continue
+                        impls[f"flash-mlir[{label}]"] = (
+                            lambda vlib=vlib: vlib.forward(
+                                q, k, v, mask=mask, scale=scale,
+                                chip=args.chip, out=out, lse=lse))
                     if args.flex:
                         bm = None
                         if causal:
@@ -126,7 +141,10 @@ def main():
                           f"{cell('sdpa-cudnn')} | {cell('sdpa-efficient')} | "
                           f"{cell('flex')} | {cell('naive')} | "
                           f"{tf['flash-mlir'] / tf['sdpa-flash']:.2f} | "
-                          f"{tf['flash-mlir'] / tf['sdpa-cudnn']:.2f} |",
+                          f"{tf['flash-mlir'] / tf['sdpa-cudnn']:.2f} |" +
+                          "".join(f" {n} {tf[n]:.0f} (×FA2 "
+                                  f"{tf[n] / tf['sdpa-flash']:.2f}) |"
+                                  for n in tf if n.startswith("flash-mlir[")),
                           flush=True)
                     del q, k, v, out, lse
     return 0

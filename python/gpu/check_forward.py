@@ -84,7 +84,7 @@ def random_case(rng, head_dims):
                 layout=rng.choice(["bhld", "blhd"]))
 
 
-def run_case(lib, c, chip, device="cuda"):
+def run_case(lib, c, chip, device="cuda", compare_torch=True):
     dtype = {"f16": torch.float16, "bf16": torch.bfloat16}[c["dtype"]]
     # Logits of a few units: a peaky softmax.
     q = make(c["B"], c["Hq"], c["Lq"], c["D"], dtype, c["layout"], device, 1.5)
@@ -102,11 +102,14 @@ def run_case(lib, c, chip, device="cuda"):
     # PyTorch's own error in the same dtype, over rows that see a key (SDPA
     # gives NaN for the others).
     live = vis.any(-1)
-    torch_out = F.scaled_dot_product_attention(
-        q, k, v, attn_mask=vis, scale=scale,
-        enable_gqa=c["Hq"] != c["Hkv"])
-    err_torch = rel(torch_out[:, :, live], ref_out[:, :, live]) if live.any() \
-        else 0.0
+    err_torch = float("inf")
+    if compare_torch and live.any():
+        torch_out = F.scaled_dot_product_attention(
+            q, k, v, attn_mask=vis, scale=scale,
+            enable_gqa=c["Hq"] != c["Hkv"])
+        err_torch = rel(torch_out[:, :, live], ref_out[:, :, live])
+    elif compare_torch:
+        err_torch = 0.0
     written = not torch.isnan(out).any().item() and \
         not torch.isnan(lse).any().item()
     err = rel(out, ref_out)
@@ -134,8 +137,12 @@ def main():
         for mask in MASKS:
             c = dict(B=1, Hq=2, Hkv=1, Lq=70, Lk=90, D=64, mask=mask,
                      window=(20, 3), dtype="f16", layout="bhld")
-            ok, *_ = run_case(lib, c, args.chip)
-            print(f"sanitize {mask}: {'ok' if ok else 'FAIL'}")
+            # No torch kernels here: the sanitizer reports on ours alone.
+            ok, err, _, lse_err, written, _ = run_case(lib, c, args.chip,
+                                                       compare_torch=False)
+            ok = ok and err < 1e-2
+            print(f"sanitize {mask}: {'ok' if ok else 'FAIL'} "
+                  f"(err {err:.1e}, lse {lse_err:.1e}, written {written})")
         return 0
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2**31)
     print(f"seed {seed}")

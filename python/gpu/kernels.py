@@ -73,7 +73,7 @@ class KernelLibrary:
         cfg = entry["config"]
         grid = (math.ceil(Lq / cfg["block_q"]), Hq, B)
         fn = self.function(entry)
-        stream = cp.cuda.ExternalStream(torch.cuda.current_stream().cuda_stream)
+        stream = cp.cuda.Stream.from_external(torch.cuda.current_stream())
         with stream:
             fn(grid, (entry["threads"], 1, 1), tuple(args),
                shared_mem=entry["smem_bytes"])

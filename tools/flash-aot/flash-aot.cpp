@@ -50,6 +50,19 @@ static cl::list<std::string> chips("chip", cl::CommaSeparated,
                                    cl::desc("Chips: sm_80, sm_86, sm_89, "
                                             "sm_90, sm_90a (default sm_80, "
                                             "sm_90a)"));
+// Schedule overrides, for measuring plans other than the table's.
+static cl::opt<int64_t> blockQOverride(
+    "block-q", cl::desc("Override the plan: query rows per CTA (64 or 128)"),
+    cl::init(0));
+static cl::opt<int64_t> warpsOverride(
+    "warps", cl::desc("Override the plan: warps per CTA"), cl::init(0));
+static cl::opt<int64_t> blockKVOverride(
+    "block-kv", cl::desc("Override the plan: keys per streamed tile"),
+    cl::init(0));
+static cl::opt<std::string> queryInRegistersOverride(
+    "query-in-registers",
+    cl::desc("Override the plan: keep Q fragments in registers (yes/no)"));
+
 static cl::opt<std::string> outputDir("o", cl::desc("Output directory"),
                                       cl::value_desc("dir"), cl::Required);
 static cl::opt<std::string> ptxasPath(
@@ -190,6 +203,22 @@ int main(int argc, char **argv) {
   llvm::json::Array kernels;
   for (const KernelSpec &spec : specs) {
     KernelPlan plan = selectKernelPlan(spec);
+    if (warpsOverride)
+      plan.warps = warpsOverride;
+    if (blockQOverride || warpsOverride) {
+      if (blockQOverride)
+        plan.blockQ = blockQOverride;
+      plan.slicesPerWarp = std::max<int64_t>(1, plan.blockQ / (16 * plan.warps));
+    }
+    if (blockKVOverride)
+      plan.blockKV = blockKVOverride;
+    if (!queryInRegistersOverride.empty())
+      plan.queryInRegisters = queryInRegistersOverride == "yes";
+    if (llvm::Error err = verifyKernelPlan(plan)) {
+      llvm::errs() << "flash-aot: " << spec.getName() << ": "
+                   << llvm::toString(std::move(err)) << "\n";
+      return 1;
+    }
     FailureOr<std::string> ptx = generatePTX(ctx, spec, plan);
     if (failed(ptx)) {
       llvm::errs() << "flash-aot: generating " << spec.getName()
@@ -217,10 +246,13 @@ int main(int argc, char **argv) {
                                     {"mask", stringifyMaskKind(spec.mask)},
                                     {"block_sparse", spec.blockSparse},
                                     {"chip", spec.chip}}},
-        {"config", llvm::json::Object{{"block_q", plan.blockQ},
-                                      {"block_kv", plan.blockKV},
-                                      {"warps", plan.warps},
-                                      {"stages", plan.stages}}},
+        {"config",
+         llvm::json::Object{{"block_q", plan.blockQ},
+                            {"block_kv", plan.blockKV},
+                            {"warps", plan.warps},
+                            {"slices_per_warp", plan.slicesPerWarp},
+                            {"stages", plan.stages},
+                            {"query_in_registers", plan.queryInRegisters}}},
         {"threads", plan.getThreads()},
         {"smem_bytes", plan.getSharedMemoryBytes()},
         {"params",

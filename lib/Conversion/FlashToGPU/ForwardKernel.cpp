@@ -47,6 +47,30 @@ namespace {
 /// A fragment of four f32 accumulators, or of four packed 16-bit pairs.
 using Fragment = SmallVector<Value, 4>;
 
+/// What a warp carries across key tiles: per query row it owns (two per
+/// 16-row slice: g and g + 8), the running maximum (base-2 units) and the
+/// thread's partial row sum; per slice, the O accumulator fragments.
+struct WarpState {
+  SmallVector<Value> rowMax, rowSum;
+  SmallVector<Fragment> acc;
+
+  SmallVector<Value> flatten() const {
+    SmallVector<Value> values(rowMax);
+    values.append(rowSum);
+    for (const Fragment &f : acc)
+      values.append(f);
+    return values;
+  }
+  static WarpState unflatten(ValueRange values, int64_t rows) {
+    WarpState state;
+    state.rowMax.assign(values.begin(), values.begin() + rows);
+    state.rowSum.assign(values.begin() + rows, values.begin() + 2 * rows);
+    for (auto it = values.begin() + 2 * rows; it != values.end(); it += 4)
+      state.acc.push_back(Fragment(it, it + 4));
+    return state;
+  }
+};
+
 class ForwardKernelEmitter {
 public:
   ForwardKernelEmitter(OpBuilder &b, Location loc, const KernelSpec &spec,
@@ -131,22 +155,23 @@ private:
                 Value stage, int64_t rows);
   Fragment ldmatrix(Value smem, ValueRange indices, bool transpose);
   Fragment mma(ArrayRef<Value> a, ArrayRef<Value> bFrag, ArrayRef<Value> c);
-  /// The A fragment of Q for k-step `ks`, read from shared memory.
-  Fragment loadQueryFragment(int64_t ks) {
-    Value row = add(mul(warp, 16), remu(lane, 16));
+  /// The A fragment of Q for slice `mt` and k-step `ks`, read from shared
+  /// memory.
+  Fragment loadQueryFragment(int64_t mt, int64_t ks) {
+    Value row = add(add(warpRow0, idx(16 * mt)), remu(lane, 16));
     Value chunk = add(idx(2 * ks), divu(lane, 16));
     return ldmatrix(sQ, {row, swizzledColumn(row, chunk)},
                     /*transpose=*/false);
   }
-  /// The A fragment of Q for k-step `ks`: kept in registers or re-read,
-  /// as the plan says.
-  Fragment queryFragment(int64_t ks) {
-    return plan.queryInRegisters ? qFrags[ks] : loadQueryFragment(ks);
+  /// The A fragment of Q for slice `mt` and k-step `ks`: kept in registers
+  /// or re-read, as the plan says.
+  Fragment queryFragment(int64_t mt, int64_t ks) {
+    return plan.queryInRegisters ? qFrags[mt * headSteps + ks]
+                                 : loadQueryFragment(mt, ks);
   }
   Value pack(Value lo, Value hi);
   Value visible(Value row, Value col);
-  void computeTile(Value stage, Value keyTile, bool masked,
-                   SmallVector<Value> &state);
+  void computeTile(Value stage, Value keyTile, bool masked, WarpState &state);
 
   OpBuilder &b;
   Location loc;
@@ -159,6 +184,7 @@ private:
   Value q, k, v, o, lse, scaleLog2, windowLeft, windowRight;
   Value batch, head, kvHead, tid, lane, warp, groupRow, groupCol;
   Value queryLen, keyLen, offset, tileRow0;
+  Value warpRow0; // the warp's first row within the query tile
   Value sQ, sK, sV;
   SmallVector<Fragment> qFrags;
 };
@@ -302,13 +328,16 @@ Value ForwardKernelEmitter::visible(Value row, Value col) {
 }
 
 /// Folds key tile `keyTile`, held in shared-memory stage `stage`, into the
-/// softmax state [m(g), m(g+8), l(g), l(g+8), O fragments...].
+/// warp's softmax state.
 void ForwardKernelEmitter::computeTile(Value stage, Value keyTile, bool masked,
-                                       SmallVector<Value> &state) {
+                                       WarpState &state) {
   int64_t keyTiles8 = plan.blockKV / 8;
-  // S = Q Kᵀ: n-tiles of 8 keys, loaded in pairs (ldmatrix x4 covers 16 keys
-  // by 16 head-dim columns).
-  SmallVector<Fragment> s(keyTiles8, Fragment(4, f32c(0.0)));
+  int64_t slices = plan.slicesPerWarp;
+  // S = Q Kᵀ: per 16-row slice, n-tiles of 8 keys, loaded in pairs (ldmatrix
+  // x4 covers 16 keys by 16 head-dim columns); each K fragment serves every
+  // slice of the warp.
+  SmallVector<SmallVector<Fragment>> s(
+      slices, SmallVector<Fragment>(keyTiles8, Fragment(4, f32c(0.0))));
   Value laneRow8 = remu(lane, 8);
   Value laneHalf = divu(lane, 16);
   Value laneQuarter = remu(divu(lane, 8), 2);
@@ -318,73 +347,85 @@ void ForwardKernelEmitter::computeTile(Value stage, Value keyTile, bool masked,
       Value chunk = add(idx(2 * ks), laneQuarter);
       Fragment kr = ldmatrix(sK, {stage, key, swizzledColumn(key, chunk)},
                              /*transpose=*/false);
-      Fragment qa = queryFragment(ks);
-      s[2 * np] = mma(qa, {kr[0], kr[1]}, s[2 * np]);
-      s[2 * np + 1] = mma(qa, {kr[2], kr[3]}, s[2 * np + 1]);
+      for (int64_t mt = 0; mt < slices; ++mt) {
+        Fragment qa = queryFragment(mt, ks);
+        s[mt][2 * np] = mma(qa, {kr[0], kr[1]}, s[mt][2 * np]);
+        s[mt][2 * np + 1] = mma(qa, {kr[2], kr[3]}, s[mt][2 * np + 1]);
+      }
     }
   }
 
   // Scale into base-2 units and mask.
-  Value rowG = add(tileRow0, add(mul(warp, 16), groupRow));
-  Value rowG8 = add(rowG, idx(8));
   Value keyBase = mul(keyTile, plan.blockKV);
-  for (int64_t n = 0; n < keyTiles8; ++n) {
-    for (int64_t e = 0; e < 4; ++e) {
-      Value scaled = fmul(s[n][e], scaleLog2);
-      if (masked) {
-        Value col = add(keyBase, add(idx(8 * n + (e & 1)), mul(groupCol, 2)));
-        Value ok = visible(e < 2 ? rowG : rowG8, col);
-        scaled = select(ok, scaled, negInf());
+  for (int64_t mt = 0; mt < slices; ++mt) {
+    Value rowG = add(tileRow0, add(warpRow0, idx(16 * mt)));
+    rowG = add(rowG, groupRow);
+    Value rowG8 = add(rowG, idx(8));
+    for (int64_t n = 0; n < keyTiles8; ++n) {
+      for (int64_t e = 0; e < 4; ++e) {
+        Value scaled = fmul(s[mt][n][e], scaleLog2);
+        if (masked) {
+          Value col =
+              add(keyBase, add(idx(8 * n + (e & 1)), mul(groupCol, 2)));
+          Value ok = visible(e < 2 ? rowG : rowG8, col);
+          scaled = select(ok, scaled, negInf());
+        }
+        s[mt][n][e] = scaled;
       }
-      s[n][e] = scaled;
     }
   }
 
-  // Online softmax, per row pair (g, g + 8).
-  SmallVector<Value> newMax(2), alpha(2), safe(2);
-  for (int64_t half = 0; half < 2; ++half) {
-    Value m = state[half];
-    for (int64_t n = 0; n < keyTiles8; ++n)
-      m = fmax(m, fmax(s[n][2 * half], s[n][2 * half + 1]));
-    m = fmax(m, shuffleXor(m, 1));
-    m = fmax(m, shuffleXor(m, 2));
-    newMax[half] = m;
-    safe[half] = safeMax(m);
-    alpha[half] = exp2(fsub(state[half], safe[half]));
-  }
-  SmallVector<Value> rowSum = {fmul(state[2], alpha[0]),
-                               fmul(state[3], alpha[1])};
-  for (int64_t n = 0; n < keyTiles8; ++n) {
-    for (int64_t e = 0; e < 4; ++e) {
-      s[n][e] = exp2(fsub(s[n][e], safe[e / 2]));
-      rowSum[e / 2] = fadd(rowSum[e / 2], s[n][e]);
+  // Online softmax, per row r = 2 · slice + (0 for g, 1 for g + 8).
+  int64_t accPerSlice = 2 * headSteps;
+  for (int64_t mt = 0; mt < slices; ++mt) {
+    SmallVector<Value> alpha(2), safe(2);
+    for (int64_t half = 0; half < 2; ++half) {
+      int64_t r = 2 * mt + half;
+      Value m = state.rowMax[r];
+      for (int64_t n = 0; n < keyTiles8; ++n)
+        m = fmax(m, fmax(s[mt][n][2 * half], s[mt][n][2 * half + 1]));
+      m = fmax(m, shuffleXor(m, 1));
+      m = fmax(m, shuffleXor(m, 2));
+      safe[half] = safeMax(m);
+      alpha[half] = exp2(fsub(state.rowMax[r], safe[half]));
+      state.rowMax[r] = m;
+      state.rowSum[r] = fmul(state.rowSum[r], alpha[half]);
     }
+    for (int64_t n = 0; n < keyTiles8; ++n) {
+      for (int64_t e = 0; e < 4; ++e) {
+        s[mt][n][e] = exp2(fsub(s[mt][n][e], safe[e / 2]));
+        state.rowSum[2 * mt + e / 2] =
+            fadd(state.rowSum[2 * mt + e / 2], s[mt][n][e]);
+      }
+    }
+    for (int64_t n = 0; n < accPerSlice; ++n)
+      for (int64_t e = 0; e < 4; ++e) {
+        Value &acc = state.acc[mt * accPerSlice + n][e];
+        acc = fmul(acc, alpha[e / 2]);
+      }
   }
-  state[0] = newMax[0];
-  state[1] = newMax[1];
-  state[2] = rowSum[0];
-  state[3] = rowSum[1];
-  for (size_t i = 4; i < state.size(); ++i)
-    state[i] = fmul(state[i], alpha[((i - 4) % 4) / 2]);
 
   // O += P V: P's accumulators become A fragments without data movement;
-  // V is read transposed.
+  // V is read transposed, each fragment serving every slice.
   for (int64_t kk = 0; kk < keyTiles8 / 2; ++kk) {
-    Fragment a = {pack(s[2 * kk][0], s[2 * kk][1]),
-                  pack(s[2 * kk][2], s[2 * kk][3]),
-                  pack(s[2 * kk + 1][0], s[2 * kk + 1][1]),
-                  pack(s[2 * kk + 1][2], s[2 * kk + 1][3])};
+    SmallVector<Fragment> a;
+    for (int64_t mt = 0; mt < slices; ++mt) {
+      auto &sm = s[mt];
+      a.push_back({pack(sm[2 * kk][0], sm[2 * kk][1]),
+                   pack(sm[2 * kk][2], sm[2 * kk][3]),
+                   pack(sm[2 * kk + 1][0], sm[2 * kk + 1][1]),
+                   pack(sm[2 * kk + 1][2], sm[2 * kk + 1][3])});
+    }
     Value key = add(idx(16 * kk), add(mul(laneQuarter, 8), laneRow8));
     for (int64_t dp = 0; dp < headSteps; ++dp) {
       Value chunk = add(idx(2 * dp), laneHalf);
       Fragment vr = ldmatrix(sV, {stage, key, swizzledColumn(key, chunk)},
                              /*transpose=*/true);
-      for (int64_t half = 0; half < 2; ++half) {
-        size_t base = 4 + 4 * (2 * dp + half);
-        Fragment acc(state.begin() + base, state.begin() + base + 4);
-        Fragment out = mma(a, {vr[2 * half], vr[2 * half + 1]}, acc);
-        std::copy(out.begin(), out.end(), state.begin() + base);
-      }
+      for (int64_t mt = 0; mt < slices; ++mt)
+        for (int64_t half = 0; half < 2; ++half) {
+          Fragment &acc = state.acc[mt * accPerSlice + 2 * dp + half];
+          acc = mma(a[mt], {vr[2 * half], vr[2 * half + 1]}, acc);
+        }
     }
   }
 }
@@ -404,6 +445,9 @@ gpu::GPUFuncOp ForwardKernelEmitter::emit() {
   func->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), b.getUnitAttr());
   func.setKnownBlockSizeAttr(b.getDenseI32ArrayAttr(
       {static_cast<int32_t>(plan.getThreads()), 1, 1}));
+  // .minnctapersm 1: without it ptxas may trade registers for occupancy
+  // and spill (seen at D = 96 on sm_80).
+  func->setAttr("nvvm.minctasm", b.getI32IntegerAttr(1));
 
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPointToStart(&func.getBody().front());
@@ -422,6 +466,7 @@ gpu::GPUFuncOp ForwardKernelEmitter::emit() {
   warp = divu(tid, 32);
   groupRow = divu(lane, 4);
   groupCol = remu(lane, 4);
+  warpRow0 = mul(warp, 16 * plan.slicesPerWarp);
   Value queryTile = gpu::BlockIdOp::create(b, loc, gpu::Dimension::x);
   head = gpu::BlockIdOp::create(b, loc, gpu::Dimension::y);
   batch = gpu::BlockIdOp::create(b, loc, gpu::Dimension::z);
@@ -488,13 +533,18 @@ gpu::GPUFuncOp ForwardKernelEmitter::emit() {
   NVVM::CpAsyncWaitGroupOp::create(b, loc, 1);
   gpu::BarrierOp::create(b, loc);
   if (plan.queryInRegisters)
-    for (int64_t ks = 0; ks < headSteps; ++ks)
-      qFrags.push_back(loadQueryFragment(ks));
+    for (int64_t mt = 0; mt < plan.slicesPerWarp; ++mt)
+      for (int64_t ks = 0; ks < headSteps; ++ks)
+        qFrags.push_back(loadQueryFragment(mt, ks));
 
-  // The key loop. State: m(g), m(g+8), l(g), l(g+8), then the O fragments.
-  SmallVector<Value> init = {negInf(), negInf(), f32c(0.0), f32c(0.0)};
-  for (int64_t i = 0; i < 8 * headSteps; ++i)
-    init.push_back(f32c(0.0));
+  // The key loop, carrying the warp state.
+  int64_t rowsPerThread = 2 * plan.slicesPerWarp;
+  WarpState initState;
+  initState.rowMax.assign(rowsPerThread, negInf());
+  initState.rowSum.assign(rowsPerThread, f32c(0.0));
+  initState.acc.assign(plan.slicesPerWarp * 2 * headSteps,
+                       Fragment(4, f32c(0.0)));
+  SmallVector<Value> init = initState.flatten();
   auto loop = scf::ForOp::create(b, loc, tileBegin, tileEnd, idx(1), init);
   {
     OpBuilder::InsertionGuard loopGuard(b);
@@ -531,57 +581,54 @@ gpu::GPUFuncOp ForwardKernelEmitter::emit() {
       Value lo = sub(add(lastRow, diagOffset), windowLeft);
       full = arith::AndIOp::create(b, loc, full, cmpi(P::sge, firstKey, lo));
     }
-    SmallVector<Value> state(loop.getRegionIterArgs());
-    SmallVector<Type> types = llvm::to_vector(ValueRange(state).getTypes());
+    SmallVector<Value> carried(loop.getRegionIterArgs());
+    SmallVector<Type> types = llvm::to_vector(ValueRange(carried).getTypes());
+    auto step = [&](bool masked) {
+      WarpState s = WarpState::unflatten(carried, rowsPerThread);
+      computeTile(stage, keyTile, masked, s);
+      return s.flatten();
+    };
     SmallVector<Value> updated = emitIf(
-        full,
-        types,
-        [&] {
-          SmallVector<Value> s = state;
-          computeTile(stage, keyTile, /*masked=*/false, s);
-          return s;
-        },
-        [&] {
-          SmallVector<Value> s = state;
-          computeTile(stage, keyTile, /*masked=*/true, s);
-          return s;
-        });
+        full, types, [&] { return step(/*masked=*/false); },
+        [&] { return step(/*masked=*/true); });
     // The next iteration's prefetch overwrites this stage.
     gpu::BarrierOp::create(b, loc);
     scf::YieldOp::create(b, loc, updated);
   }
-  SmallVector<Value> state(loop.getResults());
+  WarpState state = WarpState::unflatten(loop.getResults(), rowsPerThread);
 
   // Epilogue: full row sums, normalization, stores.
-  Value rowG = add(tileRow0, add(mul(warp, 16), groupRow));
-  SmallVector<Value> rows = {rowG, add(rowG, idx(8))};
   auto pairType = VectorType::get({2}, elt);
-  for (int64_t half = 0; half < 2; ++half) {
-    Value l = state[2 + half];
+  for (int64_t r = 0; r < rowsPerThread; ++r) {
+    int64_t mt = r / 2, half = r % 2;
+    Value row = add(add(tileRow0, add(warpRow0, idx(16 * mt + 8 * half))),
+                    groupRow);
+    Value l = state.rowSum[r];
     l = fadd(l, shuffleXor(l, 1));
     l = fadd(l, shuffleXor(l, 2));
     Value empty =
         arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, l, f32c(0.0));
     Value inv = select(empty, f32c(0.0),
                        arith::DivFOp::create(b, loc, f32c(1.0), l));
-    Value inRange = cmpi(arith::CmpIPredicate::slt, rows[half], queryLen);
-    Value lseValue = fmul(fadd(safeMax(state[half]), log2(l)),
+    Value inRange = cmpi(arith::CmpIPredicate::slt, row, queryLen);
+    Value lseValue = fmul(fadd(safeMax(state.rowMax[r]), log2(l)),
                           f32c(llvm::numbers::ln2));
     emitIf(inRange, {}, [&] {
       for (int64_t n = 0; n < spec.headDim / 8; ++n) {
-        Value lo = fmul(state[4 + 4 * n + 2 * half], inv);
-        Value hi = fmul(state[4 + 4 * n + 2 * half + 1], inv);
+        const Fragment &acc = state.acc[mt * 2 * headSteps + n];
+        Value lo = fmul(acc[2 * half], inv);
+        Value hi = fmul(acc[2 * half + 1], inv);
         Value pair = vector::FromElementsOp::create(
             b, loc, VectorType::get({2}, f32), ValueRange{lo, hi});
         Value narrow = arith::TruncFOp::create(b, loc, pairType, pair);
         Value col = add(idx(8 * n), mul(groupCol, 2));
         vector::StoreOp::create(b, loc, narrow, o,
-                                ValueRange{batch, head, rows[half], col},
+                                ValueRange{batch, head, row, col},
                                 /*nontemporal=*/false, llvm::Align(4));
       }
       emitIf(cmpi(arith::CmpIPredicate::eq, groupCol, idx(0)), {}, [&] {
         memref::StoreOp::create(b, loc, lseValue, lse,
-                                ValueRange{batch, head, rows[half]});
+                                ValueRange{batch, head, row});
         return SmallVector<Value>{};
       }, [] { return SmallVector<Value>{}; });
       return SmallVector<Value>{};

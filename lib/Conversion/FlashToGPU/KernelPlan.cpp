@@ -54,17 +54,43 @@ llvm::Error mlir::flash::verifyKernelSpec(const KernelSpec &spec) {
 KernelPlan mlir::flash::selectKernelPlan(const KernelSpec &spec) {
   KernelPlan plan;
   plan.paddedHeadDim = (spec.headDim + 63) / 64 * 64;
-  // One 16-row slice per warp, 4 warps. Larger head dims stream narrower key
-  // tiles so that two stages of K and V stay within shared memory and the
-  // accumulators within registers.
   plan.warps = 4;
-  plan.blockQ = 16 * plan.warps;
-  plan.blockKV = plan.paddedHeadDim <= 128 ? 64 : 32;
   plan.stages = 2;
-  // From D = 192 on, Q fragments (4 · D/16 registers) plus the O
-  // accumulators (4 · D/8) exceed the register file without spills.
-  plan.queryInRegisters = plan.paddedHeadDim <= 128;
+  if (plan.paddedHeadDim <= 64) {
+    // Two 16-row slices per warp (128 query rows per CTA): each K/V
+    // fragment feeds two mma.sync; 250 registers, no spills.
+    plan.slicesPerWarp = 2;
+    plan.blockKV = 64;
+    plan.queryInRegisters = true;
+  } else {
+    // The O accumulators of two slices (8 · D/8 registers) do not fit
+    // beside the scores at D >= 128: one slice per warp. From D = 192 on,
+    // Q's fragments are re-read from shared memory and the key tiles are
+    // narrower.
+    plan.slicesPerWarp = 1;
+    plan.blockKV = plan.paddedHeadDim <= 128 ? 64 : 32;
+    plan.queryInRegisters = plan.paddedHeadDim <= 128;
+  }
+  plan.blockQ = 16 * plan.slicesPerWarp * plan.warps;
   return plan;
+}
+
+llvm::Error mlir::flash::verifyKernelPlan(const KernelPlan &plan) {
+  if (plan.warps <= 0 || plan.slicesPerWarp <= 0 ||
+      plan.blockQ != 16 * plan.slicesPerWarp * plan.warps)
+    return llvm::createStringError(
+        "block_q must be 16 x slices per warp x warps (%lld x %lld x 16), got "
+        "%lld",
+        static_cast<long long>(plan.warps),
+        static_cast<long long>(plan.slicesPerWarp),
+        static_cast<long long>(plan.blockQ));
+  if (plan.blockKV <= 0 || plan.blockKV % 16 != 0)
+    return llvm::createStringError(
+        "block_kv must be a positive multiple of 16, got %lld",
+        static_cast<long long>(plan.blockKV));
+  if (plan.stages != 2)
+    return llvm::createStringError("only 2 pipeline stages are generated");
+  return llvm::Error::success();
 }
 
 int64_t KernelPlan::getSharedMemoryBytes() const {

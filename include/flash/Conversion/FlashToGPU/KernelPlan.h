@@ -38,7 +38,10 @@ struct KernelSpec {
 struct KernelPlan {
   int64_t blockQ;  // query rows per CTA
   int64_t blockKV; // keys per streamed tile
-  int64_t warps;   // each warp owns blockQ / warps query rows (16 here)
+  int64_t warps;   // each warp owns blockQ / warps query rows
+  /// 16-row mma slices per warp (blockQ = 16 · slicesPerWarp · warps): each
+  /// K and V fragment read from shared memory feeds this many mma.sync.
+  int64_t slicesPerWarp;
   int64_t stages;  // cp.async stages for K and V
   /// The head dim as laid out in shared memory: the spec's, rounded up to a
   /// multiple of 64 so that every row swizzles in whole 128-byte groups.
@@ -56,8 +59,11 @@ struct KernelPlan {
 /// Checks that a spec is supported, with a message naming the bad field.
 llvm::Error verifyKernelSpec(const KernelSpec &spec);
 
-/// The plan for a supported spec.
+/// The plan for a supported spec: the table of record.
 KernelPlan selectKernelPlan(const KernelSpec &spec);
+
+/// Checks that a plan (e.g. one with overridden fields) can be generated.
+llvm::Error verifyKernelPlan(const KernelPlan &plan);
 
 /// Parses "f16" / "bf16".
 std::optional<KernelElementType> parseKernelElementType(StringRef name);
