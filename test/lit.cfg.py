@@ -56,8 +56,16 @@ try:
 except OSError:
     pass
 
+# ptxas checks that generated kernels assemble (skipped where CUDA is absent).
+ptxas = shutil.which("ptxas") or (
+    "/usr/local/cuda/bin/ptxas"
+    if os.access("/usr/local/cuda/bin/ptxas", os.X_OK) else None)
+if ptxas:
+    config.available_features.add("ptxas")
+    config.substitutions.append(("%ptxas", ptxas))
+
 tool_dirs = [config.flash_tools_dir, config.llvm_tools_dir]
-tools = ["flash-opt", "mlir-runner", "mlir-opt", "llvm-nm", "llvm-readobj",
+tools = ["flash-opt", "flash-aot", "mlir-runner", "mlir-opt", "llvm-nm", "llvm-readobj",
          "flash-capi-test", "flashrt-test", "flashrt-test-cxx",
          "flashrt-gpu-smoke"]
 llvm_config.add_tool_substitutions(tools, tool_dirs)

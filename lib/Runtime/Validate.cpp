@@ -206,10 +206,12 @@ flashrt_status flashrt::validateForward(const flashrt_kernel_info &info,
   for (const Operand *op : all)
     FLASHRT_RETURN_IF_ERROR(checkPointer(*op));
 
-  if (!std::isfinite(ops.scale))
+  // The kernels fold the scale into the exponent after the row maximum,
+  // which takes a positive scale.
+  if (!std::isfinite(ops.scale) || ops.scale <= 0)
     return fail(FLASHRT_ERROR_INVALID_ARGUMENT,
                 "scale is " + std::to_string(ops.scale) +
-                    ", expected a finite number");
+                    ", expected a finite positive number");
   FLASHRT_RETURN_IF_ERROR(checkWindows(info, ops));
 
   int64_t tiles = ceilDiv(ops.q->sizes[2], info.block_q);

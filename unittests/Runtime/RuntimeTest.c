@@ -329,6 +329,8 @@ static int runValidate(void) {
 
   CASE("nan scale", p.scale = NAN);
   CASE("infinite scale", p.scale = INFINITY);
+  CASE("zero scale", p.scale = 0.0f);
+  CASE("negative scale", p.scale = -0.5f);
   CASE("window on a causal kernel", p.windowLeft = 3);
   CASE("negative window", makeSlidingWindow(&p); p.windowRight = -1);
 

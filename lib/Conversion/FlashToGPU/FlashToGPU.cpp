@@ -49,6 +49,9 @@ FailureOr<KernelSpec> getKernelSpec(AttentionOp op, StringRef chip,
     reason = "softcap is not supported by the GPU kernels yet";
   if (op.getKvNumBlocks())
     reason = "block-sparse layouts are not supported by the GPU kernels yet";
+  if (op.getScaleValue() <= 0)
+    reason = "the GPU kernels take a positive scale (they fold it into the "
+             "exponent after the row maximum)";
   spec.mask = op.getMaskKind();
   if (reason.empty())
     if (llvm::Error err = verifyKernelSpec(spec))

@@ -152,7 +152,7 @@ private:
   // Kernel pieces.
   Value swizzledColumn(Value row, Value chunk);
   void copyTile(Value src, Value head, Value row0, Value len, Value dst,
-                Value stage, int64_t rows);
+                Value stage, int64_t rows, bool inBounds);
   Fragment ldmatrix(Value smem, ValueRange indices, bool transpose);
   Fragment mma(ArrayRef<Value> a, ArrayRef<Value> bFrag, ArrayRef<Value> c);
   /// The A fragment of Q for slice `mt` and k-step `ks`, read from shared
@@ -170,7 +170,7 @@ private:
                                  : loadQueryFragment(mt, ks);
   }
   Value pack(Value lo, Value hi);
-  Value visible(Value row, Value col);
+  std::pair<Value, Value> visibleKeys(Value row);
   void computeTile(Value stage, Value keyTile, bool masked, WarpState &state);
 
   OpBuilder &b;
@@ -216,10 +216,13 @@ Value ForwardKernelEmitter::swizzledColumn(Value row, Value chunk) {
 
 /// Issues the cp.async copies of rows [row0, row0 + rows) of
 /// src[batch, head, :, :] (length `len`) into `dst` ([stage,] rows, Dp).
-/// Rows past `len` and columns past the head dim are zero-filled.
+/// Columns past the head dim are zero-filled, and so are rows past `len`
+/// unless `inBounds` promises there are none: the unguarded form keeps the
+/// source addresses affine in row0, so they reduce to one increment per
+/// tile.
 void ForwardKernelEmitter::copyTile(Value src, Value srcHead, Value row0,
                                     Value len, Value dst, Value stage,
-                                    int64_t rows) {
+                                    int64_t rows, bool inBounds) {
   int64_t chunksPerRow = plan.paddedHeadDim / 8;
   int64_t total = rows * chunksPerRow;
   int64_t threads = plan.getThreads();
@@ -229,13 +232,21 @@ void ForwardKernelEmitter::copyTile(Value src, Value srcHead, Value row0,
     Value r = divu(chunk, chunksPerRow);
     Value c = remu(chunk, chunksPerRow);
     Value globalRow = add(row0, r);
-    Value rowValid = cmpi(arith::CmpIPredicate::slt, globalRow, len);
-    Value colValid =
-        cmpi(arith::CmpIPredicate::slt, mul(c, 8), idx(spec.headDim));
-    Value valid = arith::AndIOp::create(b, loc, rowValid, colValid);
-    Value srcRow = select(rowValid, globalRow, idx(0));
-    Value srcCol = select(colValid, mul(c, 8), idx(0));
-    Value count = select(valid, idx(8), idx(0));
+    Value srcRow = globalRow, srcCol = mul(c, 8), count = idx(8);
+    Value valid;
+    if (!inBounds) {
+      valid = cmpi(arith::CmpIPredicate::slt, globalRow, len);
+      srcRow = select(valid, globalRow, idx(0));
+    }
+    if (plan.paddedHeadDim != spec.headDim) {
+      Value colValid =
+          cmpi(arith::CmpIPredicate::slt, srcCol, idx(spec.headDim));
+      valid = valid ? arith::AndIOp::create(b, loc, valid, colValid)
+                    : colValid;
+      srcCol = select(colValid, srcCol, idx(0));
+    }
+    if (valid)
+      count = select(valid, idx(8), idx(0));
     SmallVector<Value> dstIdx;
     if (stage)
       dstIdx.push_back(stage);
@@ -305,26 +316,20 @@ Value ForwardKernelEmitter::pack(Value lo, Value hi) {
   return vector::ExtractOp::create(b, loc, asInt, 0);
 }
 
-/// Whether key `col` is visible to query `row` (an i1): inside the key
-/// length and, for structural masks, inside the band.
-Value ForwardKernelEmitter::visible(Value row, Value col) {
-  using P = arith::CmpIPredicate;
-  Value inBounds = cmpi(P::slt, col, keyLen);
+/// The keys visible to query `row`: [lo, hi], with hi clamped to the last
+/// key and lo null when there is no lower bound.
+std::pair<Value, Value> ForwardKernelEmitter::visibleKeys(Value row) {
+  Value last = sub(keyLen, idx(1));
+  if (spec.mask == MaskKind::None)
+    return {nullptr, last};
   Value diag = spec.mask == MaskKind::CausalTopLeft ? row : add(row, offset);
-  switch (spec.mask) {
-  case MaskKind::None:
-    return inBounds;
-  case MaskKind::CausalTopLeft:
-  case MaskKind::CausalBottomRight:
-    return arith::AndIOp::create(b, loc, inBounds, cmpi(P::sle, col, diag));
-  case MaskKind::SlidingWindow: {
-    Value lo = sub(diag, windowLeft), hi = add(diag, windowRight);
-    Value band = arith::AndIOp::create(b, loc, cmpi(P::sge, col, lo),
-                                       cmpi(P::sle, col, hi));
-    return arith::AndIOp::create(b, loc, inBounds, band);
-  }
-  }
-  llvm_unreachable("unknown mask kind");
+  Value hi = diag;
+  if (spec.mask == MaskKind::SlidingWindow)
+    hi = add(hi, windowRight);
+  Value lo;
+  if (spec.mask == MaskKind::SlidingWindow)
+    lo = sub(diag, windowLeft);
+  return {lo, minsi(hi, last)};
 }
 
 /// Folds key tile `keyTile`, held in shared-memory stage `stage`, into the
@@ -355,37 +360,44 @@ void ForwardKernelEmitter::computeTile(Value stage, Value keyTile, bool masked,
     }
   }
 
-  // Scale into base-2 units and mask.
+  // Mask the raw scores; the scale is folded into the exponent below.
+  // Per row, the visible keys are [lo, hi] (hi already clamped to the key
+  // length), so each element costs one or two compares.
   Value keyBase = mul(keyTile, plan.blockKV);
-  for (int64_t mt = 0; mt < slices; ++mt) {
-    Value rowG = add(tileRow0, add(warpRow0, idx(16 * mt)));
-    rowG = add(rowG, groupRow);
-    Value rowG8 = add(rowG, idx(8));
-    for (int64_t n = 0; n < keyTiles8; ++n) {
-      for (int64_t e = 0; e < 4; ++e) {
-        Value scaled = fmul(s[mt][n][e], scaleLog2);
-        if (masked) {
-          Value col =
-              add(keyBase, add(idx(8 * n + (e & 1)), mul(groupCol, 2)));
-          Value ok = visible(e < 2 ? rowG : rowG8, col);
-          scaled = select(ok, scaled, negInf());
-        }
-        s[mt][n][e] = scaled;
+  if (masked) {
+    Value colBase = add(keyBase, mul(groupCol, 2));
+    for (int64_t mt = 0; mt < slices; ++mt) {
+      for (int64_t half = 0; half < 2; ++half) {
+        Value row = add(add(tileRow0, add(warpRow0, idx(16 * mt + 8 * half))),
+                        groupRow);
+        auto [lo, hi] = visibleKeys(row);
+        for (int64_t n = 0; n < keyTiles8; ++n)
+          for (int64_t e = 2 * half; e < 2 * half + 2; ++e) {
+            Value col = add(colBase, idx(8 * n + (e & 1)));
+            Value ok = cmpi(arith::CmpIPredicate::sle, col, hi);
+            if (lo)
+              ok = arith::AndIOp::create(
+                  b, loc, ok, cmpi(arith::CmpIPredicate::sge, col, lo));
+            s[mt][n][e] = select(ok, s[mt][n][e], negInf());
+          }
       }
     }
   }
 
-  // Online softmax, per row r = 2 · slice + (0 for g, 1 for g + 8).
+  // Online softmax, per row r = 2 · slice + (0 for g, 1 for g + 8). The
+  // scale c = scale · log2(e) is positive (the launch checks it), so
+  // max(c · s) = c · max(s) and p = 2^(c · s - m) is one fma and one ex2.
   int64_t accPerSlice = 2 * headSteps;
   for (int64_t mt = 0; mt < slices; ++mt) {
     SmallVector<Value> alpha(2), safe(2);
     for (int64_t half = 0; half < 2; ++half) {
       int64_t r = 2 * mt + half;
-      Value m = state.rowMax[r];
-      for (int64_t n = 0; n < keyTiles8; ++n)
-        m = fmax(m, fmax(s[mt][n][2 * half], s[mt][n][2 * half + 1]));
-      m = fmax(m, shuffleXor(m, 1));
-      m = fmax(m, shuffleXor(m, 2));
+      Value raw = fmax(s[mt][0][2 * half], s[mt][0][2 * half + 1]);
+      for (int64_t n = 1; n < keyTiles8; ++n)
+        raw = fmax(raw, fmax(s[mt][n][2 * half], s[mt][n][2 * half + 1]));
+      raw = fmax(raw, shuffleXor(raw, 1));
+      raw = fmax(raw, shuffleXor(raw, 2));
+      Value m = fmax(state.rowMax[r], fmul(raw, scaleLog2));
       safe[half] = safeMax(m);
       alpha[half] = exp2(fsub(state.rowMax[r], safe[half]));
       state.rowMax[r] = m;
@@ -393,7 +405,10 @@ void ForwardKernelEmitter::computeTile(Value stage, Value keyTile, bool masked,
     }
     for (int64_t n = 0; n < keyTiles8; ++n) {
       for (int64_t e = 0; e < 4; ++e) {
-        s[mt][n][e] = exp2(fsub(s[mt][n][e], safe[e / 2]));
+        Value shifted = LLVM::FMAOp::create(
+            b, loc, s[mt][n][e], scaleLog2,
+            arith::NegFOp::create(b, loc, safe[e / 2]));
+        s[mt][n][e] = exp2(shifted);
         state.rowSum[2 * mt + e / 2] =
             fadd(state.rowSum[2 * mt + e / 2], s[mt][n][e]);
       }
@@ -517,13 +532,22 @@ gpu::GPUFuncOp ForwardKernelEmitter::emit() {
   }
 
   // Prologue: Q (one group), then the first K/V tile (a second group).
-  copyTile(q, head, tileRow0, queryLen, sQ, nullptr, plan.blockQ);
+  copyTile(q, head, tileRow0, queryLen, sQ, nullptr, plan.blockQ,
+           /*inBounds=*/false);
   NVVM::CpAsyncCommitGroupOp::create(b, loc);
   Value hasTiles = cmpi(arith::CmpIPredicate::slt, tileBegin, tileEnd);
+  // K and V tile `keyTile` into `stage`; only a tile that reaches past the
+  // key length takes the guarded copies.
   auto prefetch = [&](Value keyTile, Value stage) {
     Value row0 = mul(keyTile, plan.blockKV);
-    copyTile(k, kvHead, row0, keyLen, sK, stage, plan.blockKV);
-    copyTile(v, kvHead, row0, keyLen, sV, stage, plan.blockKV);
+    Value whole = cmpi(arith::CmpIPredicate::sle,
+                       add(row0, idx(plan.blockKV)), keyLen);
+    auto copy = [&](bool inBounds) {
+      copyTile(k, kvHead, row0, keyLen, sK, stage, plan.blockKV, inBounds);
+      copyTile(v, kvHead, row0, keyLen, sV, stage, plan.blockKV, inBounds);
+      return SmallVector<Value>{};
+    };
+    emitIf(whole, {}, [&] { return copy(true); }, [&] { return copy(false); });
   };
   emitIf(hasTiles, {}, [&] {
     prefetch(tileBegin, idx(0));

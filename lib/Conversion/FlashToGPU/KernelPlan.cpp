@@ -56,20 +56,32 @@ KernelPlan mlir::flash::selectKernelPlan(const KernelSpec &spec) {
   plan.paddedHeadDim = (spec.headDim + 63) / 64 * 64;
   plan.warps = 4;
   plan.stages = 2;
+  // Measured on an H100 (docs/performance.md): two 16-row slices per warp
+  // (128 query rows per CTA, each K/V fragment feeding two mma.sync) win
+  // wherever they fit in registers without spills. Structural masks need a
+  // few registers more (the per-row band), hence their narrower tiles or
+  // single slice. test/Conversion/FlashToGPU/no-spills.test checks every
+  // entry with ptxas.
+  bool masked = spec.mask != MaskKind::None;
   if (plan.paddedHeadDim <= 64) {
-    // Two 16-row slices per warp (128 query rows per CTA): each K/V
-    // fragment feeds two mma.sync; 250 registers, no spills.
     plan.slicesPerWarp = 2;
+    plan.blockKV = masked ? 32 : 64;
+    plan.queryInRegisters = true;
+  } else if (plan.paddedHeadDim <= 128 && !masked) {
+    // The O accumulators of two slices take 128 registers: narrower key
+    // tiles, and Q's fragments re-read from shared memory.
+    plan.slicesPerWarp = 2;
+    plan.blockKV = 32;
+    plan.queryInRegisters = false;
+  } else if (plan.paddedHeadDim <= 128) {
+    plan.slicesPerWarp = 1;
     plan.blockKV = 64;
     plan.queryInRegisters = true;
   } else {
-    // The O accumulators of two slices (8 · D/8 registers) do not fit
-    // beside the scores at D >= 128: one slice per warp. From D = 192 on,
-    // Q's fragments are re-read from shared memory and the key tiles are
-    // narrower.
+    // From D = 192 on, one slice per warp, Q re-read from shared memory.
     plan.slicesPerWarp = 1;
-    plan.blockKV = plan.paddedHeadDim <= 128 ? 64 : 32;
-    plan.queryInRegisters = plan.paddedHeadDim <= 128;
+    plan.blockKV = 32;
+    plan.queryInRegisters = false;
   }
   plan.blockQ = 16 * plan.slicesPerWarp * plan.warps;
   return plan;
