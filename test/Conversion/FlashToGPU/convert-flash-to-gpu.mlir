@@ -6,7 +6,7 @@
 // CHECK:         %[[O:.*]] = memref.alloc() : memref<2x8x1000x64xf16>
 // CHECK:         %[[L:.*]] = memref.alloc() : memref<2x8x1000xf32>
 // CHECK:         gpu.launch_func @flash_kernels::@flash_fwd_d64_f16_causal_sm_90a
-// CHECK-SAME:      threads in (%c128{{.*}}, %c1{{.*}}, %c1{{.*}})
+// CHECK-SAME:      threads in (%c128{{[_0-9]*}}, %c1{{[_0-9]*}}, %c1{{[_0-9]*}})
 // CHECK-SAME:      dynamic_shared_memory_size %c32768_i32
 // CHECK:         bufferization.to_tensor %[[O]] restrict writable
 // CHECK:       gpu.module @flash_kernels
