@@ -18,7 +18,7 @@
 // CHECK:           nvvm.cp.async.commit.group
 // CHECK:           nvgpu.ldmatrix {{.*}} {numTiles = 4 : i32, transpose = false}
 // CHECK:           scf.for
-// CHECK:             nvvm.mma.sync {{.*}} multiplicandAPtxType = #nvvm.mma_type<f16>
+// CHECK:             nvvm.mma.sync {{.*}} : (vector<2xf16>, vector<2xf16>, f32) -> !llvm.struct<(f32, f32, f32, f32)>
 // CHECK:             llvm.call_intrinsic "llvm.nvvm.ex2.approx.ftz.f"
 // CHECK:             gpu.shuffle  xor
 // CHECK:             nvgpu.ldmatrix {{.*}} {numTiles = 4 : i32, transpose = true}
