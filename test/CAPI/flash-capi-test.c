@@ -10,6 +10,7 @@
 // REQUIRES: flash-capi
 // RUN: flash-capi-test 2>&1 | FileCheck %s
 
+#include "flash-c/Compiler.h"
 #include "flash-c/Dialects.h"
 #include "flash-c/Passes.h"
 
@@ -207,6 +208,50 @@ int main(void) {
   mlirModuleDestroy(module);
 
   mlirContextDestroy(ctx);
+
+  // CHECK-LABEL: -- compile a kernel spec
+  // CHECK-NEXT: ok: 1 name: flash_fwd_d64_f16_causal_sm_80
+  // CHECK-NEXT: ptx has the entry: 1, mma.sync: 1
+  // CHECK-NEXT: metadata: {{.*}}"smem_bytes":{{[0-9]+}}
+  printf("-- compile a kernel spec\n");
+  FlashKernelSpec spec = {64, "f16", "causal", false, "sm_80"};
+  FlashCompiledKernel kernel;
+  char *error = NULL;
+  bool ok = flashCompileForwardKernel(&spec, &kernel, &error);
+  printf("ok: %d name: %s\n", ok, ok ? kernel.name : error);
+  if (!ok)
+    return EXIT_FAILURE;
+  printf("ptx has the entry: %d, mma.sync: %d\n",
+         strstr(kernel.ptx, ".entry flash_fwd_d64_f16_causal_sm_80(") != NULL,
+         strstr(kernel.ptx, "mma.sync.aligned.m16n8k16") != NULL);
+  printf("metadata: %s\n", kernel.metadata);
+  flashCompiledKernelDestroy(&kernel);
+
+  // CHECK-LABEL: -- bad kernel specs
+  // CHECK-NEXT: head_dim 7: head_dim must be a positive multiple of 8 up to 256, got 7
+  // CHECK-NEXT: dtype f32: dtype must be f16 or bf16, got 'f32'
+  // CHECK-NEXT: mask diagonal: mask must be none, causal, causal_bottom_right or sliding_window, got 'diagonal'
+  // CHECK-NEXT: chip sm_70: chip must be one of sm_80, sm_86, sm_89, sm_90, sm_90a, got 'sm_70'
+  // CHECK-NEXT: NULL spec: spec and kernel must not be NULL
+  printf("-- bad kernel specs\n");
+  struct {
+    const char *label;
+    FlashKernelSpec spec;
+  } bad[] = {{"head_dim 7", {7, "f16", "none", false, "sm_80"}},
+             {"dtype f32", {64, "f32", "none", false, "sm_80"}},
+             {"mask diagonal", {64, "f16", "diagonal", false, "sm_80"}},
+             {"chip sm_70", {64, "f16", "none", false, "sm_70"}}};
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); ++i) {
+    error = NULL;
+    ok = flashCompileForwardKernel(&bad[i].spec, &kernel, &error);
+    printf("%s: %s\n", bad[i].label, ok ? "accepted" : error);
+    flashFreeString(error);
+  }
+  error = NULL;
+  ok = flashCompileForwardKernel(NULL, &kernel, &error);
+  printf("NULL spec: %s\n", ok ? "accepted" : error);
+  flashFreeString(error);
+
   // CHECK-LABEL: -- done
   printf("-- done\n");
   return EXIT_SUCCESS;

@@ -12,7 +12,7 @@
 #include "flash/Conversion/FlashToGPU/KernelPlan.h"
 #include "flash/Conversion/Passes.h"
 #include "flash/Dialect/Flash/IR/FlashDialect.h"
-#include "flash/Pipelines/Pipelines.h"
+#include "flash/Pipelines/KernelCompiler.h"
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/IR/BuiltinOps.h"
@@ -70,41 +70,6 @@ static cl::opt<std::string> ptxasPath(
                       "or in /usr/local/cuda/bin; 'none' to skip)"));
 
 namespace {
-
-/// The PTX of the single kernel in `module` after the pipeline ran.
-FailureOr<std::string> extractPTX(ModuleOp module) {
-  std::string ptx;
-  module.walk([&](gpu::BinaryOp binary) {
-    for (Attribute attr : binary.getObjects())
-      if (auto object = dyn_cast<gpu::ObjectAttr>(attr))
-        ptx = object.getObject().str();
-  });
-  if (ptx.empty())
-    return failure();
-  return ptx;
-}
-
-/// Generates the PTX of one kernel.
-FailureOr<std::string> generatePTX(MLIRContext &ctx, const KernelSpec &spec,
-                                   const KernelPlan &plan) {
-  OpBuilder b(&ctx);
-  Location loc = UnknownLoc::get(&ctx);
-  OwningOpRef<ModuleOp> module = ModuleOp::create(loc);
-  (*module)->setAttr(gpu::GPUDialect::getContainerModuleAttrName(),
-                     b.getUnitAttr());
-  b.setInsertionPointToEnd(module->getBody());
-  auto kernels = gpu::GPUModuleOp::create(b, loc, "flash_kernels");
-  b.setInsertionPointToEnd(kernels.getBody());
-  buildForwardKernel(b, loc, spec, plan);
-
-  PassManager pm(&ctx);
-  FlashToPTXOptions options;
-  options.chip = spec.chip;
-  buildKernelsToPTXPipeline(pm, options);
-  if (failed(pm.run(*module)))
-    return failure();
-  return extractPTX(*module);
-}
 
 std::string findPtxas() {
   if (ptxasPath == "none")
@@ -188,15 +153,7 @@ int main(int argc, char **argv) {
     return 1;
   }
 
-  DialectRegistry registry;
-  registerAllDialects(registry);
-  registerAllExtensions(registry);
-  registerAllToLLVMIRTranslations(registry);
-  registry.insert<FlashDialect>();
-  registerAllPasses();
-  registerFlashConversionPasses();
-  MLIRContext ctx(registry);
-  ctx.loadAllAvailableDialects();
+  std::unique_ptr<MLIRContext> ctx = createKernelCompilerContext();
 
   std::string ptxas = findPtxas();
   auto start = std::chrono::steady_clock::now();
@@ -219,13 +176,14 @@ int main(int argc, char **argv) {
                    << llvm::toString(std::move(err)) << "\n";
       return 1;
     }
-    FailureOr<std::string> ptx = generatePTX(ctx, spec, plan);
-    if (failed(ptx)) {
-      llvm::errs() << "flash-aot: generating " << spec.getName()
-                   << " failed\n";
+    llvm::Expected<CompiledKernel> kernel =
+        compileForwardKernel(*ctx, spec, plan);
+    if (!kernel) {
+      llvm::errs() << "flash-aot: " << llvm::toString(kernel.takeError())
+                   << "\n";
       return 1;
     }
-    std::string name = spec.getName();
+    std::string name = kernel->name;
     SmallString<256> ptxFile(outputDir);
     llvm::sys::path::append(ptxFile, name + ".ptx");
     {
@@ -236,29 +194,10 @@ int main(int argc, char **argv) {
                      << "': " << ec.message() << "\n";
         return 1;
       }
-      os << *ptx;
+      os << kernel->ptx;
     }
-    llvm::json::Object entry{
-        {"name", name},
-        {"ptx", name + ".ptx"},
-        {"spec", llvm::json::Object{{"head_dim", spec.headDim},
-                                    {"dtype", spec.getElementTypeName()},
-                                    {"mask", stringifyMaskKind(spec.mask)},
-                                    {"block_sparse", spec.blockSparse},
-                                    {"chip", spec.chip}}},
-        {"config",
-         llvm::json::Object{{"block_q", plan.blockQ},
-                            {"block_kv", plan.blockKV},
-                            {"warps", plan.warps},
-                            {"slices_per_warp", plan.slicesPerWarp},
-                            {"stages", plan.stages},
-                            {"query_in_registers", plan.queryInRegisters}}},
-        {"threads", plan.getThreads()},
-        {"smem_bytes", plan.getSharedMemoryBytes()},
-        {"params",
-         llvm::json::Array{"memref4:q", "memref4:k", "memref4:v", "memref4:o",
-                           "memref3:lse", "f32:scale_log2",
-                           "i64:window_left", "i64:window_right"}}};
+    llvm::json::Object entry = describeKernel(*kernel);
+    entry["ptx"] = name + ".ptx";
     if (!ptxas.empty()) {
       SmallString<256> cubinFile(outputDir);
       llvm::sys::path::append(cubinFile, name + ".cubin");

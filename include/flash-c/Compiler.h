@@ -1,0 +1,54 @@
+/*===- Compiler.h - C API: kernel spec in, PTX out -----------------*- C -*-===*\
+|*                                                                            *|
+|* Generates the tensor-core forward attention kernel of a spec and returns   *|
+|* its PTX with the launch metadata of docs/kernel-abi.md, as a JSON object   *|
+|* shaped like one entry of a flash-aot manifest.                             *|
+|*                                                                            *|
+\*===----------------------------------------------------------------------===*/
+
+#ifndef FLASH_C_COMPILER_H
+#define FLASH_C_COMPILER_H
+
+#include "mlir-c/Support.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// What a kernel computes. Strings are borrowed for the call's duration.
+typedef struct {
+  int64_t headDim;   /* multiple of 8, up to 256 */
+  const char *dtype; /* "f16" or "bf16" */
+  const char *mask;  /* "none", "causal", "causal_bottom_right",
+                        "sliding_window" */
+  bool blockSparse;
+  const char *chip; /* "sm_80", "sm_86", "sm_89", "sm_90", "sm_90a" */
+} FlashKernelSpec;
+
+/// A generated kernel; release with flashCompiledKernelDestroy.
+typedef struct {
+  char *name;     /* the kernel symbol */
+  char *ptx;      /* NUL-terminated PTX text */
+  char *metadata; /* JSON: spec, config, threads, smem_bytes, params */
+} FlashCompiledKernel;
+
+/// Generates the kernel of `spec`. On success fills `*kernel` and returns
+/// true; on failure returns false and, when `error` is not NULL, stores a
+/// message naming the bad field in `*error` (release with flashFreeString).
+MLIR_CAPI_EXPORTED bool flashCompileForwardKernel(const FlashKernelSpec *spec,
+                                                  FlashCompiledKernel *kernel,
+                                                  char **error);
+
+MLIR_CAPI_EXPORTED void flashCompiledKernelDestroy(FlashCompiledKernel *kernel);
+
+MLIR_CAPI_EXPORTED void flashFreeString(char *str);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* FLASH_C_COMPILER_H */

@@ -1,0 +1,45 @@
+//===- KernelCompiler.h - Kernel spec in, PTX out ---------------*- C++ -*-===//
+//
+// The compile entry point that flash-aot, the C API and the Python package
+// share: a KernelSpec goes in, the PTX of its forward kernel and the launch
+// metadata of docs/kernel-abi.md come out.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef FLASH_PIPELINES_KERNELCOMPILER_H
+#define FLASH_PIPELINES_KERNELCOMPILER_H
+
+#include "flash/Conversion/FlashToGPU/KernelPlan.h"
+#include "llvm/Support/Error.h"
+#include "llvm/Support/JSON.h"
+
+#include <string>
+
+namespace mlir {
+class MLIRContext;
+} // namespace mlir
+
+namespace mlir::flash {
+
+struct CompiledKernel {
+  KernelSpec spec;
+  KernelPlan plan;
+  std::string name;
+  std::string ptx;
+};
+
+/// An MLIRContext holding what compileForwardKernel needs (the GPU, NVVM,
+/// LLVM dialects and their translations to LLVM IR).
+std::unique_ptr<MLIRContext> createKernelCompilerContext();
+
+/// Generates and serializes the forward kernel of `spec` with `plan`.
+llvm::Expected<CompiledKernel> compileForwardKernel(MLIRContext &ctx,
+                                                    const KernelSpec &spec,
+                                                    const KernelPlan &plan);
+
+/// The kernel's manifest entry (docs/kernel-abi.md), without file names.
+llvm::json::Object describeKernel(const CompiledKernel &kernel);
+
+} // namespace mlir::flash
+
+#endif // FLASH_PIPELINES_KERNELCOMPILER_H

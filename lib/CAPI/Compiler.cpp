@@ -1,0 +1,75 @@
+//===- Compiler.cpp - C API: kernel spec in, PTX out ----------------------===//
+
+#include "flash-c/Compiler.h"
+
+#include "flash/Pipelines/KernelCompiler.h"
+
+#include "mlir/IR/MLIRContext.h"
+#include "llvm/Support/FormatVariadic.h"
+
+#include <cstdlib>
+#include <cstring>
+
+using namespace mlir;
+using namespace mlir::flash;
+
+static char *copyString(llvm::StringRef s) {
+  char *copy = static_cast<char *>(std::malloc(s.size() + 1));
+  std::memcpy(copy, s.data(), s.size());
+  copy[s.size()] = '\0';
+  return copy;
+}
+
+static bool fail(char **error, const llvm::Twine &message) {
+  if (error)
+    *error = copyString(message.str());
+  return false;
+}
+
+bool flashCompileForwardKernel(const FlashKernelSpec *cSpec,
+                               FlashCompiledKernel *kernel, char **error) {
+  if (!cSpec || !kernel)
+    return fail(error, "spec and kernel must not be NULL");
+  KernelSpec spec;
+  spec.headDim = cSpec->headDim;
+  std::optional<KernelElementType> elt =
+      parseKernelElementType(cSpec->dtype ? cSpec->dtype : "");
+  if (!elt)
+    return fail(error, llvm::Twine("dtype must be f16 or bf16, got '") +
+                           (cSpec->dtype ? cSpec->dtype : "(null)") + "'");
+  spec.elementType = *elt;
+  std::optional<MaskKind> mask = symbolizeMaskKind(cSpec->mask ? cSpec->mask : "");
+  if (!mask)
+    return fail(error, llvm::Twine("mask must be none, causal, "
+                                   "causal_bottom_right or sliding_window, "
+                                   "got '") +
+                           (cSpec->mask ? cSpec->mask : "(null)") + "'");
+  spec.mask = *mask;
+  spec.blockSparse = cSpec->blockSparse;
+  spec.chip = cSpec->chip ? cSpec->chip : "";
+
+  // One context per thread: compiling is not on any hot path, and contexts
+  // are not shared across threads without care.
+  thread_local std::unique_ptr<MLIRContext> ctx = createKernelCompilerContext();
+  llvm::Expected<CompiledKernel> compiled =
+      compileForwardKernel(*ctx, spec, selectKernelPlan(spec));
+  if (!compiled)
+    return fail(error, llvm::toString(compiled.takeError()));
+  kernel->name = copyString(compiled->name);
+  kernel->ptx = copyString(compiled->ptx);
+  std::string metadata = llvm::formatv(
+      "{0}", llvm::json::Value(describeKernel(*compiled)));
+  kernel->metadata = copyString(metadata);
+  return true;
+}
+
+void flashCompiledKernelDestroy(FlashCompiledKernel *kernel) {
+  if (!kernel)
+    return;
+  std::free(kernel->name);
+  std::free(kernel->ptx);
+  std::free(kernel->metadata);
+  kernel->name = kernel->ptx = kernel->metadata = nullptr;
+}
+
+void flashFreeString(char *str) { std::free(str); }

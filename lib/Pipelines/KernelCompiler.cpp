@@ -1,0 +1,106 @@
+//===- KernelCompiler.cpp - Kernel spec in, PTX out -----------------------===//
+
+#include "flash/Pipelines/KernelCompiler.h"
+
+#include "flash/Conversion/FlashToGPU/ForwardKernel.h"
+#include "flash/Conversion/Passes.h"
+#include "flash/Pipelines/Pipelines.h"
+
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/InitAllDialects.h"
+#include "mlir/InitAllExtensions.h"
+#include "mlir/InitAllPasses.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Target/LLVMIR/Dialect/All.h"
+
+using namespace mlir;
+using namespace mlir::flash;
+
+std::unique_ptr<MLIRContext> mlir::flash::createKernelCompilerContext() {
+  // The pipeline is parsed from text: its passes must be registered.
+  static bool passesRegistered = [] {
+    registerAllPasses();
+    registerFlashConversionPasses();
+    return true;
+  }();
+  (void)passesRegistered;
+  DialectRegistry registry;
+  registerAllDialects(registry);
+  registerAllExtensions(registry);
+  registerAllToLLVMIRTranslations(registry);
+  auto ctx = std::make_unique<MLIRContext>(registry);
+  ctx->loadAllAvailableDialects();
+  return ctx;
+}
+
+llvm::Expected<CompiledKernel>
+mlir::flash::compileForwardKernel(MLIRContext &ctx, const KernelSpec &spec,
+                                  const KernelPlan &plan) {
+  if (llvm::Error err = verifyKernelSpec(spec))
+    return std::move(err);
+  if (llvm::Error err = verifyKernelPlan(plan))
+    return std::move(err);
+
+  // Collect diagnostics instead of printing them.
+  std::string diagnostics;
+  ScopedDiagnosticHandler handler(&ctx, [&](Diagnostic &diag) {
+    diagnostics += diag.str() + "\n";
+    return success();
+  });
+  OpBuilder b(&ctx);
+  Location loc = UnknownLoc::get(&ctx);
+  OwningOpRef<ModuleOp> module = ModuleOp::create(loc);
+  (*module)->setAttr(gpu::GPUDialect::getContainerModuleAttrName(),
+                     b.getUnitAttr());
+  b.setInsertionPointToEnd(module->getBody());
+  auto kernels = gpu::GPUModuleOp::create(b, loc, "flash_kernels");
+  b.setInsertionPointToEnd(kernels.getBody());
+  buildForwardKernel(b, loc, spec, plan);
+
+  PassManager pm(&ctx);
+  FlashToPTXOptions options;
+  options.chip = spec.chip;
+  buildKernelsToPTXPipeline(pm, options);
+  if (failed(pm.run(*module)))
+    return llvm::createStringError("generating %s failed: %s",
+                                   spec.getName().c_str(),
+                                   diagnostics.c_str());
+  CompiledKernel kernel{spec, plan, spec.getName(), ""};
+  module->walk([&](gpu::BinaryOp binary) {
+    for (Attribute attr : binary.getObjects())
+      if (auto object = dyn_cast<gpu::ObjectAttr>(attr))
+        kernel.ptx = object.getObject().str();
+  });
+  if (kernel.ptx.empty())
+    return llvm::createStringError("no PTX was produced for %s",
+                                   kernel.name.c_str());
+  return kernel;
+}
+
+llvm::json::Object mlir::flash::describeKernel(const CompiledKernel &kernel) {
+  const KernelSpec &spec = kernel.spec;
+  const KernelPlan &plan = kernel.plan;
+  return llvm::json::Object{
+      {"name", kernel.name},
+      {"spec", llvm::json::Object{{"head_dim", spec.headDim},
+                                  {"dtype", spec.getElementTypeName()},
+                                  {"mask", stringifyMaskKind(spec.mask)},
+                                  {"block_sparse", spec.blockSparse},
+                                  {"chip", spec.chip}}},
+      {"config",
+       llvm::json::Object{{"block_q", plan.blockQ},
+                          {"block_kv", plan.blockKV},
+                          {"warps", plan.warps},
+                          {"slices_per_warp", plan.slicesPerWarp},
+                          {"stages", plan.stages},
+                          {"query_in_registers", plan.queryInRegisters}}},
+      {"threads", plan.getThreads()},
+      {"smem_bytes", plan.getSharedMemoryBytes()},
+      {"params",
+       llvm::json::Array{"memref4:q", "memref4:k", "memref4:v", "memref4:o",
+                         "memref3:lse", "f32:scale_log2", "i64:window_left",
+                         "i64:window_right"}}};
+}
