@@ -9,22 +9,17 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 install_deps
 configure
-build flash-opt
+build flash-opt flash-aot
 
-# The deepest stage that exists today (no GPU code generation yet): the
-# flash ops tiled into the IO-aware online-softmax loop nest, and the whole
-# module lowered to the LLVM dialect for the CPU.
-example="$FLASH_ROOT/examples/attention.mlir"
-tiled="$FLASH_ROOT/out/attention.tiled.mlir"
-lowered="$FLASH_ROOT/out/attention.cpu.mlir"
-mkdir -p "$FLASH_ROOT/out"
-opt="$FLASH_BUILD_DIR/bin/flash-opt"
-log "run: flash-opt --flash-tile-attention examples/attention.mlir"
-"$opt" --flash-tile-attention="block-q=64 block-kv=64" "$example" -o "$tiled"
-if grep -q 'flash\.' "$tiled"; then
-  die "flash ops are left in $tiled"
-fi
-log "wrote ${tiled#"$FLASH_ROOT"/} ($(grep -c 'scf.for' "$tiled") scf.for loops, no flash ops left)"
-log "run: flash-opt --flash-to-cpu examples/attention.mlir"
-"$opt" --flash-to-cpu "$example" -o "$lowered"
-log "wrote ${lowered#"$FLASH_ROOT"/} ($(grep -c 'llvm.func' "$lowered") llvm.func)"
+# The main job: naive attention MLIR in, PTX kernels out. flash-aot raises
+# the linalg graph of examples/naive_attention.mlir into flash.attention and
+# writes its tensor-core kernels (PTX, cubins where ptxas is installed, and
+# a manifest for the runtime) for Ampere and Hopper.
+example="$FLASH_ROOT/examples/naive_attention.mlir"
+kernels="$FLASH_ROOT/out/kernels"
+rm -rf "$kernels"
+log "run: flash-aot examples/naive_attention.mlir --chip=sm_80,sm_90a -o out/kernels"
+"$FLASH_BUILD_DIR/bin/flash-aot" "$example" --chip=sm_80,sm_90a -o "$kernels"
+for ptx in "$kernels"/*.ptx; do
+  log "wrote ${ptx#"$FLASH_ROOT"/} ($(grep -c 'mma.sync' "$ptx") mma.sync)"
+done

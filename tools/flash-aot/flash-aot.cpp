@@ -2,9 +2,12 @@
 //
 // flash-aot --head-dim=64,128 --dtype=f16,bf16 --mask=none,causal
 //           --chip=sm_80,sm_90a -o DIR
+// flash-aot model.mlir --chip=sm_90a -o DIR
 //
 // writes one PTX file per kernel, a cubin next to it when ptxas is found,
-// and DIR/manifest.json describing every kernel (docs/kernel-abi.md).
+// and DIR/manifest.json describing every kernel (docs/kernel-abi.md). Given
+// an MLIR file, the kernels are those its attention needs: naive
+// softmax(QKᵀ)V graphs are raised into flash.attention first.
 //
 //===----------------------------------------------------------------------===//
 
@@ -14,10 +17,15 @@
 #include "flash/Dialect/Flash/IR/FlashDialect.h"
 #include "flash/Pipelines/KernelCompiler.h"
 
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/IR/MLIRContext.h"
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/Parser/Parser.h"
+#include "llvm/Support/SourceMgr.h"
+#include "flash/InitFlash.h"
 #include "mlir/InitAllDialects.h"
 #include "mlir/InitAllExtensions.h"
 #include "mlir/InitAllPasses.h"
@@ -33,11 +41,14 @@
 #include "llvm/Support/raw_ostream.h"
 
 #include <chrono>
+#include <set>
 
 using namespace mlir;
 using namespace mlir::flash;
 namespace cl = llvm::cl;
 
+static cl::opt<std::string> inputFile(cl::Positional,
+                                      cl::desc("[model.mlir]"), cl::init(""));
 static cl::list<int64_t> headDims("head-dim", cl::CommaSeparated,
                                   cl::desc("Head dims (multiples of 8 up to "
                                            "256; default 32,64,96,128,192,256)"));
@@ -70,6 +81,47 @@ static cl::opt<std::string> ptxasPath(
                       "or in /usr/local/cuda/bin; 'none' to skip)"));
 
 namespace {
+
+/// The kernel specs that the attention in `path` needs on `chips`, after
+/// raising naive attention graphs; ops without a GPU kernel are reported.
+FailureOr<SmallVector<KernelSpec>>
+collectModelSpecs(MLIRContext &ctx, StringRef path,
+                  ArrayRef<std::string> chips) {
+  ctx.getOrLoadDialect<FlashDialect>();
+  llvm::SourceMgr sourceMgr;
+  SourceMgrDiagnosticHandler diagnostics(sourceMgr, &ctx);
+  OwningOpRef<ModuleOp> module =
+      parseSourceFile<ModuleOp>(path, sourceMgr, &ctx);
+  if (!module)
+    return failure();
+  PassManager pm(&ctx);
+  pm.addNestedPass<func::FuncOp>(createFlashRaiseAttention());
+  if (failed(pm.run(*module)))
+    return failure();
+  SmallVector<KernelSpec> specs;
+  std::set<std::string> seen;
+  bool any = false;
+  for (const std::string &chip : chips) {
+    module->walk([&](AttentionOp op) {
+      any = true;
+      std::string reason;
+      FailureOr<KernelSpec> spec = getKernelSpec(op, chip, reason);
+      if (failed(spec)) {
+        op.emitWarning() << "no GPU kernel for this attention: " << reason;
+        return;
+      }
+      if (seen.insert(spec->getName()).second)
+        specs.push_back(*spec);
+    });
+  }
+  if (!any)
+    llvm::errs() << "flash-aot: no attention found in '" << path
+                 << "' (neither flash.attention nor a naive graph that "
+                    "flash-raise-attention recognizes)\n";
+  if (specs.empty())
+    return failure();
+  return specs;
+}
 
 std::string findPtxas() {
   if (ptxasPath == "none")
@@ -147,13 +199,21 @@ int main(int argc, char **argv) {
           specs.push_back(spec);
         }
 
+  std::unique_ptr<MLIRContext> ctx = createKernelCompilerContext();
+  if (!inputFile.empty()) {
+    FailureOr<SmallVector<KernelSpec>> found =
+        collectModelSpecs(*ctx, inputFile, chipNames);
+    if (failed(found))
+      return 1;
+    specs = std::move(*found);
+  }
+
   if (std::error_code ec = llvm::sys::fs::create_directories(outputDir)) {
     llvm::errs() << "flash-aot: cannot create '" << outputDir
                  << "': " << ec.message() << "\n";
     return 1;
   }
 
-  std::unique_ptr<MLIRContext> ctx = createKernelCompilerContext();
 
   std::string ptxas = findPtxas();
   auto start = std::chrono::steady_clock::now();

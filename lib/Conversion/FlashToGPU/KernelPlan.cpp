@@ -27,6 +27,42 @@ Type KernelSpec::getElementType(MLIRContext *ctx) const {
   return BFloat16Type::get(ctx);
 }
 
+FailureOr<KernelSpec> mlir::flash::getKernelSpec(AttentionOp op, StringRef chip,
+                                    std::string &reason) {
+  auto q = cast<RankedTensorType>(op.getQuery().getType());
+  auto v = cast<RankedTensorType>(op.getValue().getType());
+  KernelSpec spec;
+  spec.chip = chip.str();
+  Type elt = q.getElementType();
+  if (elt.isF16())
+    spec.elementType = KernelElementType::F16;
+  else if (elt.isBF16())
+    spec.elementType = KernelElementType::BF16;
+  else
+    reason = "the tensor-core kernels take f16 or bf16, not f32";
+  if (q.isDynamicDim(3) || v.isDynamicDim(3))
+    reason = "the head dims must be static";
+  else if (q.getDimSize(3) != v.getDimSize(3))
+    reason = "the value head dim must equal the query's";
+  spec.headDim = q.getDimSize(3);
+  if (op.getMask())
+    reason = "mask operands are not supported by the GPU kernels yet";
+  if (op.getSoftcap())
+    reason = "softcap is not supported by the GPU kernels yet";
+  if (op.getKvNumBlocks())
+    reason = "block-sparse layouts are not supported by the GPU kernels yet";
+  if (op.getScaleValue() <= 0)
+    reason = "the GPU kernels take a positive scale (they fold it into the "
+             "exponent after the row maximum)";
+  spec.mask = op.getMaskKind();
+  if (reason.empty())
+    if (llvm::Error err = verifyKernelSpec(spec))
+      reason = llvm::toString(std::move(err));
+  if (!reason.empty())
+    return failure();
+  return spec;
+}
+
 std::optional<KernelElementType> mlir::flash::parseKernelElementType(
     StringRef name) {
   return llvm::StringSwitch<std::optional<KernelElementType>>(name)

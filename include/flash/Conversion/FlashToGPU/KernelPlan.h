@@ -10,7 +10,7 @@
 #ifndef FLASH_CONVERSION_FLASHTOGPU_KERNELPLAN_H
 #define FLASH_CONVERSION_FLASHTOGPU_KERNELPLAN_H
 
-#include "flash/Dialect/Flash/IR/FlashDialect.h"
+#include "flash/Dialect/Flash/IR/FlashOps.h"
 #include "mlir/Support/LLVM.h"
 #include "llvm/Support/Error.h"
 
@@ -64,6 +64,11 @@ KernelPlan selectKernelPlan(const KernelSpec &spec);
 
 /// Checks that a plan (e.g. one with overridden fields) can be generated.
 llvm::Error verifyKernelPlan(const KernelPlan &plan);
+
+/// The kernel spec of a flash.attention op for `chip`, or failure with the
+/// reason its kernel does not exist yet in `reason`.
+FailureOr<KernelSpec> getKernelSpec(AttentionOp op, StringRef chip,
+                                    std::string &reason);
 
 /// Parses "f16" / "bf16".
 std::optional<KernelElementType> parseKernelElementType(StringRef name);
