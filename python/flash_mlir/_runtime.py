@@ -133,7 +133,9 @@ class Runtime:
             fn = getattr(self.lib, name)
             fn.restype = restype
             fn.argtypes = argtypes
-            setattr(self, name[len("flashrt_"):], fn)
+            short = name[len("flashrt_"):]
+            if not hasattr(type(self), short):  # else a typed wrapper below
+                setattr(self, short, fn)
 
     def check(self, status, what):
         """Raises RuntimeLibraryError for a failed status."""

@@ -156,7 +156,8 @@ def create_block_mask(mask_fn, B, H, Lq, Lk, block=(128, 128), device=None):
                             max=bkv)
     tiles_per_chunk = max(1, _CHUNK_ELEMENTS // max(1, b * h * bq * Lk))
     partial, full = [], []
-    for t0 in range(0, nq, tiles_per_chunk):
+    # Without keys every tile is dead (and there is nothing to evaluate).
+    for t0 in range(0, nq if nkv else 0, tiles_per_chunk):
         t1 = min(nq, t0 + tiles_per_chunk)
         rows = torch.arange(t0 * bq, min(Lq, t1 * bq), device=device)
         visible = evaluate_mask(mask_fn, b, h, rows, kv_idx, device)
