@@ -145,6 +145,11 @@ def empty_like_layout(t, shape=None, dtype=None):
     return storage.permute(inverse)
 
 
+def empty_lse(q):
+    """The uninitialized [B, Hq, Lq] float32 log-sum-exp of q."""
+    return torch.empty(q.shape[:3], device=q.device, dtype=torch.float32)
+
+
 def _abi_ready(t):
     """t, or a fresh copy where its pointer or strides break the kernel ABI
     (16-byte aligned base, strides multiples of 8 elements)."""
@@ -165,7 +170,7 @@ def forward(q, k, v, call):
     """Runs the kernel of `call` (checked arguments); returns (out, lse)."""
     b, hq, lq, d = q.shape
     out = empty_like_layout(q)
-    lse = torch.empty((b, hq, lq), device=q.device, dtype=torch.float32)
+    lse = empty_lse(q)
     if k.shape[2] == 0:
         # No key at all: every row is empty.
         out.zero_()
