@@ -14,7 +14,7 @@ LLVM_PREFIX=/usr/lib/llvm-22
 FLASH_APT_PACKAGES=(
   llvm-22-dev libmlir-22-dev mlir-22-tools
   cmake ninja-build g++
-  python3-numpy python3-pytest
+  python3-numpy python3-pytest python3-torch
 )
 # The packages that Debian 12 serves from bookworm-security only.
 FLASH_LLVM_PACKAGES=(llvm-22-dev libmlir-22-dev mlir-22-tools)

@@ -13,7 +13,7 @@ config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
 config.suffixes = [".mlir", ".test", ".c"]
 config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.flash_obj_root, "test")
-config.excludes = ["CMakeLists.txt", "README.md", "lit.cfg.py",
+config.excludes = ["CMakeLists.txt", "README.md", "lit.cfg.py", "run-pytest.py",
                    "lit.site.cfg.py", "Inputs", "lib"]
 
 llvm_config.use_default_substitutions()
@@ -55,6 +55,12 @@ try:
     config.available_features.add("cuda-driver")
 except OSError:
     pass
+
+# The Python package's tests run with Debian's python3 and its pytest.
+import subprocess
+if subprocess.run(["/usr/bin/python3", "-c", "import pytest"],
+                  capture_output=True).returncode == 0:
+    config.available_features.add("python-pytest")
 
 # ptxas checks that generated kernels assemble (skipped where CUDA is absent).
 ptxas = shutil.which("ptxas") or (

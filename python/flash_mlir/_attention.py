@@ -1,0 +1,206 @@
+"""flash_mlir.attention: torch's scaled_dot_product_attention on flash-mlir's
+GPU kernels."""
+
+import ctypes
+
+import torch
+import torch.nn.functional as F
+
+from . import _kernels, _runtime, _spec
+from ._errors import UnsupportedError
+
+_DTYPES = {torch.float16: ("f16", _runtime.DTYPE_F16),
+           torch.bfloat16: ("bf16", _runtime.DTYPE_BF16)}
+
+BACKWARD_MESSAGE = (
+    "flash_mlir.attention has no backward pass on the GPU yet: the GPU "
+    "backward kernels do not exist (flash.attention_grad is lowered for the "
+    "CPU only). Use torch.nn.functional.scaled_dot_product_attention where "
+    "gradients are needed, or run flash_mlir.attention under torch.no_grad()")
+
+
+def attention(q, k, v, *, attn_mask=None, is_causal=False, scale=None,
+              enable_gqa=False, window=None, block_mask=None,
+              return_lse=False):
+    """Attention over [B, H, L, D] CUDA tensors, like
+    torch.nn.functional.scaled_dot_product_attention (no dropout).
+
+    q is [B, Hq, Lq, D], k and v [B, Hkv, Lk, D], all float16 or all
+    bfloat16, any strides with a contiguous last dimension. Hq == Hkv unless
+    enable_gqa, which takes Hq a multiple of Hkv. is_causal is top-left
+    causal (SDPA's); window=(left, right) keeps key j for query i iff
+    i + Lk - Lq - left <= j <= i + Lk - Lq + right (None on a side:
+    unbounded). scale defaults to 1/sqrt(D) and must be > 0. Returns the
+    output [B, Hq, Lq, D] in q's layout, and with return_lse also the
+    natural-log log-sum-exp [B, Hq, Lq] float32 (-inf, with output 0, for a
+    row that sees no key).
+
+    Raises UnsupportedError (a ValueError) for anything the kernels do not
+    compute, naming the argument; it never falls back to another
+    implementation.
+    """
+    call = check_arguments(q, k, v, attn_mask=attn_mask, is_causal=is_causal,
+                           scale=scale, enable_gqa=enable_gqa, window=window,
+                           block_mask=block_mask)
+    out, lse = _FlashAttention.apply(q, k, v, call)
+    return (out, lse) if return_lse else out
+
+
+def check_arguments(q, k, v, *, attn_mask=None, is_causal=False, scale=None,
+                    enable_gqa=False, window=None, block_mask=None):
+    """Checks a call and returns its _spec.KernelCall. Everything but the
+    device is checked first, so that the errors are the same on any
+    machine."""
+    if block_mask is not None:
+        raise UnsupportedError(
+            "block_mask: block-sparse GPU kernels are not generated yet; "
+            "flash_mlir.create_block_mask builds the layout, but only the "
+            "dense kernels (no mask, is_causal, window) run on the GPU")
+    if attn_mask is not None:
+        raise UnsupportedError(
+            "attn_mask: the GPU kernels take no mask tensor yet; supported "
+            "are is_causal=True (top-left causal) and window=(left, right) "
+            "(sliding window, bottom-right frame; (None, 0) is bottom-right "
+            "causal)")
+    for name, t in (("q", q), ("k", k), ("v", v)):
+        if not isinstance(t, torch.Tensor):
+            raise UnsupportedError(
+                f"{name} must be a torch.Tensor, got {type(t).__name__}")
+        if t.dim() != 4:
+            raise UnsupportedError(
+                f"{name} must be 4-D [B, H, L, D], got shape "
+                f"{tuple(t.shape)}")
+    dtypes = {q.dtype, k.dtype, v.dtype}
+    if len(dtypes) != 1:
+        raise UnsupportedError(
+            f"q, k and v must have one dtype (float16 or bfloat16), got "
+            f"{q.dtype}, {k.dtype} and {v.dtype}")
+    if q.dtype not in _DTYPES:
+        raise UnsupportedError(
+            f"dtype {q.dtype} is not supported: the kernels take "
+            f"torch.float16 or torch.bfloat16")
+    dtype = _DTYPES[q.dtype][0]
+    (b, hq, lq, d), (bk, hkv, lk, dk) = q.shape, k.shape
+    if tuple(v.shape[:3]) != (bk, hkv, lk):
+        raise UnsupportedError(
+            f"k and v must agree in [B, H, L], got {tuple(k.shape)} and "
+            f"{tuple(v.shape)}")
+    if bk != b:
+        raise UnsupportedError(
+            f"q and k must have the same batch size, got {b} and {bk}")
+    if dk != d or v.shape[3] != d:
+        raise UnsupportedError(
+            f"q, k and v must have one head dim, got {d}, {dk} and "
+            f"{v.shape[3]} (a separate value head dim is not supported)")
+    head_dim = _spec.kernel_head_dim(d)
+    if enable_gqa:
+        if hkv == 0 or hq % hkv:
+            raise UnsupportedError(
+                f"enable_gqa: the query heads ({hq}) must be a multiple of "
+                f"the key/value heads ({hkv})")
+    elif hq != hkv:
+        raise UnsupportedError(
+            f"q has {hq} heads and k, v have {hkv}: pass enable_gqa=True for "
+            f"grouped-query attention")
+    scale = _spec.check_scale(scale, d)
+    mask, win = _spec.select_mask(is_causal, window, lq, lk)
+    for name, t in (("q", q), ("k", k), ("v", v)):
+        if t.shape[3] > 1 and t.stride(3) != 1:
+            raise UnsupportedError(
+                f"{name}: the last dimension must be contiguous (stride 1), "
+                f"got strides {tuple(t.stride())}")
+    for name, t in (("q", q), ("k", k), ("v", v)):
+        if t.device.type != "cuda":
+            raise UnsupportedError(
+                f"{name} is on {t.device}: flash_mlir runs on CUDA tensors "
+                f"only")
+    if not (q.device == k.device == v.device):
+        raise UnsupportedError(
+            f"q, k and v must be on one device, got {q.device}, {k.device} "
+            f"and {v.device}")
+    return _spec.KernelCall(head_dim, dtype, mask, win, scale)
+
+
+class _FlashAttention(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, q, k, v, call):
+        out, lse = forward(q, k, v, call)
+        ctx.mark_non_differentiable(lse)
+        return out, lse
+
+    @staticmethod
+    def backward(ctx, grad_out, grad_lse):
+        raise UnsupportedError(BACKWARD_MESSAGE)
+
+
+def empty_like_layout(t, shape=None, dtype=None):
+    """An uninitialized tensor of `shape` (t's by default) whose memory
+    order follows t's strides, e.g. [B, L, H, D] storage for a transposed
+    [B, H, L, D] view; the last dimension stays innermost."""
+    shape = list(t.shape if shape is None else shape)
+    order = sorted(range(3), key=lambda i: -t.stride(i)) + [3]
+    storage = torch.empty([shape[i] for i in order], device=t.device,
+                          dtype=dtype or t.dtype)
+    inverse = [order.index(i) for i in range(4)]
+    return storage.permute(inverse)
+
+
+def empty_lse(q):
+    """The uninitialized [B, Hq, Lq] float32 log-sum-exp of q."""
+    return torch.empty(q.shape[:3], device=q.device, dtype=torch.float32)
+
+
+def _abi_ready(t):
+    """t, or a fresh copy where its pointer or strides break the kernel ABI
+    (16-byte aligned base, strides multiples of 8 elements)."""
+    aligned = t.data_ptr() % 16 == 0 or t.numel() == 0
+    strides_ok = all(t.stride(i) % 8 == 0 or t.shape[i] == 1
+                     for i in range(3))
+    if aligned and strides_ok:
+        return t
+    return torch.empty(t.shape, device=t.device, dtype=t.dtype).copy_(t)
+
+
+def _descriptor(t, code):
+    return _runtime.make_tensor(t.data_ptr() or None, code, t.shape,
+                                t.stride())
+
+
+def forward(q, k, v, call):
+    """Runs the kernel of `call` (checked arguments); returns (out, lse)."""
+    b, hq, lq, d = q.shape
+    out = empty_like_layout(q)
+    lse = empty_lse(q)
+    if k.shape[2] == 0:
+        # No key at all: every row is empty.
+        out.zero_()
+        lse.fill_(float("-inf"))
+        return out, lse
+    pad = call.head_dim - d
+    if pad:
+        q, k, v = (F.pad(t, (0, pad)) for t in (q, k, v))
+        o = empty_like_layout(q)
+    else:
+        o = out
+    q, k, v = (_abi_ready(t) for t in (q, k, v))
+    kernel = _kernels.get_kernel(q.device.index, call.head_dim, call.dtype,
+                                 call.mask)
+    launch(kernel, q, k, v, o, lse, call,
+           torch.cuda.current_stream(q.device).cuda_stream)
+    if pad:
+        out.copy_(o[..., :d])
+    return out, lse
+
+
+def launch(kernel, q, k, v, o, lse, call, stream):
+    """Launches `kernel` on tensors that meet the ABI, on `stream` (a
+    CUstream as an int; 0 or None for the default stream)."""
+    code = _DTYPES[q.dtype][1]
+    tensors = [_descriptor(t, code) for t in (q, k, v, o)]
+    tensors.append(_descriptor(lse, _runtime.DTYPE_F32))
+    rt = kernel.rt
+    rt.check(rt.attention_forward(
+        kernel.context, kernel.handle, *(ctypes.byref(t) for t in tensors),
+        call.scale, call.window[0], call.window[1],
+        ctypes.c_void_p(stream or None)),
+        f"launching {kernel.info.name.decode()}")

@@ -1,0 +1,293 @@
+"""The ctypes bindings of libFlashRuntime: struct layouts against the C
+header, round trips through the library, manifests and selection, tensor
+descriptors through the runtime's validation, and (in a subprocess, with
+the runtime's fake CUDA driver) kernel loading and the launch parameters."""
+
+import ctypes
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from conftest import SOURCE_ROOT, build_path, runtime_or_skip  # noqa: E402
+from flash_mlir import RuntimeLibraryError, _runtime, _kernels  # noqa: E402
+
+INPUT_LIB = os.path.join(SOURCE_ROOT, "test", "Runtime", "Inputs", "lib")
+
+LAYOUT_PROGRAM = r"""
+#include "flash/Runtime/Runtime.h"
+#include <stdio.h>
+#include <stddef.h>
+#define S(T) printf(#T " size %zu\n", sizeof(T))
+#define F(T, f) printf(#T " " #f " %zu\n", offsetof(T, f))
+int main(void) {
+  S(flashrt_spec); F(flashrt_spec, head_dim); F(flashrt_spec, dtype);
+  F(flashrt_spec, mask); F(flashrt_spec, block_sparse); F(flashrt_spec, chip);
+  S(flashrt_kernel_info); F(flashrt_kernel_info, name);
+  F(flashrt_kernel_info, spec); F(flashrt_kernel_info, block_q);
+  F(flashrt_kernel_info, block_kv); F(flashrt_kernel_info, warps);
+  F(flashrt_kernel_info, stages); F(flashrt_kernel_info, threads);
+  F(flashrt_kernel_info, smem_bytes);
+  S(flashrt_selection); F(flashrt_selection, index);
+  F(flashrt_selection, image);
+  S(flashrt_tensor); F(flashrt_tensor, data); F(flashrt_tensor, dtype);
+  F(flashrt_tensor, rank); F(flashrt_tensor, sizes);
+  F(flashrt_tensor, strides);
+  return 0;
+}
+"""
+
+STRUCTS = {"flashrt_spec": _runtime.Spec,
+           "flashrt_kernel_info": _runtime.KernelInfo,
+           "flashrt_selection": _runtime.Selection,
+           "flashrt_tensor": _runtime.Tensor}
+
+
+def c_layout(program, include_dirs, tmp_path):
+    cc = shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
+    if cc is None:
+        pytest.skip("no C compiler")
+    src = tmp_path / "layout.c"
+    src.write_text(program)
+    exe = tmp_path / "layout"
+    subprocess.run([cc, "-o", str(exe), str(src)] +
+                   [f"-I{d}" for d in include_dirs], check=True)
+    out = subprocess.run([str(exe)], check=True, capture_output=True,
+                         text=True).stdout
+    return [line.split() for line in out.splitlines()]
+
+
+def test_struct_layouts_match_the_header(tmp_path):
+    rows = c_layout(LAYOUT_PROGRAM, [os.path.join(SOURCE_ROOT, "include")],
+                    tmp_path)
+    assert len(rows) == 24
+    for struct, member, value in rows:
+        cls = STRUCTS[struct]
+        got = (ctypes.sizeof(cls) if member == "size"
+               else getattr(cls, member).offset)
+        assert got == int(value), (struct, member)
+
+
+MANIFEST = {
+    "version": 1,
+    "kernels": [{
+        "name": "flash_fwd_d96_bf16_sliding_window_sm_90a",
+        "ptx": "k.ptx",
+        "spec": {"head_dim": 96, "dtype": "bf16", "mask": "sliding_window",
+                 "block_sparse": False, "chip": "sm_90a"},
+        "config": {"block_q": 128, "block_kv": 32, "warps": 8, "stages": 3},
+        "threads": 256,
+        "smem_bytes": 77824,
+    }],
+}
+
+
+def test_kernel_info_round_trip():
+    rt = runtime_or_skip()
+    text = json.dumps(MANIFEST).encode()
+    handle = ctypes.c_void_p()
+    rt.check(rt.library_parse(text, len(text), b"/nowhere",
+                              ctypes.byref(handle)), "parse")
+    try:
+        assert rt.library_size(handle) == 1
+        info = _runtime.KernelInfo()
+        rt.check(rt.library_info(handle, 0, ctypes.byref(info)), "info")
+        assert info.name == b"flash_fwd_d96_bf16_sliding_window_sm_90a"
+        assert (info.spec.head_dim, info.spec.dtype, info.spec.mask,
+                info.spec.block_sparse, info.spec.chip) == (
+                    96, _runtime.DTYPE_BF16, 3, 0, 901)
+        assert (info.block_q, info.block_kv, info.warps, info.stages,
+                info.threads, info.smem_bytes) == (128, 32, 8, 3, 256, 77824)
+        assert rt.library_has_ptx(handle, 0) == 1
+        assert rt.library_has_cubin(handle, 0) == 0
+        rt.check(rt.kernel_info_check(ctypes.byref(info)), "check")
+        selection = _runtime.Selection()
+        rt.check(rt.library_select(handle, ctypes.byref(info.spec), 900,
+                                   ctypes.byref(selection)), "select")
+        assert (selection.index, selection.image) == (0, _runtime.IMAGE_PTX)
+        assert rt.spec_symbol(info.spec) == info.name.decode()
+    finally:
+        rt.library_destroy(handle)
+
+
+def test_chips():
+    rt = runtime_or_skip()
+    assert rt.chip_parse("sm_90a") == 901
+    assert rt.chip_name(860) == "sm_86"
+    assert rt.chip_runs(900, 800, 1) == 1
+    assert rt.chip_runs(900, 800, 0) == 0
+    with pytest.raises(RuntimeLibraryError, match=r"INVALID_ARGUMENT"):
+        rt.chip_parse("sm_x")
+
+
+def test_library_open_and_select():
+    runtime_or_skip()
+    lib = _kernels.KernelLibrary(INPUT_LIB)
+    assert "flash_fwd_d64_f16_causal_sm_90a" in lib.names()
+    spec = _kernels.make_spec(64, "f16", "causal")
+    info, image = lib.select(spec, 900)
+    assert info.name == b"flash_fwd_d64_f16_causal_sm_90a"
+    info, image = lib.select(spec, 860)
+    assert info.name == b"flash_fwd_d64_f16_causal_sm_80"
+    assert lib.select(_kernels.make_spec(32, "f16", "none"), 900) is None
+
+
+def test_bad_manifest_is_reported(tmp_path):
+    runtime_or_skip()
+    (tmp_path / "manifest.json").write_text('{"version": 2, "kernels": []}')
+    with pytest.raises(RuntimeLibraryError, match=r"MANIFEST: .*version"):
+        _kernels.KernelLibrary(str(tmp_path))
+    with pytest.raises(RuntimeLibraryError, match=r"IO"):
+        _kernels.KernelLibrary(str(tmp_path / "missing"))
+
+
+def test_set_kernel_dir_validates(tmp_path):
+    runtime_or_skip()
+    with pytest.raises(RuntimeLibraryError, match=r"IO"):
+        _kernels.set_kernel_dir(str(tmp_path))
+    _kernels.set_kernel_dir(INPUT_LIB)
+    try:
+        assert _kernels.kernel_dir() == INPUT_LIB
+    finally:
+        _kernels.set_kernel_dir(None)
+
+
+def validate(q, k, v, o, lse, scale=0.125):
+    """flashrt_validate_forward on descriptors of CPU tensors (it checks
+    shapes, strides and alignment; it never dereferences)."""
+    from flash_mlir._attention import _DTYPES, _descriptor
+    rt = runtime_or_skip()
+    lib = _kernels.KernelLibrary(INPUT_LIB)
+    info, _ = lib.select(_kernels.make_spec(64, "f16", "causal"), 900)
+    code = _DTYPES[q.dtype][1]
+    ts = [_descriptor(t, code) for t in (q, k, v, o)]
+    ts.append(_descriptor(lse, _runtime.DTYPE_F32))
+    rt.check(rt.validate_forward(ctypes.byref(info),
+                                 *(ctypes.byref(t) for t in ts), scale, 0, 0),
+             "validate")
+
+
+def test_descriptors_of_strided_tensors_validate():
+    from flash_mlir._attention import empty_like_layout
+    b, hq, hkv, lq, lk = 2, 4, 2, 33, 47
+    # [B, L, H, D] storage seen as [B, H, L, D], and a GQA key.
+    q = torch.zeros(b, lq, hq, 64, dtype=torch.float16).transpose(1, 2)
+    k = torch.zeros(b, lk, hkv, 64, dtype=torch.float16).transpose(1, 2)
+    v = torch.zeros(b, hkv, lk, 64, dtype=torch.float16)
+    o = empty_like_layout(q)
+    assert o.stride() == q.stride()
+    lse = torch.zeros(b, hq, lq)
+    validate(q, k, v, o, lse)
+    odd = torch.zeros(b, hkv, lk, 68, dtype=torch.float16)[..., :64]
+    with pytest.raises(RuntimeLibraryError,
+                       match=r"TENSOR_STRIDE: k: strides\[1\] is 3196, "
+                             r"expected a multiple of 8"):
+        validate(q, odd, v, o, lse)
+    three = k[:, :1].expand(b, 3, lk, 64)
+    with pytest.raises(RuntimeLibraryError,
+                       match=r"TENSOR_SHAPE: k: sizes\[1\] \(Hkv\) is 3"):
+        validate(q, three, v, o, lse)
+
+
+def test_abi_ready_copies_misaligned_tensors():
+    from flash_mlir._attention import _abi_ready
+    base = torch.zeros(2 * 4 * 16 * 64 + 4, dtype=torch.float16)
+    t = base[4:].view(2, 4, 16, 64)  # 8-byte offset
+    assert t.data_ptr() % 16 != 0
+    fixed = _abi_ready(t)
+    assert fixed.data_ptr() % 16 == 0 and torch.equal(fixed, t)
+    odd = torch.zeros(2, 4, 16, 68, dtype=torch.float16)[..., :64]
+    fixed = _abi_ready(odd)
+    assert fixed.stride() == (4096, 1024, 64, 1)
+    fine = torch.zeros(2, 16, 4, 64, dtype=torch.float16).transpose(1, 2)
+    assert _abi_ready(fine) is fine
+
+
+FAKE_SCRIPT = textwrap.dedent(r"""
+    import sys
+    import torch
+    import flash_mlir
+    from flash_mlir import _attention, _capi, _kernels, _spec
+
+    mode = sys.argv[1]
+    if mode != "compile":
+        _capi.get_compiler = lambda: None
+    if mode == "directory":
+        flash_mlir.set_kernel_dir(sys.argv[2])
+    try:
+        kernel = _kernels.get_kernel(0, 64, "f16", "causal")
+    except flash_mlir.KernelNotFoundError as err:
+        print("ERROR", err, flush=True)
+        sys.exit(0)
+    print("SOURCE", kernel.source, kernel.info.name.decode(), flush=True)
+    q = torch.zeros(2, 100, 4, 64, dtype=torch.float16).transpose(1, 2)
+    k = torch.zeros(2, 2, 120, 64, dtype=torch.float16)
+    v = torch.zeros(2, 2, 120, 64, dtype=torch.float16)
+    o = _attention.empty_like_layout(q)
+    lse = torch.empty(2, 4, 100)
+    call = _spec.KernelCall(64, "f16", "causal", (0, 0), 0.125)
+    sys.stdout.flush()
+    _attention.launch(kernel, q, k, v, o, lse, call, None)
+    again = _kernels.get_kernel(0, 64, "f16", "causal")
+    print("CACHED", again is kernel, flush=True)
+""")
+
+
+def run_fake(mode, python_env, *args, cc="90"):
+    fake = build_path("FAKE_CUDA_DRIVER")
+    if not fake or not os.path.exists(fake):
+        pytest.skip("the fake CUDA driver (a build-tree test library) is "
+                    "not available")
+    runtime_or_skip()
+    env = dict(python_env, FLASHRT_CUDA_DRIVER=fake, FAKE_CUDA_CC=cc)
+    env.pop("FLASH_MLIR_KERNELS", None)
+    proc = subprocess.run([sys.executable, "-c", FAKE_SCRIPT, mode, *args],
+                          env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def test_fake_driver_directory_load_and_launch(python_env):
+    out = run_fake("directory", python_env, INPUT_LIB)
+    assert f"SOURCE directory {INPUT_LIB} flash_fwd_d64_f16_causal_sm_90a" \
+        in out
+    assert "cuLaunchKernel 'flash_fwd_d64_f16_causal_sm_90a' grid=(1, 4, 2)" \
+        in out
+    params = {line.split()[1].rstrip(":"): line for line in out.splitlines()
+              if line.startswith("fake:   ")}
+    # q is [B, L, H, D] storage: strides (L*H*D, D, H*D, 1).
+    expected = {"q": "sizes=[2, 4, 100, 64] strides=[25600, 64, 256, 1]",
+                "k": "sizes=[2, 2, 120, 64] strides=[15360, 7680, 64, 1]",
+                "o": "sizes=[2, 4, 100, 64] strides=[25600, 64, 256, 1]",
+                "lse": "sizes=[2, 4, 100] strides=[400, 100, 1]"}
+    for name, text in expected.items():
+        assert "offset=0 " + text in params[name]
+    assert "scale_log2=0.180336878 window_left=0 window_right=0" in out
+    assert "CACHED True" in out
+
+
+def test_fake_driver_no_kernel_anywhere(python_env):
+    out = run_fake("none", python_env)
+    assert "ERROR no kernel for head_dim=64 dtype=f16 mask=causal on sm_90" \
+        in out
+    assert "no kernel directory is set" in out
+    assert "--head-dim=64 --dtype=f16 --mask=causal" in out
+    assert "FLASH_MLIR_KERNELS=DIR" in out
+
+
+def test_fake_driver_directory_lacks_kernel(python_env, tmp_path):
+    lib = tmp_path / "lib"
+    shutil.copytree(INPUT_LIB, lib)
+    manifest = json.loads((lib / "manifest.json").read_text())
+    manifest["kernels"] = [e for e in manifest["kernels"]
+                           if e["spec"]["mask"] != "causal"]
+    (lib / "manifest.json").write_text(json.dumps(manifest))
+    out = run_fake("directory", python_env, str(lib))
+    assert f"the kernel directory {lib} lacks it (it has " \
+           "flash_fwd_d128_bf16_none_sm_80" in out

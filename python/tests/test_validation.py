@@ -1,0 +1,198 @@
+"""Argument checking: every unsupported request raises UnsupportedError
+naming the argument. CPU tensors suffice, as the device is checked last."""
+
+import math
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+import flash_mlir  # noqa: E402
+from flash_mlir import UnsupportedError  # noqa: E402
+from flash_mlir._attention import check_arguments  # noqa: E402
+
+
+def qkv(b=2, hq=4, hkv=4, lq=16, lk=16, d=64, dtype=torch.float16):
+    return (torch.randn(b, hq, lq, d, dtype=dtype),
+            torch.randn(b, hkv, lk, d, dtype=dtype),
+            torch.randn(b, hkv, lk, d, dtype=dtype))
+
+
+def raises(match, *args, **kwargs):
+    with pytest.raises(UnsupportedError, match=match):
+        flash_mlir.attention(*args, **kwargs)
+
+
+def test_error_is_a_value_error():
+    assert issubclass(UnsupportedError, ValueError)
+
+
+def test_cpu_tensors():
+    raises(r"q is on cpu: flash_mlir runs on CUDA tensors only", *qkv())
+
+
+def test_attn_mask():
+    q, k, v = qkv()
+    raises(r"attn_mask: the GPU kernels take no mask tensor",
+           q, k, v, attn_mask=torch.ones(16, 16, dtype=torch.bool))
+
+
+def test_block_mask():
+    q, k, v = qkv()
+    mask = flash_mlir.create_block_mask(lambda b, h, i, j: j <= i, None, None,
+                                        16, 16)
+    raises(r"block_mask: block-sparse GPU kernels are not generated yet",
+           q, k, v, block_mask=mask)
+
+
+def test_no_dropout_parameter():
+    q, k, v = qkv()
+    with pytest.raises(TypeError):
+        flash_mlir.attention(q, k, v, dropout_p=0.1)
+
+
+@pytest.mark.parametrize("dtypes,match", [
+    ((torch.float32,) * 3, r"dtype torch.float32 is not supported: .*"
+                           r"torch.float16 or torch.bfloat16"),
+    ((torch.float16, torch.bfloat16, torch.float16),
+     r"q, k and v must have one dtype"),
+])
+def test_dtypes(dtypes, match):
+    q, k, v = (t.to(dt) for t, dt in zip(qkv(), dtypes))
+    raises(match, q, k, v)
+
+
+@pytest.mark.parametrize("d", [12, 4, 264, 0])
+def test_head_dim_not_supported(d):
+    raises(rf"head dim {d} is not supported: .*multiples of 8 up to 256",
+           *qkv(d=d))
+
+
+def test_head_dims_differ():
+    q, k, v = qkv()
+    raises(r"q, k and v must have one head dim, got 64, 64 and 32",
+           q, k, v[..., :32])
+
+
+def test_rank():
+    q, k, v = qkv()
+    raises(r"q must be 4-D \[B, H, L, D\], got shape \(4, 16, 64\)",
+           q[0], k, v)
+
+
+def test_kv_shapes_differ():
+    q, k, v = qkv()
+    raises(r"k and v must agree in \[B, H, L\]", q, k, v[:, :, :8])
+
+
+def test_batch_differs():
+    q, k, v = qkv()
+    raises(r"same batch size, got 2 and 1", q, k[:1], v[:1])
+
+
+def test_heads_differ_without_gqa():
+    raises(r"q has 8 heads and k, v have 2: pass enable_gqa=True",
+           *qkv(hq=8, hkv=2))
+
+
+def test_gqa_not_a_multiple():
+    raises(r"enable_gqa: the query heads \(6\) must be a multiple of the "
+           r"key/value heads \(4\)", *qkv(hq=6, hkv=4), enable_gqa=True)
+
+
+@pytest.mark.parametrize("scale", [0.0, -1.0, math.inf, math.nan, "x"])
+def test_scale(scale):
+    raises(r"scale must be", *qkv(), scale=scale)
+
+
+def test_last_dim_not_contiguous():
+    q, k, v = qkv()
+    k = torch.randn(2, 4, 64, 16, dtype=torch.float16).transpose(2, 3)
+    raises(r"k: the last dimension must be contiguous", q, k, v)
+
+
+@pytest.mark.parametrize("window,match", [
+    ((-1, 0), r"window: left must be an int >= 0"),
+    ((0, 1.5), r"window: right must be an int >= 0"),
+    (5, r"window must be a \(left, right\) pair"),
+])
+def test_window(window, match):
+    raises(match, *qkv(), window=window)
+
+
+def test_window_with_is_causal():
+    raises(r"is_causal=True and window together", *qkv(), is_causal=True,
+           window=(4, 0))
+
+
+def test_valid_call_reaches_the_device_check():
+    # A transposed [B, L, H, D] layout is fine; only the device is refused.
+    q, k, v = (t.transpose(1, 2).contiguous().transpose(1, 2)
+               for t in qkv(d=40))
+    raises(r"q is on cpu", q, k, v, enable_gqa=True)
+
+
+@pytest.mark.parametrize("kwargs,expected", [
+    ({}, (64, "f16", "none", (0, 0))),
+    ({"is_causal": True}, (64, "f16", "causal", (0, 0))),
+    ({"window": (None, 0)}, (64, "f16", "causal_bottom_right", (0, 0))),
+    ({"window": (None, None)}, (64, "f16", "none", (0, 0))),
+    ({"window": (3, 1)}, (64, "f16", "sliding_window", (3, 1))),
+    ({"window": (3, None)}, (64, "f16", "sliding_window", (3, 16 + 24))),
+])
+def test_spec_selection(kwargs, expected, monkeypatch):
+    q, k, v = qkv(lq=16, lk=24)
+    monkeypatch.setattr(torch.Tensor, "device", torch.device("cuda", 0))
+    call = check_arguments(q, k, v, **kwargs)
+    assert (call.head_dim, call.dtype, call.mask, call.window) == expected
+    assert call.scale == pytest.approx(1 / 8)
+
+
+@pytest.mark.parametrize("d,kernel_d", [(8, 32), (32, 32), (40, 64),
+                                        (64, 64), (72, 96), (136, 192),
+                                        (200, 256), (256, 256)])
+def test_head_dim_padding(d, kernel_d):
+    from flash_mlir._spec import kernel_head_dim
+    assert kernel_head_dim(d) == kernel_d
+
+
+def test_bf16_and_scale(monkeypatch):
+    q, k, v = qkv(dtype=torch.bfloat16, d=96)
+    monkeypatch.setattr(torch.Tensor, "device", torch.device("cuda", 0))
+    call = check_arguments(q, k, v, scale=0.5)
+    assert (call.dtype, call.head_dim, call.scale) == ("bf16", 96, 0.5)
+
+
+def test_compile_chip():
+    from flash_mlir._spec import compile_chip
+
+    def runs(device, code, is_ptx):  # the runtime's rule, for PTX
+        if code % 10:
+            return device // 10 == code // 10
+        return code <= device
+
+    assert compile_chip(900, runs) == "sm_90a"
+    assert compile_chip(800, runs) == "sm_80"
+    assert compile_chip(860, runs) == "sm_86"
+    assert compile_chip(870, runs) == "sm_86"
+    assert compile_chip(1200, runs) == "sm_90"
+    with pytest.raises(UnsupportedError, match=r"sm_75: the kernels need "
+                                               r"sm_80"):
+        compile_chip(750, runs)
+
+
+def test_backward_raises(monkeypatch):
+    from flash_mlir import _attention
+
+    def fake_forward(q, k, v, call):
+        return torch.zeros_like(q), torch.zeros(q.shape[:3])
+
+    monkeypatch.setattr(_attention, "forward", fake_forward)
+    q, k, v = (t.requires_grad_() for t in qkv())
+    call = flash_mlir._spec.KernelCall(64, "f16", "none", (0, 0), 0.125)
+    out, _ = _attention._FlashAttention.apply(q, k, v, call)
+    assert out.requires_grad
+    with pytest.raises(UnsupportedError,
+                       match=r"no backward pass on the GPU yet: the GPU "
+                             r"backward kernels do not exist"):
+        out.sum().backward()
