@@ -116,7 +116,7 @@ private:
                                       object));
     FLASHRT_RETURN_IF_ERROR(getInt(*object, path, "head_dim", spec.head_dim));
     if (!isKernelHeadDim(spec.head_dim))
-      return error(path + ".head_dim: expected 32, 64, 96, 128, 192 or 256, "
+      return error(path + ".head_dim: expected a positive multiple of 8 up to 256, "
                           "got " +
                    std::to_string(spec.head_dim));
     std::string text;

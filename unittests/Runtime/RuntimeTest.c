@@ -289,7 +289,7 @@ static int runValidate(void) {
 
   CASE("null info", p.infoArg = NULL);
   CASE("info name", p.info.name = "flash_fwd_d64_f16_causal_sm_90");
-  CASE("info head_dim", p.info.spec.head_dim = 80);
+  CASE("info head_dim", p.info.spec.head_dim = 84);
   CASE("info threads", p.info.threads = 96);
   CASE("info block_q", p.info.block_q = 0);
   CASE("sparse kernel",

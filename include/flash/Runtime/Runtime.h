@@ -109,7 +109,7 @@ FLASHRT_API flashrt_status flashrt_chip_name(int chip, char *buf, size_t size);
 FLASHRT_API int flashrt_chip_runs(int device_chip, int code_chip, int is_ptx);
 
 typedef struct flashrt_spec {
-  int head_dim;      /* 32, 64, 96, 128, 192 or 256 */
+  int head_dim;      /* a multiple of 8 up to 256 */
   int dtype;         /* flashrt_dtype: F16 or BF16 */
   int mask;          /* flashrt_mask */
   int block_sparse;  /* 0 or 1 */
