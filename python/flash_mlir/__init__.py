@@ -17,7 +17,7 @@ except ImportError as _err:  # No torch: block masks need it too.
     raise ImportError(f"flash_mlir needs PyTorch: {_err}") from _err
 
 
-def register_transformers(name="flash_mlir"):
+def register_transformers(name="mlir_attention"):
     """Registers `name` as a transformers attention implementation (see
     flash_mlir.transformers.register)."""
     from .transformers import register

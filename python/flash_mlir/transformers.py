@@ -3,7 +3,7 @@
     import flash_mlir.transformers
     flash_mlir.transformers.register()
     model = AutoModelForCausalLM.from_config(config,
-                                             attn_implementation="flash_mlir")
+                                             attn_implementation="mlir_attention")
 
 Needs transformers >= 4.48 (AttentionInterface). Causal and unmasked
 attention run on flash-mlir's kernels; a padding mask, dropout, soft-capping,
@@ -16,7 +16,9 @@ import torch
 from ._attention import attention
 from ._errors import UnsupportedError
 
-NAME = "flash_mlir"
+# transformers treats every implementation name containing "flash" as a
+# FlashAttention variant to fetch from its hub, so the name avoids the word.
+NAME = "mlir_attention"
 
 # Keyword arguments that change the result when set: not supported yet.
 _UNSUPPORTED_KWARGS = {
@@ -38,6 +40,11 @@ def register(name=NAME):
         raise ImportError(
             "flash_mlir.transformers.register needs transformers >= 4.48 "
             f"(AttentionInterface): {err}") from err
+    if "flash" in name:
+        raise ValueError(
+            f"attention implementation name {name!r} contains 'flash', which "
+            "transformers takes for a FlashAttention build to fetch from its "
+            "hub; choose another name")
     AttentionInterface.register(name, attention_forward)
     try:
         from transformers.masking_utils import (ALL_MASK_ATTENTION_FUNCTIONS,

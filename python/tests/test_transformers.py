@@ -1,5 +1,5 @@
 """The transformers adapter: mask classification and refusals on the CPU; a
-GPT-2 forward with attn_implementation="flash_mlir" against "sdpa" on a GPU.
+GPT-2 forward with attn_implementation="mlir_attention" against "sdpa" on a GPU.
 """
 
 import math
@@ -86,7 +86,7 @@ def test_register():
     import flash_mlir
     flash_mlir.register_transformers()
     from transformers import AttentionInterface
-    assert AttentionInterface._global_mapping["flash_mlir"] is \
+    assert AttentionInterface._global_mapping["mlir_attention"] is \
         attention_forward
 
 
@@ -112,7 +112,7 @@ def test_gpt2_matches_sdpa():
                         embd_pdrop=0.0)
     torch.manual_seed(0)
     models = {}
-    for impl in ("sdpa", "flash_mlir"):
+    for impl in ("sdpa", "mlir_attention"):
         model = AutoModelForCausalLM.from_config(config,
                                                  attn_implementation=impl)
         if models:
@@ -126,7 +126,7 @@ def test_gpt2_matches_sdpa():
 
     ref = logits("sdpa", torch.float32)
     sdpa = logits("sdpa", torch.float16)
-    ours = logits("flash_mlir", torch.float16)
+    ours = logits("mlir_attention", torch.float16)
 
     def rel(x):
         return ((x - ref).norm() / ref.norm()).item()
@@ -139,9 +139,9 @@ def test_gpt2_matches_sdpa():
     mask[0, :10] = 0
     with pytest.raises(UnsupportedError, match=r"attention_mask"):
         with torch.no_grad():
-            models["flash_mlir"](input_ids=ids, attention_mask=mask)
+            models["mlir_attention"](input_ids=ids, attention_mask=mask)
     # An all-ones mask is fine.
     with torch.no_grad():
-        full = models["flash_mlir"](input_ids=ids,
+        full = models["mlir_attention"](input_ids=ids,
                                     attention_mask=torch.ones_like(ids))
     assert torch.allclose(full.logits.double(), ours, atol=1e-2)
