@@ -59,7 +59,10 @@ def check_case(c):
         **call_kwargs(c["mask"], c["window"]))
     torch.cuda.synchronize()
     assert out.shape == q.shape and out.dtype == dtype
-    assert out.stride() == q.stride()
+    # The output keeps q's memory layout (strides of unit dimensions are
+    # arbitrary).
+    assert [s for s, n in zip(out.stride(), out.shape) if n > 1] == \
+        [s for s, n in zip(q.stride(), q.shape) if n > 1]
     assert lse.shape == q.shape[:3] and lse.dtype == torch.float32
     visible = visibility(c["mask"], c["Lq"], c["Lk"], c["window"], "cuda")
     ref_out, ref_lse = reference(q, k, v, visible, scale)

@@ -2,6 +2,7 @@
 GPT-2 forward with attn_implementation="mlir_attention" against "sdpa" on a GPU.
 """
 
+import copy
 import math
 
 import pytest
@@ -113,7 +114,9 @@ def test_gpt2_matches_sdpa():
     torch.manual_seed(0)
     models = {}
     for impl in ("sdpa", "mlir_attention"):
-        model = AutoModelForCausalLM.from_config(config,
+        # Each model gets its own config: transformers records the attention
+        # implementation on the config object.
+        model = AutoModelForCausalLM.from_config(copy.deepcopy(config),
                                                  attn_implementation=impl)
         if models:
             model.load_state_dict(models["sdpa"].state_dict())
