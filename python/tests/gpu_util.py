@@ -4,10 +4,17 @@ poisoned outputs."""
 import json
 import math
 import os
+import sys
 
 import pytest
 
 import torch
+
+# The float64 reference lives beside the GPU scripts (python/gpu), written
+# independently of the package under test.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                os.pardir, "gpu"))
+from reference import reference, visibility  # noqa: E402,F401
 
 
 def kernel_specs():
@@ -33,37 +40,6 @@ def kernel_specs():
 def have(specs, head_dim, dtype, mask):
     from flash_mlir._spec import kernel_head_dim
     return specs is None or (kernel_head_dim(head_dim), dtype, mask) in specs
-
-
-def visibility(mask, lq, lk, window, device):
-    """bool [Lq, Lk]: which keys each query sees."""
-    i = torch.arange(lq, device=device)[:, None]
-    j = torch.arange(lk, device=device)[None, :]
-    off = lk - lq
-    if mask == "none":
-        return torch.ones(lq, lk, dtype=torch.bool, device=device)
-    if mask == "causal":
-        return j <= i
-    if mask == "causal_bottom_right":
-        return j <= i + off
-    left, right = window
-    return (j >= i + off - left) & (j <= i + off + right)
-
-
-def reference(q, k, v, visible, scale):
-    """Output and natural-log lse in float64; an empty row gives 0, -inf."""
-    groups = q.shape[1] // k.shape[1]
-    k = k.double().repeat_interleave(groups, dim=1)
-    v = v.double().repeat_interleave(groups, dim=1)
-    s = (q.double() @ k.transpose(-1, -2)) * scale
-    s = s.masked_fill(~visible, -math.inf)
-    m = s.amax(-1, keepdim=True)
-    m = torch.where(torch.isneginf(m), torch.zeros_like(m), m)
-    e = torch.exp(s - m)
-    total = e.sum(-1, keepdim=True)
-    p = torch.where(total > 0, e / total.clamp_min(1e-300),
-                    torch.zeros_like(e))
-    return p @ v, (m + torch.log(total))[..., 0]
 
 
 def rel_error(x, ref):
