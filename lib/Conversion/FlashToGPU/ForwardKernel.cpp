@@ -2,8 +2,9 @@
 //
 // Emits the FlashAttention-2 forward schedule at the gpu/nvgpu/nvvm level:
 //
-//   one CTA per (query tile, query head, batch); warp w owns query rows
-//   [16w, 16w + 16) of the tile;
+//   one CTA per (query tile, query head, batch); each warp owns
+//   `slicesPerWarp` consecutive 16-row slices of the tile, so that every K
+//   and V fragment it reads from shared memory feeds that many mma.sync;
 //   Q is copied to shared memory once (cp.async) and kept in registers as
 //   mma A fragments (ldmatrix);
 //   K and V tiles stream through `stages` shared-memory buffers with
@@ -12,7 +13,8 @@
 //   accumulators); the online softmax stays in registers (exp2 via
 //   ex2.approx, row maxima reduced over the lane quad with shuffles); P is
 //   converted in registers into the A operand of P V;
-//   tiles entirely inside the visible band skip the element mask;
+//   tiles entirely inside the visible band skip the element mask, and the
+//   scale is folded into the exponent (one fma per score);
 //   the output is normalized once and stored, with the log-sum-exp.
 //
 // Shared memory rows are XOR-swizzled in 16-byte chunks, within 128-byte
