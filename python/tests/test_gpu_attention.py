@@ -216,3 +216,12 @@ def test_no_grad_is_fine():
     with torch.no_grad():
         out = flash_mlir.attention(q, q, q)
     assert not out.requires_grad
+
+
+
+def test_no_queries():
+    needs("f16", "none")
+    q = torch.randn(2, 4, 0, 64, device="cuda", dtype=torch.float16)
+    k = torch.randn(2, 4, 37, 64, device="cuda", dtype=torch.float16)
+    out, lse = flash_mlir.attention(q, k, k, return_lse=True)
+    assert out.shape == q.shape and lse.shape == (2, 4, 0)
