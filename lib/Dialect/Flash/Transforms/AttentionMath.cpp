@@ -17,6 +17,15 @@ Value mlir::flash::floatConstant(OpBuilder &b, Location loc, Type type,
   return arith::ConstantOp::create(b, loc, type, b.getFloatAttr(type, value));
 }
 
+Value mlir::flash::zeroIfNegInf(OpBuilder &b, Location loc, Value v) {
+  Type type = v.getType();
+  Value isNegInf = arith::CmpFOp::create(
+      b, loc, arith::CmpFPredicate::OEQ, v,
+      floatConstant(b, loc, type, -std::numeric_limits<double>::infinity()));
+  return arith::SelectOp::create(b, loc, isNegInf,
+                                 floatConstant(b, loc, type, 0.0), v);
+}
+
 Value mlir::flash::castFloat(OpBuilder &b, Location loc, Value v, Type type) {
   Type from = v.getType();
   if (from == type)

@@ -219,17 +219,6 @@ Value reduceLastAxis(OpBuilder &b, Location loc, Value t, double start,
                       });
 }
 
-/// `m`, or 0 where m is -inf: the row maximum to subtract, safe for rows
-/// that see no key.
-Value safeRowMax(OpBuilder &b, Location loc, Value m) {
-  Type f32 = m.getType();
-  Value negInf =
-      floatConstant(b, loc, f32, -std::numeric_limits<double>::infinity());
-  Value isEmpty =
-      arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, m, negInf);
-  return arith::SelectOp::create(b, loc, isEmpty,
-                                 floatConstant(b, loc, f32, 0.0), m);
-}
 
 Value addF(OpBuilder &b, Location loc, Value x, Value y) {
   return arith::AddFOp::create(b, loc, x, y);
@@ -266,7 +255,7 @@ struct DecomposeAttentionOp : OpRewritePattern<AttentionOp> {
         SmallVector<IteratorType>(5, kPar),
         [&](OpBuilder &b, Location l, ValueRange args) -> Value {
           Value shifted =
-              arith::SubFOp::create(b, l, args[0], safeRowMax(b, l, args[1]));
+              arith::SubFOp::create(b, l, args[0], zeroIfNegInf(b, l, args[1]));
           return math::ExpOp::create(b, l, shifted);
         });
     Value rowSum = reduceLastAxis(rewriter, loc, exps, 0.0, addF);
@@ -307,7 +296,7 @@ struct DecomposeAttentionOp : OpRewritePattern<AttentionOp> {
           SmallVector<IteratorType>(4, kPar),
           [&](OpBuilder &b, Location l, ValueRange args) -> Value {
             // log(0) = -inf for rows that see no key.
-            return arith::AddFOp::create(b, l, safeRowMax(b, l, args[0]),
+            return arith::AddFOp::create(b, l, zeroIfNegInf(b, l, args[0]),
                                          math::LogOp::create(b, l, args[1]));
           });
       results.push_back(mergeHeads(rewriter, loc, lse4));
@@ -343,7 +332,7 @@ struct DecomposeAttentionGradOp : OpRewritePattern<AttentionGradOp> {
         emptyLike(rewriter, loc, scores, f32), all5, par5,
         [&](OpBuilder &b, Location l, ValueRange args) -> Value {
           Value shifted =
-              arith::SubFOp::create(b, l, args[0], safeRowMax(b, l, args[1]));
+              arith::SubFOp::create(b, l, args[0], zeroIfNegInf(b, l, args[1]));
           return math::ExpOp::create(b, l, shifted);
         });
 

@@ -41,14 +41,6 @@ namespace {
 
 constexpr double kNegInf = -std::numeric_limits<double>::infinity();
 
-/// `m`, or 0 where it is -inf (a row that has seen no key yet).
-Value safeMax(OpBuilder &b, Location loc, Value m) {
-  Type f32 = m.getType();
-  Value isEmpty = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, m,
-                                        floatConstant(b, loc, f32, kNegInf));
-  return arith::SelectOp::create(b, loc, isEmpty,
-                                 floatConstant(b, loc, f32, 0.0), m);
-}
 
 /// The state carried across key tiles for one query tile.
 struct SoftmaxState {
@@ -96,13 +88,13 @@ SoftmaxState foldKeyTile(OpBuilder &b, Location loc,
       b, loc, {scores, newMax}, {false, true},
       [](OpBuilder &nb, Location nl, ValueRange a) -> Value {
         return math::Exp2Op::create(
-            nb, nl, arith::SubFOp::create(nb, nl, a[0], safeMax(nb, nl, a[1])));
+            nb, nl, arith::SubFOp::create(nb, nl, a[0], zeroIfNegInf(nb, nl, a[1])));
       });
   Value alpha = tileMap(
       b, loc, {state.rowMax, newMax}, {},
       [](OpBuilder &nb, Location nl, ValueRange a) -> Value {
         return math::Exp2Op::create(
-            nb, nl, arith::SubFOp::create(nb, nl, a[0], safeMax(nb, nl, a[1])));
+            nb, nl, arith::SubFOp::create(nb, nl, a[0], zeroIfNegInf(nb, nl, a[1])));
       });
   auto scaleByAlpha = [](OpBuilder &nb, Location nl, ValueRange a) -> Value {
     return arith::MulFOp::create(nb, nl, a[0], a[1]);
@@ -302,7 +294,7 @@ struct TileAttentionOp : OpRewritePattern<AttentionOp> {
                 [](OpBuilder &nb, Location nl, ValueRange a) -> Value {
                   Value log2Sum = math::Log2Op::create(nb, nl, a[1]);
                   Value sum = arith::AddFOp::create(
-                      nb, nl, safeMax(nb, nl, a[0]), log2Sum);
+                      nb, nl, zeroIfNegInf(nb, nl, a[0]), log2Sum);
                   return arith::MulFOp::create(
                       nb, nl, sum,
                       floatConstant(nb, nl, a[0].getType(), llvm::numbers::ln2));

@@ -21,15 +21,12 @@
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/PatternMatch.h"
 
-#include <limits>
 
 using namespace mlir;
 using namespace mlir::flash;
 using utils::IteratorType;
 
 namespace {
-
-constexpr double kNegInf = -std::numeric_limits<double>::infinity();
 
 /// Casts every element of an f32 tensor to `elt`.
 Value castTensor(OpBuilder &b, Location loc, Value t, Type elt) {
@@ -203,14 +200,9 @@ struct TileAttentionGradOp : OpRewritePattern<AttentionGradOp> {
     Value probs = tileMap(
         b, loc, {scores, lseRows}, {false, true},
         [](OpBuilder &nb, Location nl, ValueRange a) -> Value {
-          Type t = a[0].getType();
-          Value isEmpty = arith::CmpFOp::create(
-              nb, nl, arith::CmpFPredicate::OEQ, a[1],
-              floatConstant(nb, nl, t, kNegInf));
-          Value lseSafe = arith::SelectOp::create(
-              nb, nl, isEmpty, floatConstant(nb, nl, t, 0.0), a[1]);
-          return math::ExpOp::create(nb, nl,
-                                     arith::SubFOp::create(nb, nl, a[0], lseSafe));
+          Value shifted =
+              arith::SubFOp::create(nb, nl, a[0], zeroIfNegInf(nb, nl, a[1]));
+          return math::ExpOp::create(nb, nl, shifted);
         });
     Value dVAcc = tileMatmul(b, loc, probs, dOTile, acc[2], /*transposeA=*/true,
                              /*transposeB=*/false);

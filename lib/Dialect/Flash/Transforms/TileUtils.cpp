@@ -158,8 +158,6 @@ Value mlir::flash::storeTile(OpBuilder &b, Location loc, Value tile, Value dst,
 Value mlir::flash::tileMatmul(OpBuilder &b, Location loc, Value lhs, Value rhs,
                               Value acc, bool transposeA, bool transposeB) {
   Type f32 = b.getF32Type();
-  auto lhsType = cast<RankedTensorType>(lhs.getType());
-  auto rhsType = cast<RankedTensorType>(rhs.getType());
   // Loop dims: 0 m, 1 n, 2 k.
   SmallVector<int64_t> lhsDims = transposeA ? SmallVector<int64_t>{2, 0}
                                             : SmallVector<int64_t>{0, 2};
@@ -170,8 +168,6 @@ Value mlir::flash::tileMatmul(OpBuilder &b, Location loc, Value lhs, Value rhs,
     OpFoldResult n = tensor::getMixedSize(b, loc, rhs, transposeB ? 0 : 1);
     acc = buildFilled(b, loc, {m, n}, f32, floatConstant(b, loc, f32, 0.0));
   }
-  (void)lhsType;
-  (void)rhsType;
   return buildGeneric(
       b, loc, {lhs, rhs}, {lhsDims, rhsDims}, acc, {0, 1},
       {IteratorType::parallel, IteratorType::parallel, IteratorType::reduction},

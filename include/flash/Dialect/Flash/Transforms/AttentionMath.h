@@ -96,6 +96,10 @@ Value buildGeneric(
 /// An `arith.constant` of `value` in the float type `type`.
 Value floatConstant(OpBuilder &b, Location loc, Type type, double value);
 
+/// `v`, or 0 where `v` is -inf: a row maximum or log-sum-exp that is safe to
+/// subtract for rows that see no key.
+Value zeroIfNegInf(OpBuilder &b, Location loc, Value v);
+
 /// Extends or truncates a float scalar to `type` (no-op if equal).
 Value castFloat(OpBuilder &b, Location loc, Value v, Type type);
 
