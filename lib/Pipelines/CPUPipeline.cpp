@@ -2,8 +2,8 @@
 
 #include "flash/Pipelines/Pipelines.h"
 
-#include "mlir/Pass/PassManager.h"
-#include "mlir/Pass/PassRegistry.h"
+#include "BuiltinPipeline.h"
+
 #include "llvm/Support/FormatVariadic.h"
 
 using namespace mlir;
@@ -29,8 +29,7 @@ void mlir::flash::buildFlashToCPUPipeline(OpPassManager &pm,
       "convert-math-to-llvm,convert-math-to-libm,"
       "convert-to-llvm,reconcile-unrealized-casts",
       options.blockQ.getValue(), options.blockKV.getValue());
-  if (failed(parsePassPipeline(pipeline, pm)))
-    llvm::report_fatal_error("flash-to-cpu: malformed built-in pipeline");
+  addBuiltinPipeline(pm, pipeline, "flash-to-cpu");
 }
 
 

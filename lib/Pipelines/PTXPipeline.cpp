@@ -2,8 +2,8 @@
 
 #include "flash/Pipelines/Pipelines.h"
 
-#include "mlir/Pass/PassManager.h"
-#include "mlir/Pass/PassRegistry.h"
+#include "BuiltinPipeline.h"
+
 #include "llvm/Support/FormatVariadic.h"
 
 using namespace mlir;
@@ -21,15 +21,13 @@ void mlir::flash::buildKernelsToPTXPipeline(OpPassManager &pm,
       "reconcile-unrealized-casts,flash-externalize-dynamic-shared-memory),"
       "gpu-module-to-binary{{format=isa}",
       options.chip.getValue(), options.features.getValue());
-  if (failed(parsePassPipeline(pipeline, pm)))
-    llvm::report_fatal_error("flash-to-ptx: malformed built-in pipeline");
+  addBuiltinPipeline(pm, pipeline, "flash-to-ptx");
 }
 
 void mlir::flash::buildFlashToPTXPipeline(OpPassManager &pm,
                                           const FlashToPTXOptions &options) {
   std::string convert = llvm::formatv("convert-flash-to-gpu{{chip={0}}",
                                       options.chip.getValue());
-  if (failed(parsePassPipeline(convert, pm)))
-    llvm::report_fatal_error("flash-to-ptx: malformed built-in pipeline");
+  addBuiltinPipeline(pm, convert, "flash-to-ptx");
   buildKernelsToPTXPipeline(pm, options);
 }

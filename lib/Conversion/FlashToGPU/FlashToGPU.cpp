@@ -51,6 +51,11 @@ struct ConvertFlashToGPUPass
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
+    // A bad option is one error, not a remark on every op.
+    if (!isSupportedChip(chip)) {
+      module.emitError() << "convert-flash-to-gpu: " << describeChipError(chip);
+      return signalPassFailure();
+    }
     SmallVector<AttentionOp> ops;
     module.walk([&](AttentionOp op) { ops.push_back(op); });
     OpBuilder b(&getContext());

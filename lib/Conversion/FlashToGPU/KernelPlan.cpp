@@ -71,16 +71,25 @@ std::optional<KernelElementType> mlir::flash::parseKernelElementType(
       .Default(std::nullopt);
 }
 
+bool mlir::flash::isSupportedChip(StringRef chip) {
+  return llvm::is_contained(ArrayRef<StringRef>{"sm_80", "sm_86", "sm_89",
+                                                "sm_90", "sm_90a"},
+                            chip);
+}
+
+std::string mlir::flash::describeChipError(StringRef chip) {
+  return ("chip must be one of sm_80, sm_86, sm_89, sm_90, sm_90a, got '" +
+          chip + "'")
+      .str();
+}
+
 llvm::Error mlir::flash::verifyKernelSpec(const KernelSpec &spec) {
   if (spec.headDim <= 0 || spec.headDim % 8 != 0 || spec.headDim > 256)
     return llvm::createStringError(
         "head_dim must be a positive multiple of 8 up to 256, got %lld",
         static_cast<long long>(spec.headDim));
-  if (spec.chip != "sm_80" && spec.chip != "sm_86" && spec.chip != "sm_89" &&
-      spec.chip != "sm_90" && spec.chip != "sm_90a")
-    return llvm::createStringError(
-        "chip must be one of sm_80, sm_86, sm_89, sm_90, sm_90a, got '%s'",
-        spec.chip.c_str());
+  if (!isSupportedChip(spec.chip))
+    return llvm::createStringError("%s", describeChipError(spec.chip).c_str());
   if (spec.blockSparse)
     return llvm::createStringError(
         "block-sparse GPU kernels are not generated yet");

@@ -1,4 +1,8 @@
 // RUN: flash-opt %s -split-input-file --convert-flash-to-gpu="chip=sm_90a" -verify-diagnostics | FileCheck %s
+// RUN: not flash-opt %s -split-input-file --convert-flash-to-gpu="chip=sm_70" 2>&1 | FileCheck %s --check-prefix=BADCHIP
+
+// A chip without kernels is one error for the pass, not a remark per op.
+// BADCHIP: error: convert-flash-to-gpu: chip must be one of sm_80, sm_86, sm_89, sm_90, sm_90a, got 'sm_70'
 
 // One kernel per spec, a launch per op, the ABI of docs/kernel-abi.md.
 // CHECK-LABEL: func.func @causal_f16

@@ -56,6 +56,12 @@ struct KernelPlan {
   int64_t getSharedMemoryBytes() const;
 };
 
+/// Whether kernels are generated for `chip` (sm_80 and newer).
+bool isSupportedChip(StringRef chip);
+
+/// The message for an unsupported chip.
+std::string describeChipError(StringRef chip);
+
 /// Checks that a spec is supported, with a message naming the bad field.
 llvm::Error verifyKernelSpec(const KernelSpec &spec);
 
