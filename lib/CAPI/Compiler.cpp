@@ -30,29 +30,19 @@ bool flashCompileForwardKernel(const FlashKernelSpec *cSpec,
                                FlashCompiledKernel *kernel, char **error) {
   if (!cSpec || !kernel)
     return fail(error, "spec and kernel must not be NULL");
-  KernelSpec spec;
-  spec.headDim = cSpec->headDim;
-  std::optional<KernelElementType> elt =
-      parseKernelElementType(cSpec->dtype ? cSpec->dtype : "");
-  if (!elt)
-    return fail(error, llvm::Twine("dtype must be f16 or bf16, got '") +
-                           (cSpec->dtype ? cSpec->dtype : "(null)") + "'");
-  spec.elementType = *elt;
-  std::optional<MaskKind> mask = symbolizeMaskKind(cSpec->mask ? cSpec->mask : "");
-  if (!mask)
-    return fail(error, llvm::Twine("mask must be none, causal, "
-                                   "causal_bottom_right or sliding_window, "
-                                   "got '") +
-                           (cSpec->mask ? cSpec->mask : "(null)") + "'");
-  spec.mask = *mask;
-  spec.blockSparse = cSpec->blockSparse;
-  spec.chip = cSpec->chip ? cSpec->chip : "";
+  auto orNull = [](const char *s) { return s ? s : "(null)"; };
+  llvm::Expected<KernelSpec> spec =
+      parseKernelSpec(cSpec->headDim, orNull(cSpec->dtype),
+                      orNull(cSpec->mask), cSpec->blockSparse,
+                      orNull(cSpec->chip));
+  if (!spec)
+    return fail(error, llvm::toString(spec.takeError()));
 
   // One context per thread: compiling is not on any hot path, and contexts
   // are not shared across threads without care.
   thread_local std::unique_ptr<MLIRContext> ctx = createKernelCompilerContext();
   llvm::Expected<CompiledKernel> compiled =
-      compileForwardKernel(*ctx, spec, selectKernelPlan(spec));
+      compileForwardKernel(*ctx, *spec, selectKernelPlan(*spec));
   if (!compiled)
     return fail(error, llvm::toString(compiled.takeError()));
   kernel->name = copyString(compiled->name);

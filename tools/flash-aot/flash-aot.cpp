@@ -173,30 +173,14 @@ int main(int argc, char **argv) {
     for (const std::string &type : types)
       for (const std::string &maskName : maskNames)
         for (int64_t dim : dims) {
-          KernelSpec spec;
-          spec.headDim = dim;
-          spec.chip = chip;
-          std::optional<KernelElementType> elt = parseKernelElementType(type);
-          if (!elt) {
-            llvm::errs() << "flash-aot: --dtype must be f16 or bf16, got '"
-                         << type << "'\n";
-            return 1;
-          }
-          spec.elementType = *elt;
-          std::optional<MaskKind> mask = symbolizeMaskKind(maskName);
-          if (!mask) {
-            llvm::errs() << "flash-aot: --mask must be none, causal, "
-                            "causal_bottom_right or sliding_window, got '"
-                         << maskName << "'\n";
-            return 1;
-          }
-          spec.mask = *mask;
-          if (llvm::Error err = verifyKernelSpec(spec)) {
-            llvm::errs() << "flash-aot: " << llvm::toString(std::move(err))
+          llvm::Expected<KernelSpec> spec = parseKernelSpec(
+              dim, type, maskName, /*blockSparse=*/false, chip);
+          if (!spec) {
+            llvm::errs() << "flash-aot: " << llvm::toString(spec.takeError())
                          << "\n";
             return 1;
           }
-          specs.push_back(spec);
+          specs.push_back(*spec);
         }
 
   std::unique_ptr<MLIRContext> ctx = createKernelCompilerContext();

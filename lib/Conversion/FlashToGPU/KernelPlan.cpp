@@ -83,6 +83,30 @@ std::string mlir::flash::describeChipError(StringRef chip) {
       .str();
 }
 
+llvm::Expected<KernelSpec>
+mlir::flash::parseKernelSpec(int64_t headDim, StringRef dtype, StringRef mask,
+                             bool blockSparse, StringRef chip) {
+  KernelSpec spec;
+  spec.headDim = headDim;
+  std::optional<KernelElementType> elt = parseKernelElementType(dtype);
+  if (!elt)
+    return llvm::createStringError("dtype must be f16 or bf16, got '" +
+                                   dtype + "'");
+  spec.elementType = *elt;
+  std::optional<MaskKind> kind = symbolizeMaskKind(mask);
+  if (!kind)
+    return llvm::createStringError("mask must be none, causal, "
+                                   "causal_bottom_right or sliding_window, "
+                                   "got '" +
+                                   mask + "'");
+  spec.mask = *kind;
+  spec.blockSparse = blockSparse;
+  spec.chip = chip.str();
+  if (llvm::Error err = verifyKernelSpec(spec))
+    return std::move(err);
+  return spec;
+}
+
 llvm::Error mlir::flash::verifyKernelSpec(const KernelSpec &spec) {
   if (spec.headDim <= 0 || spec.headDim % 8 != 0 || spec.headDim > 256)
     return llvm::createStringError(

@@ -76,6 +76,12 @@ llvm::Error verifyKernelPlan(const KernelPlan &plan);
 FailureOr<KernelSpec> getKernelSpec(AttentionOp op, StringRef chip,
                                     std::string &reason);
 
+/// A spec from its spelled fields, checked by verifyKernelSpec; the error
+/// names the bad field and its accepted values.
+llvm::Expected<KernelSpec> parseKernelSpec(int64_t headDim, StringRef dtype,
+                                           StringRef mask, bool blockSparse,
+                                           StringRef chip);
+
 /// Parses "f16" / "bf16".
 std::optional<KernelElementType> parseKernelElementType(StringRef name);
 
