@@ -154,42 +154,48 @@ int main(int argc, char **argv) {
       "flash-aot: generate FlashAttention kernels as PTX (and cubins) for "
       "the given head dims, element types, masks and chips\n");
 
-  SmallVector<int64_t> dims(headDims.begin(), headDims.end());
-  if (dims.empty())
-    dims = {32, 64, 96, 128, 192, 256};
-  SmallVector<std::string> types(dtypes.begin(), dtypes.end());
-  if (types.empty())
-    types = {"f16", "bf16"};
-  SmallVector<std::string> maskNames(masks.begin(), masks.end());
-  if (maskNames.empty())
-    maskNames = {"none", "causal", "causal_bottom_right", "sliding_window"};
   SmallVector<std::string> chipNames(chips.begin(), chips.end());
   if (chipNames.empty())
     chipNames = {"sm_80", "sm_90a"};
 
-  // Check the whole request before generating anything.
-  SmallVector<KernelSpec> specs;
-  for (const std::string &chip : chipNames)
-    for (const std::string &type : types)
-      for (const std::string &maskName : maskNames)
-        for (int64_t dim : dims) {
-          llvm::Expected<KernelSpec> spec = parseKernelSpec(
-              dim, type, maskName, /*blockSparse=*/false, chip);
-          if (!spec) {
-            llvm::errs() << "flash-aot: " << llvm::toString(spec.takeError())
-                         << "\n";
-            return 1;
-          }
-          specs.push_back(*spec);
-        }
-
   std::unique_ptr<MLIRContext> ctx = createKernelCompilerContext();
+  SmallVector<KernelSpec> specs;
   if (!inputFile.empty()) {
+    // The model says which head dims, dtypes and masks it needs.
+    if (!headDims.empty() || !dtypes.empty() || !masks.empty()) {
+      llvm::errs() << "flash-aot: --head-dim, --dtype and --mask do not "
+                      "apply to a model: its attention decides them\n";
+      return 1;
+    }
     FailureOr<SmallVector<KernelSpec>> found =
         collectModelSpecs(*ctx, inputFile, chipNames);
     if (failed(found))
       return 1;
     specs = std::move(*found);
+  } else {
+    SmallVector<int64_t> dims(headDims.begin(), headDims.end());
+    if (dims.empty())
+      dims = {32, 64, 96, 128, 192, 256};
+    SmallVector<std::string> types(dtypes.begin(), dtypes.end());
+    if (types.empty())
+      types = {"f16", "bf16"};
+    SmallVector<std::string> maskNames(masks.begin(), masks.end());
+    if (maskNames.empty())
+      maskNames = {"none", "causal", "causal_bottom_right", "sliding_window"};
+    // Check the whole request before generating anything.
+    for (const std::string &chip : chipNames)
+      for (const std::string &type : types)
+        for (const std::string &maskName : maskNames)
+          for (int64_t dim : dims) {
+            llvm::Expected<KernelSpec> spec = parseKernelSpec(
+                dim, type, maskName, /*blockSparse=*/false, chip);
+            if (!spec) {
+              llvm::errs() << "flash-aot: "
+                           << llvm::toString(spec.takeError()) << "\n";
+              return 1;
+            }
+            specs.push_back(*spec);
+          }
   }
 
   if (std::error_code ec = llvm::sys::fs::create_directories(outputDir)) {
