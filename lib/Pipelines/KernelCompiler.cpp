@@ -99,8 +99,19 @@ llvm::json::Object mlir::flash::describeKernel(const CompiledKernel &kernel) {
                           {"query_in_registers", plan.queryInRegisters}}},
       {"threads", plan.getThreads()},
       {"smem_bytes", plan.getSharedMemoryBytes()},
-      {"params",
-       llvm::json::Array{"memref4:q", "memref4:k", "memref4:v", "memref4:o",
-                         "memref3:lse", "f32:scale_log2", "i64:window_left",
-                         "i64:window_right"}}};
+      {"params", describeParams(spec)}};
+}
+
+llvm::json::Array mlir::flash::describeParams(const KernelSpec &spec) {
+  llvm::json::Array params{"memref4:q",      "memref4:k",
+                           "memref4:v",      "memref4:o",
+                           "memref3:lse",    "f32:scale_log2",
+                           "i64:window_left", "i64:window_right"};
+  if (spec.blockSparse)
+    for (const char *param :
+         {"memref3:kv_num_blocks", "memref4:kv_indices",
+          "memref3:full_kv_num_blocks", "memref4:full_kv_indices",
+          "i64:layout_block_q", "i64:layout_block_kv"})
+      params.push_back(param);
+  return params;
 }

@@ -1,7 +1,7 @@
 //===- flash-aot.cpp - Generate attention kernel libraries ahead of time --===//
 //
 // flash-aot --head-dim=64,128 --dtype=f16,bf16 --mask=none,causal
-//           --chip=sm_80,sm_90a -o DIR
+//           --block-sparse=no,yes --chip=sm_80,sm_90a -o DIR
 // flash-aot model.mlir --chip=sm_90a -o DIR
 //
 // writes one PTX file per kernel, a cubin next to it when ptxas is found,
@@ -57,6 +57,9 @@ static cl::list<std::string> dtypes("dtype", cl::CommaSeparated,
 static cl::list<std::string> masks(
     "mask", cl::CommaSeparated,
     cl::desc("Mask kinds: none, causal, causal_bottom_right, sliding_window"));
+static cl::list<std::string> blockSparse(
+    "block-sparse", cl::CommaSeparated,
+    cl::desc("Dense and/or block-sparse kernels: no, yes (default no,yes)"));
 static cl::list<std::string> chips("chip", cl::CommaSeparated,
                                    cl::desc("Chips: sm_80, sm_86, sm_89, "
                                             "sm_90, sm_90a (default sm_80, "
@@ -162,9 +165,11 @@ int main(int argc, char **argv) {
   SmallVector<KernelSpec> specs;
   if (!inputFile.empty()) {
     // The model says which head dims, dtypes and masks it needs.
-    if (!headDims.empty() || !dtypes.empty() || !masks.empty()) {
-      llvm::errs() << "flash-aot: --head-dim, --dtype and --mask do not "
-                      "apply to a model: its attention decides them\n";
+    if (!headDims.empty() || !dtypes.empty() || !masks.empty() ||
+        !blockSparse.empty()) {
+      llvm::errs() << "flash-aot: --head-dim, --dtype, --mask and "
+                      "--block-sparse do not apply to a model: its attention "
+                      "decides them\n";
       return 1;
     }
     FailureOr<SmallVector<KernelSpec>> found =
@@ -182,20 +187,34 @@ int main(int argc, char **argv) {
     SmallVector<std::string> maskNames(masks.begin(), masks.end());
     if (maskNames.empty())
       maskNames = {"none", "causal", "causal_bottom_right", "sliding_window"};
+    SmallVector<bool> sparseValues;
+    for (const std::string &value : blockSparse) {
+      if (value != "no" && value != "yes") {
+        llvm::errs() << "flash-aot: --block-sparse takes no and/or yes, got '"
+                     << value << "'\n";
+        return 1;
+      }
+      sparseValues.push_back(value == "yes");
+    }
+    // The default library has what the Python package can launch: dense and
+    // block-sparse kernels.
+    if (sparseValues.empty())
+      sparseValues = {false, true};
     // Check the whole request before generating anything.
     for (const std::string &chip : chipNames)
-      for (const std::string &type : types)
-        for (const std::string &maskName : maskNames)
-          for (int64_t dim : dims) {
-            llvm::Expected<KernelSpec> spec = parseKernelSpec(
-                dim, type, maskName, /*blockSparse=*/false, chip);
-            if (!spec) {
-              llvm::errs() << "flash-aot: "
-                           << llvm::toString(spec.takeError()) << "\n";
-              return 1;
+      for (bool sparse : sparseValues)
+        for (const std::string &type : types)
+          for (const std::string &maskName : maskNames)
+            for (int64_t dim : dims) {
+              llvm::Expected<KernelSpec> spec =
+                  parseKernelSpec(dim, type, maskName, sparse, chip);
+              if (!spec) {
+                llvm::errs() << "flash-aot: "
+                             << llvm::toString(spec.takeError()) << "\n";
+                return 1;
+              }
+              specs.push_back(*spec);
             }
-            specs.push_back(*spec);
-          }
   }
 
   if (std::error_code ec = llvm::sys::fs::create_directories(outputDir)) {

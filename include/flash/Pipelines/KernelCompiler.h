@@ -40,6 +40,10 @@ llvm::Expected<CompiledKernel> compileForwardKernel(MLIRContext &ctx,
 /// The kernel's manifest entry (docs/kernel-abi.md), without file names.
 llvm::json::Object describeKernel(const CompiledKernel &kernel);
 
+/// The kernel's parameters as the manifest lists them ("memref4:q", ...):
+/// the dense ABI, then for block-sparse kernels the layout.
+llvm::json::Array describeParams(const KernelSpec &spec);
+
 } // namespace mlir::flash
 
 #endif // FLASH_PIPELINES_KERNELCOMPILER_H

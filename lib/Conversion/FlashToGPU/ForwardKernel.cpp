@@ -46,6 +46,10 @@ using namespace mlir::flash;
 
 namespace {
 
+/// q, k, v, o, lse, scale·log2(e), window left and right; block-sparse
+/// kernels take their layout after these.
+constexpr unsigned kNumDenseArgs = 8;
+
 /// A fragment of four f32 accumulators, or of four packed 16-bit pairs.
 using Fragment = SmallVector<Value, 4>;
 
@@ -92,6 +96,7 @@ public:
 private:
   // Scalar helpers.
   Value idx(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
+  Value i32c(int32_t v);
   Value f32c(double v) {
     return arith::ConstantOp::create(b, loc, f32, b.getF32FloatAttr(v));
   }
@@ -172,8 +177,43 @@ private:
                                  : loadQueryFragment(mt, ks);
   }
   Value pack(Value lo, Value hi);
-  std::pair<Value, Value> visibleKeys(Value row);
-  void computeTile(Value stage, Value keyTile, bool masked, WarpState &state);
+  std::pair<Value, Value> visibleKeys(Value row, Value band);
+  void computeTile(Value stage, Value keyTile, bool masked, WarpState &state,
+                   Value band = nullptr);
+
+  /// What one iteration of the key loop does: the key tile it visits,
+  /// whether that tile skips the element mask (`unmasked`), and whether
+  /// masked scores apply the structural band (`band`; null: always).
+  struct KeyVisit {
+    Value tile, unmasked, band;
+  };
+  /// Whether key tile `keyTile` ends before the key length (`whole`), and
+  /// whether it is moreover inside the structural band for every query row
+  /// of the CTA (`inBand`): such a tile needs no element mask.
+  struct TileCoverage {
+    Value whole, inBand;
+  };
+  TileCoverage coverTile(Value keyTile);
+  /// Dense kernels: iteration `keyTile` visits key tile `keyTile`.
+  KeyVisit visitDense(Value keyTile);
+
+  // Block-sparse kernels stage the live key tiles of the CTA's row of the
+  // layout in shared memory, then walk them: iteration i visits staged
+  // tile i; a -1 ends the list.
+  void stageSparseRow(ValueRange layoutArgs, Value smem);
+  void compactStagedTiles(Value count);
+  Value compactRound(Value i, Value count, Value end);
+  Value loadStagedTile(Value pos);
+  Value stagedKeyTile(Value staged);
+  void prefetchStaged(Value staged, Value stage);
+  KeyVisit visitSparse(Value staged);
+
+  // The key loop.
+  void prefetchTile(Value keyTile, Value stage);
+  SmallVector<Value> foldTile(ValueRange carried, Value stage,
+                              function_ref<KeyVisit()> visitFn);
+  SmallVector<Value> emitDenseLoop(ValueRange init);
+  SmallVector<Value> emitSparseLoop(ValueRange init);
 
   OpBuilder &b;
   Location loc;
@@ -187,6 +227,11 @@ private:
   Value batch, head, kvHead, tid, lane, warp, groupRow, groupCol;
   Value queryLen, keyLen, offset, tileRow0;
   Value warpRow0; // the warp's first row within the query tile
+  // Key tiles that can hold a visible key, [tileBegin, tileEnd), the CTA's
+  // last query row, and the diagonal's offset for the structural mask.
+  Value tileBegin, tileEnd, lastRow, diagOffset;
+  // Block-sparse kernels: the staged tiles (i32 in shared memory).
+  Value sTiles;
   Value sQ, sK, sV;
   SmallVector<Fragment> qFrags;
 };
@@ -319,8 +364,11 @@ Value ForwardKernelEmitter::pack(Value lo, Value hi) {
 }
 
 /// The keys visible to query `row`: [lo, hi], with hi clamped to the last
-/// key and lo null when there is no lower bound.
-std::pair<Value, Value> ForwardKernelEmitter::visibleKeys(Value row) {
+/// key and lo null when there is no lower bound. Where `band` (i1, null:
+/// true) is false, only the key length bounds them: the full tiles of a
+/// block-sparse layout skip the structural mask.
+std::pair<Value, Value> ForwardKernelEmitter::visibleKeys(Value row,
+                                                          Value band) {
   Value last = sub(keyLen, idx(1));
   if (spec.mask == MaskKind::None)
     return {nullptr, last};
@@ -331,13 +379,347 @@ std::pair<Value, Value> ForwardKernelEmitter::visibleKeys(Value row) {
   Value lo;
   if (spec.mask == MaskKind::SlidingWindow)
     lo = sub(diag, windowLeft);
-  return {lo, minsi(hi, last)};
+  hi = minsi(hi, last);
+  if (band) {
+    hi = select(band, hi, last);
+    if (lo)
+      lo = select(band, lo, idx(0));
+  }
+  return {lo, hi};
+}
+
+ForwardKernelEmitter::TileCoverage
+ForwardKernelEmitter::coverTile(Value keyTile) {
+  using P = arith::CmpIPredicate;
+  Value firstKey = mul(keyTile, plan.blockKV);
+  Value lastKey = add(firstKey, idx(plan.blockKV - 1));
+  Value whole = cmpi(P::slt, lastKey, keyLen);
+  Value full = whole;
+  if (spec.mask != MaskKind::None) {
+    Value hi = add(tileRow0, diagOffset);
+    if (spec.mask == MaskKind::SlidingWindow)
+      hi = add(hi, windowRight);
+    full = arith::AndIOp::create(b, loc, full, cmpi(P::sle, lastKey, hi));
+  }
+  if (spec.mask == MaskKind::SlidingWindow) {
+    Value lo = sub(add(lastRow, diagOffset), windowLeft);
+    full = arith::AndIOp::create(b, loc, full, cmpi(P::sge, firstKey, lo));
+  }
+  return {whole, full};
+}
+
+ForwardKernelEmitter::KeyVisit ForwardKernelEmitter::visitDense(Value keyTile) {
+  return {keyTile, coverTile(keyTile).inBand, nullptr};
+}
+
+/// Stages the key tiles of the CTA's row of the layout in shared memory,
+/// past the K and V stages of `smem`; `layoutArgs` are kv_num_blocks,
+/// kv_indices, full_kv_num_blocks, full_kv_indices and the layout's block_q
+/// and block_kv. Each list entry (full ones first) expands into the
+/// block_kv / plan.blockKV kernel tiles of its layout block; staged tile i
+/// is 2 · tile + (1 if full), or -1 where there is nothing to visit: an
+/// index outside [0, NKV), a tile past the key length, a partial tile
+/// outside the structural band. The lists are read once, with coalesced
+/// loads, so that the key loop keeps no pointers, counts or cursor
+/// arithmetic in registers: those are what the larger tiles run short of.
+void ForwardKernelEmitter::stageSparseRow(ValueRange layoutArgs, Value smem) {
+  using P = arith::CmpIPredicate;
+  Type indexType = b.getIndexType();
+  auto cast = [&](Type type, Value v) {
+    return arith::IndexCastOp::create(b, loc, type, v).getResult();
+  };
+  // The launch checks that the block sizes are positive multiples of the
+  // plan's tiles and that the staged tiles fit in shared memory
+  // (docs/kernel-abi.md); clamping only keeps the arithmetic defined
+  // whatever the caller passes.
+  Value blockQ = maxsi(cast(indexType, layoutArgs[4]), idx(1));
+  Value blockKV = maxsi(cast(indexType, layoutArgs[5]), idx(1));
+  Value tilesPerBlock = maxsi(divu(blockKV, plan.blockKV), idx(1));
+  Value numLayoutKeyBlocks =
+      arith::CeilDivUIOp::create(b, loc, keyLen, blockKV);
+  Value layoutTile = arith::DivUIOp::create(b, loc, tileRow0, blockQ);
+
+  // One list's row and its count, clamped to the list's capacity N. A list
+  // with N = 0 (no full list) is not read at all.
+  struct ListRow {
+    Value indices;
+    SmallVector<Value, 4> at;
+    Value count;
+  };
+  auto readList = [&](Value counts, Value indices) {
+    // A batch or head extent of 1 is shared by every CTA (broadcast): the
+    // index is clamped rather than trusting a stride of 0.
+    auto shared = [&](int64_t dim, Value id) {
+      Value extent = memref::DimOp::create(b, loc, counts, dim);
+      return select(cmpi(P::eq, extent, idx(1)), idx(0), id);
+    };
+    ListRow row{indices, {shared(0, batch), shared(1, head), layoutTile}, {}};
+    Value capacity = memref::DimOp::create(b, loc, indices, 3);
+    row.count = emitIf(
+        cmpi(P::sgt, capacity, idx(0)), indexType,
+        [&] {
+          Value count =
+              cast(indexType, memref::LoadOp::create(b, loc, counts, row.at));
+          return SmallVector<Value>{minsi(maxsi(count, idx(0)), capacity)};
+        },
+        [&] { return SmallVector<Value>{idx(0)}; })[0];
+    return row;
+  };
+  ListRow full = readList(layoutArgs[2], layoutArgs[3]);
+  ListRow partial = readList(layoutArgs[0], layoutArgs[1]);
+  Value numFullTiles = mul(full.count, tilesPerBlock);
+  Value staged = mul(add(full.count, partial.count), tilesPerBlock);
+
+  // Room for every tile of both lists, and the final -1.
+  Value capacity = add(
+      mul(add(memref::DimOp::create(b, loc, layoutArgs[1], 3),
+              memref::DimOp::create(b, loc, layoutArgs[3], 3)),
+          tilesPerBlock),
+      idx(1));
+  auto workgroup =
+      gpu::AddressSpaceAttr::get(b.getContext(), gpu::AddressSpace::Workgroup);
+  sTiles = memref::ViewOp::create(
+      b, loc, MemRefType::get({ShapedType::kDynamic}, i32, nullptr, workgroup),
+      smem, idx(plan.getSharedMemoryBytes()), ValueRange{capacity});
+
+  // Thread t stages tiles t, t + threads, ...
+  auto loop = scf::ForOp::create(b, loc, tid, staged, idx(plan.getThreads()));
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPoint(loop.getBody()->getTerminator());
+    Value i = loop.getInductionVar();
+    Value isFull = cmpi(P::ult, i, numFullTiles);
+    Value listTile = select(isFull, i, sub(i, numFullTiles));
+    Value pos = arith::DivUIOp::create(b, loc, listTile, tilesPerBlock);
+    auto load = [&](const ListRow &row) {
+      SmallVector<Value> at(row.at.begin(), row.at.end());
+      at.push_back(pos);
+      return SmallVector<Value>{
+          cast(indexType, memref::LoadOp::create(b, loc, row.indices, at))};
+    };
+    Value block = emitIf(
+        isFull, indexType, [&] { return load(full); },
+        [&] { return load(partial); })[0];
+    Value tile = add(mul(block, tilesPerBlock),
+                     sub(listTile, mul(pos, tilesPerBlock)));
+    // A negative index compares as a huge unsigned value.
+    Value live = arith::AndIOp::create(
+        b, loc, cmpi(P::ult, block, numLayoutKeyBlocks),
+        cmpi(P::slt, mul(tile, plan.blockKV), keyLen));
+    if (spec.mask != MaskKind::None) {
+      // A partial tile outside the band sees no key.
+      Value inBand =
+          arith::AndIOp::create(b, loc, cmpi(P::sge, tile, tileBegin),
+                                cmpi(P::slt, tile, tileEnd));
+      live = arith::AndIOp::create(
+          b, loc, live, arith::OrIOp::create(b, loc, isFull, inBand));
+    }
+    // 2 · tile + 1 fits in an i32: a key length below 2^35 is all memory
+    // can hold.
+    Value value = add(mul(tile, 2),
+                      arith::IndexCastUIOp::create(b, loc, indexType, isFull));
+    memref::StoreOp::create(b, loc, cast(i32, select(live, value, idx(-1))),
+                            sTiles, i);
+  }
+  gpu::BarrierOp::create(b, loc);
+  compactStagedTiles(staged);
+}
+
+/// Moves the live tiles among the first `count` staged ones to the front,
+/// in order, and ends them with -1, so that the key loop visits live tiles
+/// only and needs no count. Warp 0 does it alone, 32 tiles per ballot.
+void ForwardKernelEmitter::compactStagedTiles(Value count) {
+  using P = arith::CmpIPredicate;
+  emitIf(cmpi(P::eq, warp, idx(0)), {}, [&] {
+    Value rounds = arith::CeilDivUIOp::create(b, loc, count, idx(32));
+    auto loop = scf::ForOp::create(
+        b, loc, idx(0), rounds, idx(1), ValueRange{idx(0)},
+        [&](OpBuilder &, Location, Value round, ValueRange args) {
+          Value end = compactRound(add(mul(round, 32), lane), count, args[0]);
+          scf::YieldOp::create(b, loc, end);
+        });
+    emitIf(cmpi(P::eq, lane, idx(0)), {}, [&] {
+      memref::StoreOp::create(b, loc, i32c(-1), sTiles, loop.getResult(0));
+      return SmallVector<Value>{};
+    }, [] { return SmallVector<Value>{}; });
+    return SmallVector<Value>{};
+  }, [] { return SmallVector<Value>{}; });
+}
+
+/// One round of compactStagedTiles: the lane's staged tile `i` (of `count`)
+/// moves to slot `end` + (live tiles of lower lanes) if it is live. Returns
+/// the new end of the live tiles.
+Value ForwardKernelEmitter::compactRound(Value i, Value count, Value end) {
+  using P = arith::CmpIPredicate;
+  Value value = emitIf(
+      cmpi(P::ult, i, count), i32,
+      [&] {
+        return SmallVector<Value>{memref::LoadOp::create(b, loc, sTiles, i)};
+      },
+      [&] { return SmallVector<Value>{i32c(-1)}; })[0];
+  // Every lane has read its tile before the ballot, so the stores below (to
+  // slots at or before their own) overwrite nothing still unread.
+  Value keep = cmpi(P::sge, value, i32c(0));
+  Value mask = NVVM::VoteSyncOp::create(b, loc, i32, i32c(-1), keep,
+                                        NVVM::VoteSyncKind::ballot);
+  auto popcount = [&](Value v) {
+    return arith::IndexCastUIOp::create(b, loc, b.getIndexType(),
+                                        LLVM::CtPopOp::create(b, loc, i32, v));
+  };
+  Value before = popcount(arith::AndIOp::create(
+      b, loc, mask, NVVM::LaneMaskLtOp::create(b, loc, i32)));
+  emitIf(keep, {}, [&] {
+    memref::StoreOp::create(b, loc, value, sTiles, add(end, before));
+    return SmallVector<Value>{};
+  }, [] { return SmallVector<Value>{}; });
+  return add(end, popcount(mask));
+}
+
+Value ForwardKernelEmitter::i32c(int32_t v) {
+  return arith::ConstantIntOp::create(b, loc, i32, v);
+}
+
+/// Staged tile `pos` (i32): always in the list or its final -1.
+Value ForwardKernelEmitter::loadStagedTile(Value pos) {
+  Value at = arith::IndexCastOp::create(b, loc, b.getIndexType(), pos);
+  return memref::LoadOp::create(b, loc, sTiles, at);
+}
+
+/// The key tile of staged tile `staged`.
+Value ForwardKernelEmitter::stagedKeyTile(Value staged) {
+  return arith::IndexCastOp::create(
+      b, loc, b.getIndexType(),
+      arith::ShRSIOp::create(b, loc, staged, i32c(1)));
+}
+
+/// Prefetches staged tile `staged` into `stage`, unless it is the final -1.
+void ForwardKernelEmitter::prefetchStaged(Value staged, Value stage) {
+  emitIf(cmpi(arith::CmpIPredicate::sge, staged, i32c(0)), {}, [&] {
+    prefetchTile(stagedKeyTile(staged), stage);
+    return SmallVector<Value>{};
+  }, [] { return SmallVector<Value>{}; });
+}
+
+/// What a staged tile visits. Full tiles skip the element mask but for the
+/// key length; partial ones take the structural band and the key length.
+ForwardKernelEmitter::KeyVisit ForwardKernelEmitter::visitSparse(Value staged) {
+  Value tile = stagedKeyTile(staged);
+  TileCoverage cover = coverTile(tile);
+  // Without a structural mask, both lists mask the key length only.
+  if (spec.mask == MaskKind::None)
+    return {tile, cover.inBand, nullptr};
+  Value isFull = arith::TruncIOp::create(b, loc, b.getI1Type(), staged);
+  Value notFull = arith::XOrIOp::create(
+      b, loc, isFull, arith::ConstantIntOp::create(b, loc, b.getI1Type(), 1));
+  return {tile, select(isFull, cover.whole, cover.inBand), notFull};
+}
+
+/// Issues the copies of K and V tile `keyTile` into `stage`; only a tile
+/// that reaches past the key length takes the guarded copies.
+void ForwardKernelEmitter::prefetchTile(Value keyTile, Value stage) {
+  Value row0 = mul(keyTile, plan.blockKV);
+  Value whole = cmpi(arith::CmpIPredicate::sle,
+                     add(row0, idx(plan.blockKV)), keyLen);
+  auto copy = [&](bool inBounds) {
+    copyTile(k, kvHead, row0, keyLen, sK, stage, plan.blockKV, inBounds);
+    copyTile(v, kvHead, row0, keyLen, sV, stage, plan.blockKV, inBounds);
+    return SmallVector<Value>{};
+  };
+  emitIf(whole, {}, [&] { return copy(true); }, [&] { return copy(false); });
+}
+
+/// The second half of a key-loop iteration, once the next tile's copies are
+/// issued: waits for the tile in `stage`, folds what `visitFn` says into
+/// the warp state `carried`, and returns the new state.
+SmallVector<Value>
+ForwardKernelEmitter::foldTile(ValueRange carried, Value stage,
+                               function_ref<KeyVisit()> visitFn) {
+  // Commit every iteration, even empty, so the wait count stays right.
+  NVVM::CpAsyncCommitGroupOp::create(b, loc);
+  NVVM::CpAsyncWaitGroupOp::create(b, loc, 1);
+  gpu::BarrierOp::create(b, loc);
+
+  KeyVisit visit = visitFn();
+  SmallVector<Type> types = llvm::to_vector(carried.getTypes());
+  auto step = [&](bool masked) {
+    WarpState s = WarpState::unflatten(carried, 2 * plan.slicesPerWarp);
+    computeTile(stage, visit.tile, masked, s, visit.band);
+    return s.flatten();
+  };
+  SmallVector<Value> updated = emitIf(
+      visit.unmasked, types, [&] { return step(/*masked=*/false); },
+      [&] { return step(/*masked=*/true); });
+  // The next iteration's prefetch overwrites this stage.
+  gpu::BarrierOp::create(b, loc);
+  return updated;
+}
+
+/// The dense key loop over [tileBegin, tileEnd), prefetching tile t + 1
+/// while tile t is folded.
+SmallVector<Value> ForwardKernelEmitter::emitDenseLoop(ValueRange init) {
+  auto loop = scf::ForOp::create(b, loc, tileBegin, tileEnd, idx(1), init);
+  OpBuilder::InsertionGuard loopGuard(b);
+  Block *body = loop.getBody();
+  if (!body->empty())
+    body->back().erase();
+  b.setInsertionPointToEnd(body);
+  Value keyTile = loop.getInductionVar();
+  Value stage = remu(sub(keyTile, tileBegin), plan.stages);
+  Value next = add(keyTile, idx(1));
+  emitIf(cmpi(arith::CmpIPredicate::slt, next, tileEnd), {}, [&] {
+    prefetchTile(next, remu(sub(next, tileBegin), plan.stages));
+    return SmallVector<Value>{};
+  }, [] { return SmallVector<Value>{}; });
+  SmallVector<Value> updated = foldTile(loop.getRegionIterArgs(), stage,
+                                        [&] { return visitDense(keyTile); });
+  scf::YieldOp::create(b, loc, updated);
+  return SmallVector<Value>(loop.getResults());
+}
+
+/// The block-sparse key loop over the staged tiles, up to their final -1,
+/// prefetching tile i + 1 while tile i is folded. It carries the position
+/// (i32) and nothing else: no trip count, no layout pointers.
+SmallVector<Value> ForwardKernelEmitter::emitSparseLoop(ValueRange init) {
+  auto stageOf = [&](Value pos) {
+    return arith::IndexCastOp::create(
+        b, loc, b.getIndexType(),
+        arith::RemUIOp::create(b, loc, pos, i32c(plan.stages)));
+  };
+  SmallVector<Value> operands(init);
+  operands.push_back(i32c(0));
+  // The after region (and the loop's results) also take the current tile,
+  // which the condition has read.
+  SmallVector<Type> afterTypes =
+      llvm::to_vector(ValueRange(operands).getTypes());
+  afterTypes.push_back(i32);
+  size_t numState = init.size();
+  auto loop = scf::WhileOp::create(
+      b, loc, afterTypes, operands,
+      [&](OpBuilder &, Location, ValueRange args) {
+        Value current = loadStagedTile(args[numState]);
+        SmallVector<Value> forwarded(args);
+        forwarded.push_back(current);
+        scf::ConditionOp::create(
+            b, loc, cmpi(arith::CmpIPredicate::sge, current, i32c(0)),
+            forwarded);
+      },
+      [&](OpBuilder &, Location, ValueRange args) {
+        Value pos = args[numState], current = args[numState + 1];
+        Value next = add(pos, i32c(1));
+        prefetchStaged(loadStagedTile(next), stageOf(next));
+        SmallVector<Value> updated =
+            foldTile(args.take_front(numState), stageOf(pos),
+                     [&] { return visitSparse(current); });
+        updated.push_back(next);
+        scf::YieldOp::create(b, loc, updated);
+      });
+  return SmallVector<Value>(loop.getResults().take_front(numState));
 }
 
 /// Folds key tile `keyTile`, held in shared-memory stage `stage`, into the
 /// warp's softmax state.
 void ForwardKernelEmitter::computeTile(Value stage, Value keyTile, bool masked,
-                                       WarpState &state) {
+                                       WarpState &state, Value band) {
   int64_t keyTiles8 = plan.blockKV / 8;
   int64_t slices = plan.slicesPerWarp;
   // S = Q Kᵀ: per 16-row slice, n-tiles of 8 keys, loaded in pairs (ldmatrix
@@ -372,7 +754,7 @@ void ForwardKernelEmitter::computeTile(Value stage, Value keyTile, bool masked,
       for (int64_t half = 0; half < 2; ++half) {
         Value row = add(add(tileRow0, add(warpRow0, idx(16 * mt + 8 * half))),
                         groupRow);
-        auto [lo, hi] = visibleKeys(row);
+        auto [lo, hi] = visibleKeys(row, band);
         for (int64_t n = 0; n < keyTiles8; ++n)
           for (int64_t e = 2 * half; e < 2 * half + 2; ++e) {
             Value col = add(colBase, idx(8 * n + (e & 1)));
@@ -454,10 +836,22 @@ gpu::GPUFuncOp ForwardKernelEmitter::emit() {
   auto tensorType = MemRefType::get({dyn, dyn, dyn, dyn}, elt, strided4);
   auto lseType = MemRefType::get({dyn, dyn, dyn}, f32,
                                  StridedLayoutAttr::get(ctx, dyn, {dyn, dyn, 1}));
-  auto funcType = b.getFunctionType(
-      {tensorType, tensorType, tensorType, tensorType, lseType, f32,
-       b.getI64Type(), b.getI64Type()},
-      {});
+  SmallVector<Type> argTypes = {tensorType, tensorType, tensorType,
+                                tensorType, lseType,    f32,
+                                b.getI64Type(), b.getI64Type()};
+  if (spec.blockSparse) {
+    // kv_num_blocks, kv_indices, full_kv_num_blocks, full_kv_indices (i32,
+    // any strides), then the layout's block_q and block_kv.
+    auto counts =
+        MemRefType::get({dyn, dyn, dyn}, i32,
+                        StridedLayoutAttr::get(ctx, dyn, {dyn, dyn, dyn}));
+    auto indices =
+        MemRefType::get({dyn, dyn, dyn, dyn}, i32,
+                        StridedLayoutAttr::get(ctx, dyn, {dyn, dyn, dyn, dyn}));
+    argTypes.append(
+        {counts, indices, counts, indices, b.getI64Type(), b.getI64Type()});
+  }
+  auto funcType = b.getFunctionType(argTypes, {});
   auto func = gpu::GPUFuncOp::create(b, loc, spec.getName(), funcType);
   func->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), b.getUnitAttr());
   func.setKnownBlockSizeAttr(b.getDenseI32ArrayAttr(
@@ -514,12 +908,13 @@ gpu::GPUFuncOp ForwardKernelEmitter::emit() {
   // Key tiles that can hold a visible key: [begin, end).
   Value numKeyTiles = arith::CeilDivUIOp::create(b, loc, keyLen,
                                                  idx(plan.blockKV));
-  Value lastRow = sub(minsi(add(tileRow0, idx(plan.blockQ)), queryLen), idx(1));
-  Value tileBegin = idx(0), tileEnd = numKeyTiles;
+  lastRow = sub(minsi(add(tileRow0, idx(plan.blockQ)), queryLen), idx(1));
+  tileBegin = idx(0);
+  tileEnd = numKeyTiles;
   auto clampTiles = [&](Value t) {
     return minsi(maxsi(t, idx(0)), numKeyTiles);
   };
-  Value diagOffset = spec.mask == MaskKind::CausalTopLeft ? idx(0) : offset;
+  diagOffset = spec.mask == MaskKind::CausalTopLeft ? idx(0) : offset;
   if (spec.mask != MaskKind::None) {
     Value hi = add(lastRow, diagOffset);
     if (spec.mask == MaskKind::SlidingWindow)
@@ -537,24 +932,18 @@ gpu::GPUFuncOp ForwardKernelEmitter::emit() {
   copyTile(q, head, tileRow0, queryLen, sQ, nullptr, plan.blockQ,
            /*inBounds=*/false);
   NVVM::CpAsyncCommitGroupOp::create(b, loc);
-  Value hasTiles = cmpi(arith::CmpIPredicate::slt, tileBegin, tileEnd);
-  // K and V tile `keyTile` into `stage`; only a tile that reaches past the
-  // key length takes the guarded copies.
-  auto prefetch = [&](Value keyTile, Value stage) {
-    Value row0 = mul(keyTile, plan.blockKV);
-    Value whole = cmpi(arith::CmpIPredicate::sle,
-                       add(row0, idx(plan.blockKV)), keyLen);
-    auto copy = [&](bool inBounds) {
-      copyTile(k, kvHead, row0, keyLen, sK, stage, plan.blockKV, inBounds);
-      copyTile(v, kvHead, row0, keyLen, sV, stage, plan.blockKV, inBounds);
+  if (spec.blockSparse) {
+    stageSparseRow(func.getArguments().drop_front(kNumDenseArgs), smem);
+    // The staging's stores are read by every thread from here on.
+    gpu::BarrierOp::create(b, loc);
+    prefetchStaged(loadStagedTile(i32c(0)), idx(0));
+  } else {
+    Value hasTiles = cmpi(arith::CmpIPredicate::slt, tileBegin, tileEnd);
+    emitIf(hasTiles, {}, [&] {
+      prefetchTile(tileBegin, idx(0));
       return SmallVector<Value>{};
-    };
-    emitIf(whole, {}, [&] { return copy(true); }, [&] { return copy(false); });
-  };
-  emitIf(hasTiles, {}, [&] {
-    prefetch(tileBegin, idx(0));
-    return SmallVector<Value>{};
-  }, [] { return SmallVector<Value>{}; });
+    }, [] { return SmallVector<Value>{}; });
+  }
   NVVM::CpAsyncCommitGroupOp::create(b, loc);
   NVVM::CpAsyncWaitGroupOp::create(b, loc, 1);
   gpu::BarrierOp::create(b, loc);
@@ -571,57 +960,9 @@ gpu::GPUFuncOp ForwardKernelEmitter::emit() {
   initState.acc.assign(plan.slicesPerWarp * 2 * headSteps,
                        Fragment(4, f32c(0.0)));
   SmallVector<Value> init = initState.flatten();
-  auto loop = scf::ForOp::create(b, loc, tileBegin, tileEnd, idx(1), init);
-  {
-    OpBuilder::InsertionGuard loopGuard(b);
-    Block *body = loop.getBody();
-    if (!body->empty())
-      body->back().erase();
-    b.setInsertionPointToEnd(body);
-    Value keyTile = loop.getInductionVar();
-    Value stage = remu(sub(keyTile, tileBegin), plan.stages);
-    Value next = add(keyTile, idx(1));
-    emitIf(cmpi(arith::CmpIPredicate::slt, next, tileEnd), {}, [&] {
-      prefetch(next, remu(sub(next, tileBegin), plan.stages));
-      return SmallVector<Value>{};
-    }, [] { return SmallVector<Value>{}; });
-    // Commit every iteration, even empty, so the wait count stays right.
-    NVVM::CpAsyncCommitGroupOp::create(b, loc);
-    NVVM::CpAsyncWaitGroupOp::create(b, loc, 1);
-    gpu::BarrierOp::create(b, loc);
-
-    // A tile needs the element mask unless it is whole and inside the band
-    // for every query row of the CTA.
-    using P = arith::CmpIPredicate;
-    Value firstKey = mul(keyTile, plan.blockKV);
-    Value lastKey = add(firstKey, idx(plan.blockKV - 1));
-    Value whole = cmpi(P::slt, lastKey, keyLen);
-    Value full = whole;
-    if (spec.mask != MaskKind::None) {
-      Value hi = add(tileRow0, diagOffset);
-      if (spec.mask == MaskKind::SlidingWindow)
-        hi = add(hi, windowRight);
-      full = arith::AndIOp::create(b, loc, full, cmpi(P::sle, lastKey, hi));
-    }
-    if (spec.mask == MaskKind::SlidingWindow) {
-      Value lo = sub(add(lastRow, diagOffset), windowLeft);
-      full = arith::AndIOp::create(b, loc, full, cmpi(P::sge, firstKey, lo));
-    }
-    SmallVector<Value> carried(loop.getRegionIterArgs());
-    SmallVector<Type> types = llvm::to_vector(ValueRange(carried).getTypes());
-    auto step = [&](bool masked) {
-      WarpState s = WarpState::unflatten(carried, rowsPerThread);
-      computeTile(stage, keyTile, masked, s);
-      return s.flatten();
-    };
-    SmallVector<Value> updated = emitIf(
-        full, types, [&] { return step(/*masked=*/false); },
-        [&] { return step(/*masked=*/true); });
-    // The next iteration's prefetch overwrites this stage.
-    gpu::BarrierOp::create(b, loc);
-    scf::YieldOp::create(b, loc, updated);
-  }
-  WarpState state = WarpState::unflatten(loop.getResults(), rowsPerThread);
+  SmallVector<Value> results =
+      spec.blockSparse ? emitSparseLoop(init) : emitDenseLoop(init);
+  WarpState state = WarpState::unflatten(results, rowsPerThread);
 
   // Epilogue: full row sums, normalization, stores.
   auto pairType = VectorType::get({2}, elt);

@@ -114,9 +114,6 @@ llvm::Error mlir::flash::verifyKernelSpec(const KernelSpec &spec) {
         static_cast<long long>(spec.headDim));
   if (!isSupportedChip(spec.chip))
     return llvm::createStringError("%s", describeChipError(spec.chip).c_str());
-  if (spec.blockSparse)
-    return llvm::createStringError(
-        "block-sparse GPU kernels are not generated yet");
   return llvm::Error::success();
 }
 

@@ -13,7 +13,11 @@ namespace mlir::flash {
 /// as a gpu.func named spec.getName() at the builder's insertion point (in a
 /// gpu.module). Its arguments follow docs/kernel-abi.md: q, k, v, o as
 /// rank-4 strided memrefs, lse as a rank-3 one, then scale·log2(e), and the
-/// window's left and right extents.
+/// window's left and right extents. A block-sparse kernel then takes
+/// kv_num_blocks, kv_indices, full_kv_num_blocks and full_kv_indices (i32
+/// strided memrefs of ranks 3, 4, 3, 4) and the layout's block_q and
+/// block_kv (i64), and needs 4 · ((N + N_full) · block_kv / plan.blockKV +
+/// 1) bytes of dynamic shared memory beyond plan.getSharedMemoryBytes().
 gpu::GPUFuncOp buildForwardKernel(OpBuilder &builder, Location loc,
                                   const KernelSpec &spec,
                                   const KernelPlan &plan);
