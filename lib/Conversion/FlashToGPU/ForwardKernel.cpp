@@ -201,8 +201,8 @@ private:
   // layout in shared memory, then walk them: iteration i visits staged
   // tile i; a -1 ends the list.
   void stageSparseRow(ValueRange layoutArgs, Value smem);
-  void compactStagedTiles(Value count);
-  Value compactRound(Value i, Value count, Value end);
+  void compactStagedTiles(Value bits, Value words, Value tilesPerBlock);
+  Value compactTile(Value tile, Value marked, Value isFull, Value end);
   Value loadStagedTile(Value pos);
   Value stagedKeyTile(Value staged);
   void prefetchStaged(Value staged, Value stage);
@@ -415,13 +415,13 @@ ForwardKernelEmitter::KeyVisit ForwardKernelEmitter::visitDense(Value keyTile) {
 /// Stages the key tiles of the CTA's row of the layout in shared memory,
 /// past the K and V stages of `smem`; `layoutArgs` are kv_num_blocks,
 /// kv_indices, full_kv_num_blocks, full_kv_indices and the layout's block_q
-/// and block_kv. Each list entry (full ones first) expands into the
-/// block_kv / plan.blockKV kernel tiles of its layout block; staged tile i
-/// is 2 · tile + (1 if full), or -1 where there is nothing to visit: an
-/// index outside [0, NKV), a tile past the key length, a partial tile
-/// outside the structural band. The lists are read once, with coalesced
-/// loads, so that the key loop keeps no pointers, counts or cursor
-/// arithmetic in registers: those are what the larger tiles run short of.
+/// and block_kv. The lists are read once, with coalesced loads, into two
+/// bitmaps over the layout's NKV key blocks (full, partial); a block marked
+/// in both is full, and indices outside [0, NKV) or repeated ones mark
+/// nothing new, as the op's semantics say. compactStagedTiles then lists
+/// the live kernel tiles, so that the key loop keeps no pointers, counts or
+/// cursor arithmetic in registers: those are what the larger tiles run
+/// short of.
 void ForwardKernelEmitter::stageSparseRow(ValueRange layoutArgs, Value smem) {
   using P = arith::CmpIPredicate;
   Type indexType = b.getIndexType();
@@ -435,8 +435,7 @@ void ForwardKernelEmitter::stageSparseRow(ValueRange layoutArgs, Value smem) {
   Value blockQ = maxsi(cast(indexType, layoutArgs[4]), idx(1));
   Value blockKV = maxsi(cast(indexType, layoutArgs[5]), idx(1));
   Value tilesPerBlock = maxsi(divu(blockKV, plan.blockKV), idx(1));
-  Value numLayoutKeyBlocks =
-      arith::CeilDivUIOp::create(b, loc, keyLen, blockKV);
+  Value numBlocks = arith::CeilDivUIOp::create(b, loc, keyLen, blockKV);
   Value layoutTile = arith::DivUIOp::create(b, loc, tileRow0, blockQ);
 
   // One list's row and its count, clamped to the list's capacity N. A list
@@ -467,99 +466,117 @@ void ForwardKernelEmitter::stageSparseRow(ValueRange layoutArgs, Value smem) {
   };
   ListRow full = readList(layoutArgs[2], layoutArgs[3]);
   ListRow partial = readList(layoutArgs[0], layoutArgs[1]);
-  Value numFullTiles = mul(full.count, tilesPerBlock);
-  Value staged = mul(add(full.count, partial.count), tilesPerBlock);
 
-  // Room for every tile of both lists, and the final -1.
-  Value capacity = add(
-      mul(add(memref::DimOp::create(b, loc, layoutArgs[1], 3),
-              memref::DimOp::create(b, loc, layoutArgs[3], 3)),
-          tilesPerBlock),
-      idx(1));
+  // Shared memory past the K and V stages: the staged tiles (every kernel
+  // tile of the NKV blocks, and the final -1), then the two bitmaps.
   auto workgroup =
       gpu::AddressSpaceAttr::get(b.getContext(), gpu::AddressSpace::Workgroup);
-  sTiles = memref::ViewOp::create(
-      b, loc, MemRefType::get({ShapedType::kDynamic}, i32, nullptr, workgroup),
-      smem, idx(plan.getSharedMemoryBytes()), ValueRange{capacity});
+  auto wordsType =
+      MemRefType::get({ShapedType::kDynamic}, i32, nullptr, workgroup);
+  Value capacity = add(mul(numBlocks, tilesPerBlock), idx(1));
+  Value words = arith::CeilDivUIOp::create(b, loc, numBlocks, idx(32));
+  Value base = idx(plan.getSharedMemoryBytes());
+  sTiles = memref::ViewOp::create(b, loc, wordsType, smem, base,
+                                  ValueRange{capacity});
+  Value bits = memref::ViewOp::create(b, loc, wordsType, smem,
+                                      add(base, mul(capacity, 4)),
+                                      ValueRange{mul(words, 2)});
 
-  // Thread t stages tiles t, t + threads, ...
-  auto loop = scf::ForOp::create(b, loc, tid, staged, idx(plan.getThreads()));
-  {
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPoint(loop.getBody()->getTerminator());
-    Value i = loop.getInductionVar();
-    Value isFull = cmpi(P::ult, i, numFullTiles);
-    Value listTile = select(isFull, i, sub(i, numFullTiles));
-    Value pos = arith::DivUIOp::create(b, loc, listTile, tilesPerBlock);
-    auto load = [&](const ListRow &row) {
+  // Thread t handles items t, t + threads, ... of `count`.
+  auto forEachOfThread = [&](Value count, function_ref<void(Value)> fn) {
+    scf::ForOp::create(b, loc, tid, count, idx(plan.getThreads()),
+                       ValueRange{},
+                       [&](OpBuilder &, Location, Value i, ValueRange) {
+                         fn(i);
+                         scf::YieldOp::create(b, loc);
+                       });
+  };
+  forEachOfThread(mul(words, 2), [&](Value i) {
+    memref::StoreOp::create(b, loc, i32c(0), bits, i);
+  });
+  gpu::BarrierOp::create(b, loc);
+  forEachOfThread(add(full.count, partial.count), [&](Value i) {
+    Value isFull = cmpi(P::ult, i, full.count);
+    auto load = [&](const ListRow &row, Value pos) {
       SmallVector<Value> at(row.at.begin(), row.at.end());
       at.push_back(pos);
       return SmallVector<Value>{
           cast(indexType, memref::LoadOp::create(b, loc, row.indices, at))};
     };
     Value block = emitIf(
-        isFull, indexType, [&] { return load(full); },
-        [&] { return load(partial); })[0];
-    Value tile = add(mul(block, tilesPerBlock),
-                     sub(listTile, mul(pos, tilesPerBlock)));
+        isFull, indexType, [&] { return load(full, i); },
+        [&] { return load(partial, sub(i, full.count)); })[0];
     // A negative index compares as a huge unsigned value.
-    Value live = arith::AndIOp::create(
-        b, loc, cmpi(P::ult, block, numLayoutKeyBlocks),
-        cmpi(P::slt, mul(tile, plan.blockKV), keyLen));
-    if (spec.mask != MaskKind::None) {
-      // A partial tile outside the band sees no key.
-      Value inBand =
-          arith::AndIOp::create(b, loc, cmpi(P::sge, tile, tileBegin),
-                                cmpi(P::slt, tile, tileEnd));
-      live = arith::AndIOp::create(
-          b, loc, live, arith::OrIOp::create(b, loc, isFull, inBand));
-    }
-    // 2 · tile + 1 fits in an i32: a key length below 2^35 is all memory
-    // can hold.
-    Value value = add(mul(tile, 2),
-                      arith::IndexCastUIOp::create(b, loc, indexType, isFull));
-    memref::StoreOp::create(b, loc, cast(i32, select(live, value, idx(-1))),
-                            sTiles, i);
-  }
+    emitIf(cmpi(P::ult, block, numBlocks), {}, [&] {
+      Value word = add(divu(block, 32), select(isFull, idx(0), words));
+      Value bit = arith::ShLIOp::create(b, loc, i32c(1),
+                                        cast(i32, remu(block, 32)));
+      memref::AtomicRMWOp::create(b, loc, arith::AtomicRMWKind::ori, bit, bits,
+                                  ValueRange{word});
+      return SmallVector<Value>{};
+    }, [] { return SmallVector<Value>{}; });
+  });
   gpu::BarrierOp::create(b, loc);
-  compactStagedTiles(staged);
+  compactStagedTiles(bits, words, tilesPerBlock);
 }
 
-/// Moves the live tiles among the first `count` staged ones to the front,
-/// in order, and ends them with -1, so that the key loop visits live tiles
-/// only and needs no count. Warp 0 does it alone, 32 tiles per ballot.
-void ForwardKernelEmitter::compactStagedTiles(Value count) {
+/// Lists the live kernel tiles of the marked blocks in the staged tiles,
+/// each as 2 · tile + (1 if full), and ends them with -1: a tile is live
+/// when its block is marked, it starts before the key length, and, for a
+/// partial block, it is inside the structural band. Warp 0 does it alone,
+/// one ballot per 32 blocks and tile of a block; the order of the tiles
+/// does not matter to the softmax.
+void ForwardKernelEmitter::compactStagedTiles(Value bits, Value words,
+                                              Value tilesPerBlock) {
   using P = arith::CmpIPredicate;
   emitIf(cmpi(P::eq, warp, idx(0)), {}, [&] {
-    Value rounds = arith::CeilDivUIOp::create(b, loc, count, idx(32));
-    auto loop = scf::ForOp::create(
-        b, loc, idx(0), rounds, idx(1), ValueRange{idx(0)},
+    Value laneBit = arith::IndexCastOp::create(b, loc, i32, lane);
+    auto isMarked = [&](Value word) {
+      Value bit = arith::AndIOp::create(
+          b, loc, arith::ShRUIOp::create(b, loc, word, laneBit), i32c(1));
+      return cmpi(P::ne, bit, i32c(0));
+    };
+    auto rounds = scf::ForOp::create(
+        b, loc, idx(0), words, idx(1), ValueRange{idx(0)},
         [&](OpBuilder &, Location, Value round, ValueRange args) {
-          Value end = compactRound(add(mul(round, 32), lane), count, args[0]);
-          scf::YieldOp::create(b, loc, end);
+          Value block = add(mul(round, 32), lane);
+          Value isFull = isMarked(memref::LoadOp::create(b, loc, bits, round));
+          Value isPartial = isMarked(
+              memref::LoadOp::create(b, loc, bits, add(words, round)));
+          Value marked = arith::OrIOp::create(b, loc, isFull, isPartial);
+          auto subTiles = scf::ForOp::create(
+              b, loc, idx(0), tilesPerBlock, idx(1), args,
+              [&](OpBuilder &, Location, Value sub, ValueRange ends) {
+                Value tile = add(mul(block, tilesPerBlock), sub);
+                Value end =
+                    compactTile(tile, marked, isFull, ends[0]);
+                scf::YieldOp::create(b, loc, end);
+              });
+          scf::YieldOp::create(b, loc, subTiles.getResults());
         });
     emitIf(cmpi(P::eq, lane, idx(0)), {}, [&] {
-      memref::StoreOp::create(b, loc, i32c(-1), sTiles, loop.getResult(0));
+      memref::StoreOp::create(b, loc, i32c(-1), sTiles, rounds.getResult(0));
       return SmallVector<Value>{};
     }, [] { return SmallVector<Value>{}; });
     return SmallVector<Value>{};
   }, [] { return SmallVector<Value>{}; });
 }
 
-/// One round of compactStagedTiles: the lane's staged tile `i` (of `count`)
-/// moves to slot `end` + (live tiles of lower lanes) if it is live. Returns
-/// the new end of the live tiles.
-Value ForwardKernelEmitter::compactRound(Value i, Value count, Value end) {
+/// One ballot of compactStagedTiles: the lane's kernel tile `tile`, of a
+/// block that is `marked` (and `isFull`), goes to slot `end` + (tiles kept
+/// by lower lanes) if it is live. Returns the new end of the list.
+Value ForwardKernelEmitter::compactTile(Value tile, Value marked,
+                                        Value isFull, Value end) {
   using P = arith::CmpIPredicate;
-  Value value = emitIf(
-      cmpi(P::ult, i, count), i32,
-      [&] {
-        return SmallVector<Value>{memref::LoadOp::create(b, loc, sTiles, i)};
-      },
-      [&] { return SmallVector<Value>{i32c(-1)}; })[0];
-  // Every lane has read its tile before the ballot, so the stores below (to
-  // slots at or before their own) overwrite nothing still unread.
-  Value keep = cmpi(P::sge, value, i32c(0));
+  Value keep = arith::AndIOp::create(
+      b, loc, marked, cmpi(P::slt, mul(tile, plan.blockKV), keyLen));
+  if (spec.mask != MaskKind::None) {
+    // A partial tile outside the band sees no key.
+    Value inBand = arith::AndIOp::create(b, loc, cmpi(P::sge, tile, tileBegin),
+                                         cmpi(P::slt, tile, tileEnd));
+    keep = arith::AndIOp::create(
+        b, loc, keep, arith::OrIOp::create(b, loc, isFull, inBand));
+  }
   Value mask = NVVM::VoteSyncOp::create(b, loc, i32, i32c(-1), keep,
                                         NVVM::VoteSyncKind::ballot);
   auto popcount = [&](Value v) {
@@ -569,7 +586,13 @@ Value ForwardKernelEmitter::compactRound(Value i, Value count, Value end) {
   Value before = popcount(arith::AndIOp::create(
       b, loc, mask, NVVM::LaneMaskLtOp::create(b, loc, i32)));
   emitIf(keep, {}, [&] {
-    memref::StoreOp::create(b, loc, value, sTiles, add(end, before));
+    // 2 · tile + 1 fits in an i32: a key length below 2^35 is all that
+    // memory holds.
+    Value value = add(mul(tile, 2), arith::IndexCastUIOp::create(
+                                        b, loc, b.getIndexType(), isFull));
+    memref::StoreOp::create(b, loc,
+                            arith::IndexCastOp::create(b, loc, i32, value),
+                            sTiles, add(end, before));
     return SmallVector<Value>{};
   }, [] { return SmallVector<Value>{}; });
   return add(end, popcount(mask));

@@ -16,8 +16,10 @@ namespace mlir::flash {
 /// window's left and right extents. A block-sparse kernel then takes
 /// kv_num_blocks, kv_indices, full_kv_num_blocks and full_kv_indices (i32
 /// strided memrefs of ranks 3, 4, 3, 4) and the layout's block_q and
-/// block_kv (i64), and needs 4 · ((N + N_full) · block_kv / plan.blockKV +
-/// 1) bytes of dynamic shared memory beyond plan.getSharedMemoryBytes().
+/// block_kv (i64). It needs 4 · (NKV · block_kv / plan.blockKV + 1 + 2 ·
+/// ceil(NKV / 32)) bytes of dynamic shared memory beyond
+/// plan.getSharedMemoryBytes(), NKV = ceil(Lk / block_kv), to stage its row
+/// of the layout.
 gpu::GPUFuncOp buildForwardKernel(OpBuilder &builder, Location loc,
                                   const KernelSpec &spec,
                                   const KernelPlan &plan);
