@@ -45,6 +45,64 @@ Value toKernelBuffer(OpBuilder &b, Location loc, Value tensor, Type kernelType) 
   return memref::CastOp::create(b, loc, kernelType, buffer);
 }
 
+/// Appends the block-sparse layout of `op` to the launch arguments `args`:
+/// the four CSR buffers, then block_q and block_kv (docs/kernel-abi.md).
+/// Returns the shared memory the kernel stages the layout's tiles in.
+Value appendLayoutArgs(OpBuilder &b, AttentionOp op, const KernelPlan &plan,
+                       FunctionType kernelType, SmallVectorImpl<Value> &args) {
+  Location loc = op.getLoc();
+  unsigned first = args.size();
+  Value counts = toKernelBuffer(b, loc, op.getKvNumBlocks(),
+                                kernelType.getInput(first));
+  Value indices = toKernelBuffer(b, loc, op.getKvIndices(),
+                                 kernelType.getInput(first + 1));
+  Value fullCounts = counts, fullIndices;
+  if (op.getFullKvNumBlocks()) {
+    fullCounts = toKernelBuffer(b, loc, op.getFullKvNumBlocks(),
+                                kernelType.getInput(first + 2));
+    fullIndices = toKernelBuffer(b, loc, op.getFullKvIndices(),
+                                 kernelType.getInput(first + 3));
+  } else {
+    // No full list: a view of no entries (N = 0), which the kernel never
+    // reads, nor the counts beside it.
+    SmallVector<OpFoldResult> sizes;
+    for (int64_t d = 0; d < 3; ++d)
+      sizes.push_back(memref::getMixedSize(b, loc, indices, d));
+    sizes.push_back(b.getIndexAttr(0));
+    Value empty = memref::SubViewOp::create(
+        b, loc, indices, SmallVector<OpFoldResult>(4, b.getIndexAttr(0)),
+        sizes, SmallVector<OpFoldResult>(4, b.getIndexAttr(1)));
+    fullIndices =
+        memref::CastOp::create(b, loc, kernelType.getInput(first + 3), empty);
+  }
+  ArrayRef<int64_t> blockSizes = *op.getBlockSizes();
+  args.append({counts, indices, fullCounts, fullIndices,
+               arith::ConstantIntOp::create(b, loc, b.getI64Type(),
+                                            blockSizes[0]),
+               arith::ConstantIntOp::create(b, loc, b.getI64Type(),
+                                            blockSizes[1])});
+  // The kernel stages the row in shared memory past its K and V stages
+  // (docs/kernel-abi.md): NKV · block_kv / plan.blockKV tiles and an end
+  // marker, and two bitmaps of ceil(NKV / 32) words, NKV = ceil(Lk /
+  // block_kv); 4 bytes each.
+  auto cst = [&](int64_t v) {
+    return arith::ConstantIndexOp::create(b, loc, v).getResult();
+  };
+  Value numBlocks = arith::CeilDivUIOp::create(
+      b, loc, b.createOrFold<memref::DimOp>(loc, args[1], 2),
+      cst(blockSizes[1]));
+  Value tiles = arith::MulIOp::create(b, loc, numBlocks,
+                                      cst(blockSizes[1] / plan.blockKV));
+  Value bitmaps = arith::MulIOp::create(
+      b, loc, arith::CeilDivUIOp::create(b, loc, numBlocks, cst(32)), cst(2));
+  Value words = arith::AddIOp::create(
+      b, loc, arith::AddIOp::create(b, loc, tiles, bitmaps), cst(1));
+  Value bytes = arith::AddIOp::create(
+      b, loc, arith::MulIOp::create(b, loc, words, cst(4)),
+      cst(plan.getSharedMemoryBytes()));
+  return arith::IndexCastOp::create(b, loc, b.getI32Type(), bytes);
+}
+
 struct ConvertFlashToGPUPass
     : flash::impl::ConvertFlashToGPUBase<ConvertFlashToGPUPass> {
   using ConvertFlashToGPUBase::ConvertFlashToGPUBase;
@@ -114,8 +172,6 @@ struct ConvertFlashToGPUPass
         dimOf(q, 1), dimOf(q, 0)};
     gpu::KernelDim3 block{
         arith::ConstantIndexOp::create(b, loc, plan.getThreads()), one, one};
-    Value smem = arith::ConstantIntOp::create(b, loc, b.getI32Type(),
-                                              plan.getSharedMemoryBytes());
     double scaleLog2 = op.getScaleValue() * llvm::numbers::log2e;
     int64_t left = 0, right = 0;
     if (std::optional<ArrayRef<int64_t>> w = op.getWindow()) {
@@ -131,6 +187,10 @@ struct ConvertFlashToGPUPass
         arith::ConstantOp::create(b, loc, b.getF32FloatAttr(scaleLog2)),
         arith::ConstantIntOp::create(b, loc, b.getI64Type(), left),
         arith::ConstantIntOp::create(b, loc, b.getI64Type(), right)};
+    Value smem = spec->blockSparse
+                     ? appendLayoutArgs(b, op, plan, kernelType, args)
+                     : arith::ConstantIntOp::create(
+                           b, loc, b.getI32Type(), plan.getSharedMemoryBytes());
     gpu::LaunchFuncOp::create(b, loc, kernel, grid, block, smem, args);
 
     SmallVector<Value> results = {bufferization::ToTensorOp::create(

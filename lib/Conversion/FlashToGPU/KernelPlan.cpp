@@ -49,8 +49,7 @@ FailureOr<KernelSpec> mlir::flash::getKernelSpec(AttentionOp op, StringRef chip,
     reason = "mask operands are not supported by the GPU kernels yet";
   if (op.getSoftcap())
     reason = "softcap is not supported by the GPU kernels yet";
-  if (op.getKvNumBlocks())
-    reason = "block-sparse layouts are not supported by the GPU kernels yet";
+  spec.blockSparse = op.getKvNumBlocks() != nullptr;
   if (op.getScaleValue() <= 0)
     reason = "the GPU kernels take a positive scale (they fold it into the "
              "exponent after the row maximum)";
@@ -58,9 +57,31 @@ FailureOr<KernelSpec> mlir::flash::getKernelSpec(AttentionOp op, StringRef chip,
   if (reason.empty())
     if (llvm::Error err = verifyKernelSpec(spec))
       reason = llvm::toString(std::move(err));
+  if (reason.empty() && spec.blockSparse)
+    if (llvm::Error err =
+            verifyBlockSizes(selectKernelPlan(spec), (*op.getBlockSizes())[0],
+                             (*op.getBlockSizes())[1]))
+      reason = llvm::toString(std::move(err));
   if (!reason.empty())
     return failure();
   return spec;
+}
+
+llvm::Error mlir::flash::verifyBlockSizes(const KernelPlan &plan,
+                                          int64_t blockQ, int64_t blockKV) {
+  // A CTA's query rows must lie in one layout row, and a layout key block
+  // must split into whole kernel key tiles.
+  if (blockQ <= 0 || blockQ % plan.blockQ != 0)
+    return llvm::createStringError(
+        "the layout's block_q (%lld) must be a positive multiple of the "
+        "kernel's %lld query rows per CTA",
+        static_cast<long long>(blockQ), static_cast<long long>(plan.blockQ));
+  if (blockKV <= 0 || blockKV % plan.blockKV != 0)
+    return llvm::createStringError(
+        "the layout's block_kv (%lld) must be a positive multiple of the "
+        "kernel's %lld-key tiles",
+        static_cast<long long>(blockKV), static_cast<long long>(plan.blockKV));
+  return llvm::Error::success();
 }
 
 std::optional<KernelElementType> mlir::flash::parseKernelElementType(

@@ -71,6 +71,13 @@ KernelPlan selectKernelPlan(const KernelSpec &spec);
 /// Checks that a plan (e.g. one with overridden fields) can be generated.
 llvm::Error verifyKernelPlan(const KernelPlan &plan);
 
+/// Checks that a block-sparse layout of `blockQ` x `blockKV` tiles fits the
+/// kernel of `plan`: block_q a multiple of plan.blockQ (a CTA's rows lie in
+/// one layout row) and block_kv a multiple of plan.blockKV (a layout key
+/// block is whole kernel key tiles).
+llvm::Error verifyBlockSizes(const KernelPlan &plan, int64_t blockQ,
+                             int64_t blockKV);
+
 /// The kernel spec of a flash.attention op for `chip`, or failure with the
 /// reason its kernel does not exist yet in `reason`.
 FailureOr<KernelSpec> getKernelSpec(AttentionOp op, StringRef chip,
