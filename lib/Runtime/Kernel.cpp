@@ -64,14 +64,16 @@ flashrt_status loadImage(flashrt_context &ctx, const flashrt_kernel_info &info,
           &kernel->function, module.get(), kernel->name.c_str()))
     return cudaFail(driver, result, "cuModuleGetFunction",
                     " for " + what + " (is the symbol in the image?)");
-  if (info.smem_bytes > cu::kDefaultSharedMemoryLimit)
+  // A block-sparse launch adds the staging of its layout to smem_bytes, an
+  // amount that depends on the key length: such kernels may take all the
+  // device allows.
+  int optIn = info.spec.block_sparse ? ctx.maxSharedOptin : info.smem_bytes;
+  if (optIn > cu::kDefaultSharedMemoryLimit)
     if (cu::Result result = driver.funcSetAttribute(
-            kernel->function, cu::kFuncMaxDynamicSharedSizeBytes,
-            info.smem_bytes))
+            kernel->function, cu::kFuncMaxDynamicSharedSizeBytes, optIn))
       return cudaFail(driver, result, "cuFuncSetAttribute",
                       " raising the dynamic shared memory of " + what +
-                          " to " + std::to_string(info.smem_bytes) +
-                          " bytes");
+                          " to " + std::to_string(optIn) + " bytes");
   kernel->module = module.release();
   kernel->ctx = &ctx;
   ctx.refs.fetch_add(1, std::memory_order_relaxed);

@@ -18,6 +18,28 @@ ForwardParams::ForwardParams(const ForwardOperands &ops) {
   pointers[count++] = &scaleLog2;
   pointers[count++] = &windowLeft;
   pointers[count++] = &windowRight;
+  if (ops.layout)
+    addLayout(*ops.layout,
+              (ops.q->sizes[2] + ops.layout->block_q - 1) /
+                  ops.layout->block_q);
+}
+
+void ForwardParams::addLayout(const flashrt_block_layout &layout,
+                              int64_t numQueryTiles) {
+  // Without a full list the kernel gets one of no entries (N = 0), which it
+  // never reads, nor its counts.
+  flashrt_tensor noCounts{nullptr, FLASHRT_DTYPE_I32, 3, {1, 1, numQueryTiles}};
+  flashrt_tensor noIndices{
+      nullptr, FLASHRT_DTYPE_I32, 4, {1, 1, numQueryTiles, 0}};
+  bool hasFull = layout.full_kv_num_blocks != nullptr;
+  addMemref(memrefs[5], *layout.kv_num_blocks);
+  addMemref(memrefs[6], *layout.kv_indices);
+  addMemref(memrefs[7], hasFull ? *layout.full_kv_num_blocks : noCounts);
+  addMemref(memrefs[8], hasFull ? *layout.full_kv_indices : noIndices);
+  blockSizes[0] = layout.block_q;
+  blockSizes[1] = layout.block_kv;
+  pointers[count++] = &blockSizes[0];
+  pointers[count++] = &blockSizes[1];
 }
 
 void ForwardParams::addMemref(Memref &slot, const flashrt_tensor &tensor) {
@@ -39,35 +61,79 @@ void ForwardParams::addMemref(Memref &slot, const flashrt_tensor &tensor) {
   }
 }
 
+namespace {
+
+/// Validates and launches a dense (`layout` null) or block-sparse forward
+/// call.
+flashrt_status launchForward(flashrt_context *ctx, const flashrt_kernel *kernel,
+                             const ForwardOperands &ops, void *stream) {
+  if (!ctx || !kernel)
+    return fail(FLASHRT_ERROR_INVALID_ARGUMENT, "ctx or kernel is null");
+  if (kernel->ctx != ctx)
+    return fail(FLASHRT_ERROR_INVALID_ARGUMENT,
+                "kernel '" + kernel->name + "' was loaded in another context");
+  bool sparse = ops.layout != nullptr;
+  FLASHRT_RETURN_IF_ERROR(validateForward(kernel->info, ops, sparse));
+  ForwardGrid grid = forwardGrid(kernel->info, ops);
+  if (grid.x == 0 || grid.y == 0 || grid.z == 0)
+    return FLASHRT_SUCCESS; // nothing to compute
+
+  int64_t smem = kernel->info.smem_bytes;
+  if (sparse) {
+    smem = sparseSharedMemory(kernel->info, ops.k->sizes[2],
+                              ops.layout->block_kv);
+    if (smem > ctx->maxSharedOptin)
+      return fail(FLASHRT_ERROR_LAUNCH_LIMIT,
+                  "kernel '" + kernel->name + "' needs " +
+                      std::to_string(smem) +
+                      " bytes of shared memory with this layout (" +
+                      std::to_string(kernel->info.smem_bytes) +
+                      " for its tiles, the rest to stage a row of the "
+                      "layout: Lk = " +
+                      std::to_string(ops.k->sizes[2]) + " keys in blocks of " +
+                      std::to_string(ops.layout->block_kv) +
+                      "); the device allows " +
+                      std::to_string(ctx->maxSharedOptin) + " per block");
+  }
+  ForwardParams params(ops);
+  const CudaDriver &driver = *ctx->driver;
+  ScopedContext scope(*ctx);
+  FLASHRT_RETURN_IF_ERROR(scope.enter());
+  if (cu::Result result = driver.launchKernel(
+          kernel->function, grid.x, grid.y, grid.z,
+          static_cast<unsigned>(kernel->info.threads), 1, 1,
+          static_cast<unsigned>(smem), static_cast<cu::Stream>(stream),
+          params.data(), nullptr))
+    return cudaFail(driver, result, "cuLaunchKernel",
+                    " for kernel '" + kernel->name + "'");
+  return FLASHRT_SUCCESS;
+}
+
+} // namespace
+
 extern "C" flashrt_status flashrt_attention_forward(
     flashrt_context *ctx, const flashrt_kernel *kernel,
     const flashrt_tensor *q, const flashrt_tensor *k, const flashrt_tensor *v,
     const flashrt_tensor *o, const flashrt_tensor *lse, float scale,
     int64_t windowLeft, int64_t windowRight, void *stream) {
   return guarded([&] {
-    if (!ctx || !kernel)
-      return fail(FLASHRT_ERROR_INVALID_ARGUMENT, "ctx or kernel is null");
-    if (kernel->ctx != ctx)
-      return fail(FLASHRT_ERROR_INVALID_ARGUMENT,
-                  "kernel '" + kernel->name +
-                      "' was loaded in another context");
-    ForwardOperands ops{q, k, v, o, lse, scale, windowLeft, windowRight};
-    FLASHRT_RETURN_IF_ERROR(validateForward(kernel->info, ops));
-    ForwardGrid grid = forwardGrid(kernel->info, ops);
-    if (grid.x == 0 || grid.y == 0 || grid.z == 0)
-      return FLASHRT_SUCCESS; // nothing to compute
+    return launchForward(
+        ctx, kernel, {q, k, v, o, lse, scale, windowLeft, windowRight},
+        stream);
+  });
+}
 
-    ForwardParams params(ops);
-    const CudaDriver &driver = *ctx->driver;
-    ScopedContext scope(*ctx);
-    FLASHRT_RETURN_IF_ERROR(scope.enter());
-    if (cu::Result result = driver.launchKernel(
-            kernel->function, grid.x, grid.y, grid.z,
-            static_cast<unsigned>(kernel->info.threads), 1, 1,
-            static_cast<unsigned>(kernel->info.smem_bytes),
-            static_cast<cu::Stream>(stream), params.data(), nullptr))
-      return cudaFail(driver, result, "cuLaunchKernel",
-                      " for kernel '" + kernel->name + "'");
-    return FLASHRT_SUCCESS;
+extern "C" flashrt_status flashrt_attention_forward_sparse(
+    flashrt_context *ctx, const flashrt_kernel *kernel,
+    const flashrt_tensor *q, const flashrt_tensor *k, const flashrt_tensor *v,
+    const flashrt_tensor *o, const flashrt_tensor *lse, float scale,
+    int64_t windowLeft, int64_t windowRight,
+    const flashrt_block_layout *layout, void *stream) {
+  return guarded([&] {
+    if (!layout)
+      return fail(FLASHRT_ERROR_INVALID_ARGUMENT, "layout is null");
+    return launchForward(
+        ctx, kernel,
+        {q, k, v, o, lse, scale, windowLeft, windowRight, layout}, stream);
   });
 }

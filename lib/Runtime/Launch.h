@@ -3,7 +3,8 @@
 // Packs the operands of a forward call into the parameter array of
 // docs/kernel-abi.md: each memref expanded into allocated pointer, aligned
 // pointer, offset 0, sizes and strides; then scale * log2(e) as f32 and the
-// two i64 window extents.
+// two i64 window extents; for a block-sparse call, the layout's four memrefs
+// and its two i64 block sizes.
 //
 //===----------------------------------------------------------------------===//
 
@@ -19,8 +20,10 @@ namespace flashrt {
 
 class ForwardParams {
 public:
-  /// 4 rank-4 memrefs of 11 values, 1 rank-3 memref of 9, 3 scalars.
-  static constexpr size_t kCount = 4 * 11 + 9 + 3;
+  /// 4 rank-4 memrefs of 11 values, 1 rank-3 memref of 9, 3 scalars; a
+  /// layout adds 2 rank-3 memrefs, 2 rank-4 ones and 2 scalars.
+  static constexpr size_t kDenseCount = 4 * 11 + 9 + 3;
+  static constexpr size_t kCount = kDenseCount + 2 * 9 + 2 * 11 + 2;
 
   /// `ops` must have passed validateForward.
   explicit ForwardParams(const ForwardOperands &ops);
@@ -40,11 +43,13 @@ private:
   };
 
   void addMemref(Memref &slot, const flashrt_tensor &tensor);
+  void addLayout(const flashrt_block_layout &layout, int64_t numQueryTiles);
 
-  Memref memrefs[5];
+  Memref memrefs[9];
   float scaleLog2;
   int64_t windowLeft;
   int64_t windowRight;
+  int64_t blockSizes[2];
   void *pointers[kCount];
   size_t count = 0;
 };

@@ -18,11 +18,18 @@ using namespace flashrt;
 namespace {
 
 /// The parameters of a dense forward kernel, in order.
-const char *const kDenseParams[] = {
-    "memref4:q",      "memref4:k",        "memref4:v",
-    "memref4:o",      "memref3:lse",      "f32:scale_log2",
-    "i64:window_left", "i64:window_right"};
-constexpr size_t kNumDenseParams = sizeof(kDenseParams) / sizeof(*kDenseParams);
+/// The parameters of docs/kernel-abi.md: the dense kernels' eight, then the
+/// six that block-sparse kernels add.
+const char *const kParams[] = {
+    "memref4:q",          "memref4:k",
+    "memref4:v",          "memref4:o",
+    "memref3:lse",        "f32:scale_log2",
+    "i64:window_left",    "i64:window_right",
+    "memref3:kv_num_blocks", "memref4:kv_indices",
+    "memref3:full_kv_num_blocks", "memref4:full_kv_indices",
+    "i64:layout_block_q", "i64:layout_block_kv"};
+constexpr size_t kNumDenseParams = 8;
+constexpr size_t kNumSparseParams = sizeof(kParams) / sizeof(*kParams);
 
 class ManifestReader {
 public:
@@ -176,17 +183,18 @@ private:
     if (params->kind != JsonValue::Kind::Array)
       return wrongKind(path, *params, "an array");
     size_t count = params->elements.size();
-    if (sparse ? count < kNumDenseParams : count != kNumDenseParams)
-      return error(path + ": expected " + (sparse ? "at least " : "") +
-                   std::to_string(kNumDenseParams) + " entries, got " +
-                   std::to_string(count));
-    for (size_t i = 0; i != kNumDenseParams; ++i) {
+    size_t expected = sparse ? kNumSparseParams : kNumDenseParams;
+    if (count != expected)
+      return error(path + ": expected " + std::to_string(expected) +
+                   " entries for a " + (sparse ? "block-sparse" : "dense") +
+                   " kernel, got " + std::to_string(count));
+    for (size_t i = 0; i != count; ++i) {
       const JsonValue &param = params->elements[i];
       std::string where = path + "[" + std::to_string(i) + "]";
       if (param.kind != JsonValue::Kind::String)
         return wrongKind(where, param, "a string");
-      if (param.string != kDenseParams[i])
-        return error(where + ": expected \"" + kDenseParams[i] + "\", got \"" +
+      if (param.string != kParams[i])
+        return error(where + ": expected \"" + kParams[i] + "\", got \"" +
                      param.string + "\" (docs/kernel-abi.md)");
     }
     return FLASHRT_SUCCESS;

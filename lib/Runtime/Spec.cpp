@@ -15,6 +15,8 @@ const char *flashrt::dtypeName(int dtype) {
     return "bf16";
   case FLASHRT_DTYPE_F32:
     return "f32";
+  case FLASHRT_DTYPE_I32:
+    return "i32";
   default:
     return nullptr;
   }

@@ -15,8 +15,10 @@
 
 namespace flashrt {
 
-/// "f16", "bf16", "f32", or nullptr for an unknown value.
+/// "f16", "bf16", "f32", "i32", or nullptr for an unknown value.
 const char *dtypeName(int dtype);
+/// Parses the element types of kernel specs and tensors ("f16", "bf16",
+/// "f32").
 bool parseDtype(std::string_view name, int &dtype);
 
 /// "none", "causal", ..., or nullptr for an unknown value.

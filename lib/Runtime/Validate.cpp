@@ -103,7 +103,7 @@ flashrt_status checkStrides(const Operand &op) {
   return FLASHRT_SUCCESS;
 }
 
-flashrt_status checkPointer(const Operand &op) {
+flashrt_status checkPointer(const Operand &op, unsigned alignment = 16) {
   const flashrt_tensor &t = *op.tensor;
   if (!t.data) {
     if (isEmpty(t))
@@ -113,10 +113,132 @@ flashrt_status checkPointer(const Operand &op) {
                     ": data is null, expected a device pointer (the tensor "
                     "is not empty)");
   }
-  if (reinterpret_cast<uintptr_t>(t.data) % 16 != 0)
+  if (reinterpret_cast<uintptr_t>(t.data) % alignment != 0)
     return fail(FLASHRT_ERROR_TENSOR_ALIGNMENT,
-                std::string(op.name) + ": data " + hex(t.data) +
-                    " is not 16-byte aligned");
+                std::string(op.name) + ": data " + hex(t.data) + " is not " +
+                    str(alignment) + "-byte aligned");
+  return FLASHRT_SUCCESS;
+}
+
+/// Requires `op` to be present with its rank and non-negative sizes.
+flashrt_status checkPresent(const Operand &op) {
+  if (!op.tensor)
+    return fail(FLASHRT_ERROR_TENSOR_NULL,
+                std::string(op.name) + ": the tensor is null");
+  if (op.tensor->rank != op.rank)
+    return fail(FLASHRT_ERROR_TENSOR_RANK,
+                std::string(op.name) + ": rank is " + str(op.tensor->rank) +
+                    ", expected " + str(op.rank));
+  for (int i = 0; i < op.rank; ++i)
+    if (op.tensor->sizes[i] < 0)
+      return fail(FLASHRT_ERROR_TENSOR_SHAPE,
+                  dim(op, i) + ", expected a non-negative size");
+  return FLASHRT_SUCCESS;
+}
+
+/// The block sizes of a layout: positive, and multiples of the kernel's
+/// tiles, so that a CTA's query rows lie in one layout row and a layout key
+/// block splits into whole kernel key tiles.
+flashrt_status checkBlockSizes(const flashrt_kernel_info &info,
+                               const flashrt_block_layout &layout) {
+  struct Size {
+    const char *name;
+    int64_t value;
+    int kernel;
+    const char *why;
+  };
+  for (Size size :
+       {Size{"block_q", layout.block_q, info.block_q,
+             "a CTA's query rows must lie in one layout row"},
+        Size{"block_kv", layout.block_kv, info.block_kv,
+             "a layout key block must split into whole kernel key tiles"}}) {
+    std::string what = std::string("layout ") + size.name + " is " +
+                       str(size.value) + ", expected ";
+    if (size.value <= 0)
+      return fail(FLASHRT_ERROR_INVALID_ARGUMENT, what + "a positive tile size");
+    if (size.value % size.kernel != 0)
+      return fail(FLASHRT_ERROR_UNSUPPORTED,
+                  what + "a multiple of " + str(size.kernel) + ", the " +
+                      size.name + " of kernel '" + info.name + "' (" +
+                      size.why + ")");
+  }
+  return FLASHRT_SUCCESS;
+}
+
+/// One list of a layout: its counts [B|1, Hq|1, NQ] and its indices, the
+/// same three and N >= 1; int32, non-negative strides, 4-byte aligned.
+flashrt_status checkLayoutList(const Operand &counts, const Operand &indices,
+                               const flashrt_tensor &q, int64_t numQueryTiles,
+                               int64_t blockQ) {
+  for (const Operand *op : {&counts, &indices})
+    FLASHRT_RETURN_IF_ERROR(checkPresent(*op));
+  for (const Operand *op : {&counts, &indices})
+    if (op->tensor->dtype != FLASHRT_DTYPE_I32)
+      return fail(FLASHRT_ERROR_TENSOR_DTYPE,
+                  std::string(op->name) + ": dtype is " +
+                      dtypeText(op->tensor->dtype) + ", expected i32");
+  const char *outer[] = {"B", "Hq"};
+  for (int i = 0; i < 2; ++i) {
+    int64_t size = counts.tensor->sizes[i];
+    if (size != 1 && size != q.sizes[i])
+      return fail(FLASHRT_ERROR_TENSOR_SHAPE,
+                  dim(counts, i) + ", expected 1 or q's " + outer[i] + " = " +
+                      str(q.sizes[i]));
+  }
+  if (counts.tensor->sizes[2] != numQueryTiles)
+    return fail(FLASHRT_ERROR_TENSOR_SHAPE,
+                dim(counts, 2) + ", expected ceil(Lq / block_q) = ceil(" +
+                    str(q.sizes[2]) + " / " + str(blockQ) + ") = " +
+                    str(numQueryTiles));
+  for (int i = 0; i < 3; ++i)
+    FLASHRT_RETURN_IF_ERROR(expectSame(indices, i, counts, i));
+  if (indices.tensor->sizes[3] < 1)
+    return fail(FLASHRT_ERROR_TENSOR_SHAPE,
+                dim(indices, 3) + ", expected at least 1");
+  for (const Operand *op : {&counts, &indices}) {
+    for (int i = 0; i < op->rank; ++i)
+      if (op->tensor->strides[i] < 0)
+        return fail(FLASHRT_ERROR_TENSOR_STRIDE,
+                    std::string(op->name) + ": strides[" + str(i) + "] is " +
+                        str(op->tensor->strides[i]) +
+                        ", expected a non-negative stride");
+    FLASHRT_RETURN_IF_ERROR(checkPointer(*op, 4));
+  }
+  return FLASHRT_SUCCESS;
+}
+
+flashrt_status checkLayout(const flashrt_kernel_info &info,
+                           const ForwardOperands &ops) {
+  if (!ops.layout)
+    return fail(FLASHRT_ERROR_INVALID_ARGUMENT, "layout is null");
+  const flashrt_block_layout &layout = *ops.layout;
+  FLASHRT_RETURN_IF_ERROR(checkBlockSizes(info, layout));
+  if (!layout.full_kv_num_blocks != !layout.full_kv_indices)
+    return fail(FLASHRT_ERROR_INVALID_ARGUMENT,
+                "full_kv_num_blocks and full_kv_indices must be given "
+                "together (both null: no full list)");
+  int64_t numQueryTiles = ceilDiv(ops.q->sizes[2], layout.block_q);
+  FLASHRT_RETURN_IF_ERROR(checkLayoutList(
+      {"kv_num_blocks", layout.kv_num_blocks, 3, {"B|1", "Hq|1", "NQ", ""}},
+      {"kv_indices", layout.kv_indices, 4, {"B|1", "Hq|1", "NQ", "N"}},
+      *ops.q, numQueryTiles, layout.block_q));
+  if (layout.full_kv_num_blocks)
+    FLASHRT_RETURN_IF_ERROR(checkLayoutList(
+        {"full_kv_num_blocks",
+         layout.full_kv_num_blocks,
+         3,
+         {"B|1", "Hq|1", "NQ", ""}},
+        {"full_kv_indices",
+         layout.full_kv_indices,
+         4,
+         {"B|1", "Hq|1", "NQ", "N"}},
+        *ops.q, numQueryTiles, layout.block_q));
+  // The launch checks the device's limit; the parameter is an unsigned int.
+  int64_t bytes = sparseSharedMemory(info, ops.k->sizes[2], layout.block_kv);
+  if (bytes > 0x7fffffff)
+    return fail(FLASHRT_ERROR_LAUNCH_LIMIT,
+                "k: Lk = " + str(ops.k->sizes[2]) + " needs " + str(bytes) +
+                    " bytes of shared memory to stage the layout");
   return FLASHRT_SUCCESS;
 }
 
@@ -146,13 +268,19 @@ flashrt_status checkWindows(const flashrt_kernel_info &info,
 } // namespace
 
 flashrt_status flashrt::validateForward(const flashrt_kernel_info &info,
-                                        const ForwardOperands &ops) {
+                                        const ForwardOperands &ops,
+                                        bool sparse) {
   FLASHRT_RETURN_IF_ERROR(checkKernelInfo(info));
-  if (info.spec.block_sparse)
+  if (info.spec.block_sparse && !sparse)
     return fail(FLASHRT_ERROR_UNSUPPORTED,
                 "kernel '" + std::string(info.name) +
-                    "' is block-sparse; the forward launch takes dense "
-                    "kernels only");
+                    "' is block-sparse; launch it with a layout "
+                    "(flashrt_attention_forward_sparse)");
+  if (!info.spec.block_sparse && sparse)
+    return fail(FLASHRT_ERROR_UNSUPPORTED,
+                "kernel '" + std::string(info.name) +
+                    "' is dense; launch it without a layout "
+                    "(flashrt_attention_forward)");
 
   const Operand q{"q", ops.q, 4, {"B", "Hq", "Lq", "D"}};
   const Operand k{"k", ops.k, 4, {"B", "Hkv", "Lk", "D"}};
@@ -161,19 +289,8 @@ flashrt_status flashrt::validateForward(const flashrt_kernel_info &info,
   const Operand lse{"lse", ops.lse, 3, {"B", "Hq", "Lq", ""}};
   const Operand *all[] = {&q, &k, &v, &o, &lse};
 
-  for (const Operand *op : all) {
-    if (!op->tensor)
-      return fail(FLASHRT_ERROR_TENSOR_NULL,
-                  std::string(op->name) + ": the tensor is null");
-    if (op->tensor->rank != op->rank)
-      return fail(FLASHRT_ERROR_TENSOR_RANK,
-                  std::string(op->name) + ": rank is " +
-                      str(op->tensor->rank) + ", expected " + str(op->rank));
-    for (int i = 0; i < op->rank; ++i)
-      if (op->tensor->sizes[i] < 0)
-        return fail(FLASHRT_ERROR_TENSOR_SHAPE,
-                    dim(*op, i) + ", expected a non-negative size");
-  }
+  for (const Operand *op : all)
+    FLASHRT_RETURN_IF_ERROR(checkPresent(*op));
 
   for (const Operand *op : all) {
     int expected = op == &lse ? FLASHRT_DTYPE_F32 : info.spec.dtype;
@@ -213,6 +330,8 @@ flashrt_status flashrt::validateForward(const flashrt_kernel_info &info,
                 "scale is " + std::to_string(ops.scale) +
                     ", expected a finite positive number");
   FLASHRT_RETURN_IF_ERROR(checkWindows(info, ops));
+  if (sparse)
+    FLASHRT_RETURN_IF_ERROR(checkLayout(info, ops));
 
   int64_t tiles = ceilDiv(ops.q->sizes[2], info.block_q);
   if (tiles > kMaxGridX)
@@ -231,6 +350,17 @@ flashrt_status flashrt::validateForward(const flashrt_kernel_info &info,
   return FLASHRT_SUCCESS;
 }
 
+int64_t flashrt::sparseSharedMemory(const flashrt_kernel_info &info,
+                                    int64_t keyLen, int64_t blockKV) {
+  // The kernel stages its row of the layout past its K and V stages: every
+  // kernel key tile of the NKV layout blocks and an end marker, and two
+  // bitmaps of the blocks (ForwardKernel.cpp).
+  int64_t numBlocks = ceilDiv(keyLen, blockKV);
+  int64_t words =
+      numBlocks * (blockKV / info.block_kv) + 1 + 2 * ceilDiv(numBlocks, 32);
+  return info.smem_bytes + 4 * words;
+}
+
 ForwardGrid flashrt::forwardGrid(const flashrt_kernel_info &info,
                                  const ForwardOperands &ops) {
   return {static_cast<unsigned>(ceilDiv(ops.q->sizes[2], info.block_q)),
@@ -246,7 +376,39 @@ extern "C" flashrt_status flashrt_validate_forward(
   return guarded([&] {
     if (!info)
       return fail(FLASHRT_ERROR_INVALID_ARGUMENT, "kernel info is null");
-    return validateForward(*info,
-                           {q, k, v, o, lse, scale, windowLeft, windowRight});
+    return validateForward(
+        *info, {q, k, v, o, lse, scale, windowLeft, windowRight}, false);
+  });
+}
+
+extern "C" flashrt_status flashrt_validate_forward_sparse(
+    const flashrt_kernel_info *info, const flashrt_tensor *q,
+    const flashrt_tensor *k, const flashrt_tensor *v, const flashrt_tensor *o,
+    const flashrt_tensor *lse, float scale, int64_t windowLeft,
+    int64_t windowRight, const flashrt_block_layout *layout) {
+  return guarded([&] {
+    if (!info)
+      return fail(FLASHRT_ERROR_INVALID_ARGUMENT, "kernel info is null");
+    return validateForward(
+        *info, {q, k, v, o, lse, scale, windowLeft, windowRight, layout},
+        true);
+  });
+}
+
+extern "C" flashrt_status
+flashrt_sparse_shared_memory(const flashrt_kernel_info *info, int64_t keyLen,
+                             int64_t blockKV, int64_t *bytes) {
+  return guarded([&] {
+    if (!info || !bytes)
+      return fail(FLASHRT_ERROR_INVALID_ARGUMENT, "info or bytes is null");
+    FLASHRT_RETURN_IF_ERROR(checkKernelInfo(*info));
+    if (keyLen < 0 || blockKV <= 0)
+      return fail(FLASHRT_ERROR_INVALID_ARGUMENT,
+                  "key_len is " + str(keyLen) + " and block_kv " +
+                      str(blockKV) +
+                      ", expected a non-negative length and a positive "
+                      "block size");
+    *bytes = sparseSharedMemory(*info, keyLen, blockKV);
+    return FLASHRT_SUCCESS;
   });
 }

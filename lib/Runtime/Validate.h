@@ -7,17 +7,25 @@
 
 namespace flashrt {
 
-/// The operands of a dense forward call, in ABI order.
+/// The operands of a forward call, in ABI order; `layout` is null for a
+/// dense call.
 struct ForwardOperands {
   const flashrt_tensor *q, *k, *v, *o, *lse;
   float scale;
   int64_t windowLeft, windowRight;
+  const flashrt_block_layout *layout = nullptr;
 };
 
 /// Checks `ops` against `info` and docs/kernel-abi.md; see
-/// flashrt_validate_forward. The first violation found is reported.
+/// flashrt_validate_forward and flashrt_validate_forward_sparse (`sparse`).
+/// The first violation found is reported.
 flashrt_status validateForward(const flashrt_kernel_info &info,
-                               const ForwardOperands &ops);
+                               const ForwardOperands &ops, bool sparse);
+
+/// The dynamic shared memory of a block-sparse launch (see
+/// flashrt_sparse_shared_memory), for validated operands.
+int64_t sparseSharedMemory(const flashrt_kernel_info &info, int64_t keyLen,
+                           int64_t blockKV);
 
 /// The launch grid of a validated forward call.
 struct ForwardGrid {

@@ -222,6 +222,16 @@ EXPORT CUresult cuLaunchKernel(CUfunction function, unsigned gridX,
   printf("fake:   scale_log2=%.9g window_left=%" PRId64
          " window_right=%" PRId64 "\n",
          *(float *)params[0], *(int64_t *)params[1], *(int64_t *)params[2]);
+  params += 3;
+  /* Block-sparse kernels take the layout after the dense parameters. */
+  if (strstr(((struct FakeFunction *)function)->name, "_sparse")) {
+    params = printMemref("kv_num_blocks", 3, params);
+    params = printMemref("kv_indices", 4, params);
+    params = printMemref("full_kv_num_blocks", 3, params);
+    params = printMemref("full_kv_indices", 4, params);
+    printf("fake:   layout_block_q=%" PRId64 " layout_block_kv=%" PRId64 "\n",
+           *(int64_t *)params[0], *(int64_t *)params[1]);
+  }
   return envInt("FAKE_CUDA_FAIL_LAUNCH", 0);
 }
 

@@ -11,7 +11,9 @@
 |*                                   choose a kernel (CHIP: any or sm_XX)     *|
 |*   chips                           chip names, parsing and compatibility    *|
 |*   validate                        every check of flashrt_validate_forward  *|
+|*   validate-sparse                 every check the layout adds              *|
 |*   launch DIR                      load kernels from DIR and launch them    *|
+|*   launch-sparse DIR               the same with block-sparse layouts       *|
 |*                                                                            *|
 \*===----------------------------------------------------------------------===*/
 
@@ -340,6 +342,125 @@ static int runValidate(void) {
 }
 
 /*===----------------------------------------------------------------------===*
+ * validate-sparse
+ *===----------------------------------------------------------------------===*/
+
+/* A block-sparse call: the problem of makeProblem on the d64 f16 none sparse
+ * kernel (64-row, 64-key tiles), with a 64 x 64 layout: NQ = 2 query tiles
+ * of N = 2 entries; the partial lists shared by the batch, the full ones by
+ * the heads. */
+typedef struct SparseProblem {
+  Problem p;
+  flashrt_tensor counts, indices, fullCounts, fullIndices;
+  flashrt_block_layout layout;
+  const flashrt_block_layout *layoutArg;
+} SparseProblem;
+
+static void makeSparseProblem(SparseProblem *sp, int b, int hq, int hkv,
+                              int lq, int lk, int blockQ, int blockKV) {
+  memset(sp, 0, sizeof(*sp));
+  makeProblem(&sp->p, b, hq, hkv, lq, lk);
+  sp->p.info.name = "flash_fwd_d64_f16_none_sparse_sm_80";
+  sp->p.info.spec.mask = FLASHRT_MASK_NONE;
+  sp->p.info.spec.block_sparse = 1;
+  int nq = (lq + blockQ - 1) / blockQ, n = (lk + blockKV - 1) / blockKV;
+  contiguous(&sp->counts, (void *)0x600000, FLASHRT_DTYPE_I32, 3, 1, hq, nq,
+             0);
+  contiguous(&sp->indices, (void *)0x700000, FLASHRT_DTYPE_I32, 4, 1, hq, nq,
+             n);
+  contiguous(&sp->fullCounts, (void *)0x800000, FLASHRT_DTYPE_I32, 3, b, 1,
+             nq, 0);
+  contiguous(&sp->fullIndices, (void *)0x900000, FLASHRT_DTYPE_I32, 4, b, 1,
+             nq, n);
+  sp->layout.kv_num_blocks = &sp->counts;
+  sp->layout.kv_indices = &sp->indices;
+  sp->layout.full_kv_num_blocks = &sp->fullCounts;
+  sp->layout.full_kv_indices = &sp->fullIndices;
+  sp->layout.block_q = blockQ;
+  sp->layout.block_kv = blockKV;
+  sp->layoutArg = &sp->layout;
+}
+
+static void validateSparse(const char *what, const SparseProblem *sp) {
+  const Problem *p = &sp->p;
+  report(what, flashrt_validate_forward_sparse(
+                   p->infoArg, p->qArg, &p->k, &p->v, &p->o, &p->lse,
+                   p->scale, p->windowLeft, p->windowRight, sp->layoutArg));
+}
+
+#define SPARSE_CASE(NAME, ...)                                                 \
+  do {                                                                         \
+    SparseProblem sp;                                                          \
+    makeSparseProblem(&sp, 2, 8, 2, 100, 120, 64, 64);                         \
+    __VA_ARGS__;                                                               \
+    validateSparse(NAME, &sp);                                                 \
+  } while (0)
+
+static void sharedMemory(const char *what, const flashrt_kernel_info *info,
+                         int64_t keyLen, int64_t blockKV) {
+  int64_t bytes = -1;
+  if (!report(what, flashrt_sparse_shared_memory(info, keyLen, blockKV,
+                                                 &bytes)))
+    printf("  -> %lld\n", (long long)bytes);
+}
+
+static int runValidateSparse(void) {
+  SPARSE_CASE("valid");
+  SPARSE_CASE("no full lists", sp.layout.full_kv_num_blocks = NULL;
+              sp.layout.full_kv_indices = NULL);
+  SPARSE_CASE("one layout for all", sp.counts.sizes[1] = 1;
+              sp.indices.sizes[1] = 1);
+  SPARSE_CASE("128 x 128 layout",
+              makeSparseProblem(&sp, 2, 8, 2, 100, 120, 128, 128));
+  SPARSE_CASE("empty queries with null data",
+              makeSparseProblem(&sp, 2, 8, 2, 0, 120, 64, 64);
+              sp.p.q.data = sp.p.o.data = sp.p.lse.data = NULL;
+              sp.counts.data = sp.indices.data = NULL);
+
+  SPARSE_CASE("dense kernel", sp.p.info.name = "flash_fwd_d64_f16_none_sm_80";
+              sp.p.info.spec.block_sparse = 0);
+  SPARSE_CASE("dense checks first", sp.p.q.dtype = FLASHRT_DTYPE_BF16);
+  SPARSE_CASE("null layout", sp.layoutArg = NULL);
+  SPARSE_CASE("block_q zero", sp.layout.block_q = 0);
+  SPARSE_CASE("block_q not a multiple", sp.layout.block_q = 32);
+  SPARSE_CASE("block_kv not a multiple", sp.layout.block_kv = 96);
+  SPARSE_CASE("half a full list", sp.layout.full_kv_indices = NULL);
+  SPARSE_CASE("null kv_indices", sp.layout.kv_indices = NULL);
+  SPARSE_CASE("kv_num_blocks rank", sp.counts.rank = 4);
+  SPARSE_CASE("negative NQ", sp.fullCounts.sizes[2] = -2);
+  SPARSE_CASE("kv_indices dtype", sp.indices.dtype = FLASHRT_DTYPE_F32);
+  SPARSE_CASE("full_kv_num_blocks dtype",
+              sp.fullCounts.dtype = FLASHRT_DTYPE_F16);
+  SPARSE_CASE("kv_num_blocks batch", sp.counts.sizes[0] = 3);
+  SPARSE_CASE("full_kv_num_blocks heads", sp.fullCounts.sizes[1] = 4);
+  SPARSE_CASE("kv_num_blocks NQ", sp.counts.sizes[2] = 3);
+  SPARSE_CASE("kv_indices heads", sp.indices.sizes[1] = 1);
+  SPARSE_CASE("kv_indices empty rows", sp.indices.sizes[3] = 0);
+  SPARSE_CASE("full_kv_indices NQ", sp.fullIndices.sizes[2] = 1);
+  SPARSE_CASE("kv_indices negative stride", sp.indices.strides[3] = -1);
+  SPARSE_CASE("null kv_num_blocks data", sp.counts.data = NULL);
+  SPARSE_CASE("misaligned full_kv_indices",
+              sp.fullIndices.data = (void *)0x900002);
+  SPARSE_CASE("odd strides are fine", sp.indices.strides[3] = 3;
+              sp.indices.strides[2] = 7);
+  SPARSE_CASE("too much shared memory for an int",
+              makeSparseProblem(&sp, 1, 1, 1, 64, 64, 64, 64);
+              sp.p.k.sizes[2] = sp.p.v.sizes[2] = (int64_t)1 << 40;
+              sp.p.k.strides[1] = sp.p.v.strides[1] = 64 * ((int64_t)1 << 40);
+              sp.p.k.strides[0] = sp.p.v.strides[0] = sp.p.k.strides[1]);
+
+  SparseProblem sp;
+  makeSparseProblem(&sp, 2, 8, 2, 100, 120, 64, 64);
+  /* 120 keys in 2 blocks of 1 tile, the end marker, 2 bitmap words. */
+  sharedMemory("shared memory Lk=120 block_kv=64", &sp.p.info, 120, 64);
+  /* 8192 keys in 64 blocks of 2 tiles, the end marker, 2 x 2 words. */
+  sharedMemory("shared memory Lk=8192 block_kv=128", &sp.p.info, 8192, 128);
+  sharedMemory("shared memory Lk=0", &sp.p.info, 0, 128);
+  sharedMemory("shared memory block_kv=0", &sp.p.info, 100, 0);
+  return 0;
+}
+
+/*===----------------------------------------------------------------------===*
  * launch (with the fake driver)
  *===----------------------------------------------------------------------===*/
 
@@ -403,6 +524,64 @@ static int runLaunch(const char *dir) {
   return 0;
 }
 
+/* Loads the block-sparse d64 f16 kernel of DIR and launches it with and
+ * without full lists; then the errors only a launch can see. */
+static int runLaunchSparse(const char *dir) {
+  flashrt_context *ctx = NULL;
+  flashrt_library *lib = NULL;
+  if (report("context", flashrt_context_create(0, &ctx)) ||
+      report("library", flashrt_library_open(dir, &lib)))
+    return 1;
+  flashrt_spec spec = {64, FLASHRT_DTYPE_F16, FLASHRT_MASK_NONE, 1,
+                       FLASHRT_CHIP_ANY};
+  flashrt_kernel *kernel = NULL;
+  if (report("load sparse d64", flashrt_kernel_load(ctx, lib, &spec, &kernel)))
+    return 0;
+  printf("loaded: %s\n", flashrt_kernel_get_info(kernel)->name);
+
+  SparseProblem sp;
+  makeSparseProblem(&sp, 2, 8, 2, 100, 120, 64, 64);
+  /* A batch stride of 3 on the shared batch: 0 is passed for it. */
+  sp.counts.strides[0] = 3;
+  const Problem *p = &sp.p;
+#define LAUNCH_SPARSE(WHAT, KERNEL, LAYOUT)                                    \
+  report(WHAT, flashrt_attention_forward_sparse(                               \
+                   ctx, KERNEL, p->qArg, &p->k, &p->v, &p->o, &p->lse,         \
+                   p->scale, p->windowLeft, p->windowRight, LAYOUT,            \
+                   (void *)0x5000))
+  LAUNCH_SPARSE("forward sparse", kernel, &sp.layout);
+
+  makeSparseProblem(&sp, 1, 8, 2, 300, 1000, 128, 128);
+  sp.layout.full_kv_num_blocks = sp.layout.full_kv_indices = NULL;
+  LAUNCH_SPARSE("forward sparse without full lists", kernel, &sp.layout);
+
+  makeSparseProblem(&sp, 2, 8, 2, 0, 120, 64, 64);
+  LAUNCH_SPARSE("forward sparse with Lq = 0 launches nothing", kernel,
+                &sp.layout);
+  makeSparseProblem(&sp, 2, 8, 2, 100, 120, 64, 64);
+  LAUNCH_SPARSE("forward sparse without a layout", kernel, NULL);
+  report("dense forward of a sparse kernel",
+         flashrt_attention_forward(ctx, kernel, p->qArg, &p->k, &p->v, &p->o,
+                                   &p->lse, p->scale, 0, 0, NULL));
+
+  /* The staged layout outgrows the device's shared memory. */
+  makeSparseProblem(&sp, 1, 1, 1, 64, 1 << 20, 64, 64);
+  LAUNCH_SPARSE("forward sparse, 2^20 keys", kernel, &sp.layout);
+
+  flashrt_kernel *dense = NULL;
+  if (!report("load causal d64",
+              flashrt_kernel_load(ctx, lib, &kCausal64, &dense))) {
+    makeSparseProblem(&sp, 2, 8, 2, 100, 120, 64, 64);
+    LAUNCH_SPARSE("forward sparse of a dense kernel", dense, &sp.layout);
+    flashrt_kernel_destroy(dense);
+  }
+#undef LAUNCH_SPARSE
+  flashrt_kernel_destroy(kernel);
+  flashrt_library_destroy(lib);
+  flashrt_context_destroy(ctx);
+  return 0;
+}
+
 /* Loads the spec given on the command line; prints what happens. */
 static int runLoad(char **argv) {
   flashrt_context *ctx = NULL;
@@ -461,12 +640,17 @@ int main(int argc, char **argv) {
     return runChips();
   if (argc == 2 && strcmp(argv[1], "validate") == 0)
     return runValidate();
+  if (argc == 2 && strcmp(argv[1], "validate-sparse") == 0)
+    return runValidateSparse();
   if (argc == 3 && strcmp(argv[1], "launch") == 0)
     return runLaunch(argv[2]);
+  if (argc == 3 && strcmp(argv[1], "launch-sparse") == 0)
+    return runLaunchSparse(argv[2]);
   if (argc == 8 && strcmp(argv[1], "load") == 0)
     return runLoad(argv + 2);
   fprintf(stderr, "usage: flashrt-test context | library DIR | parse FILE | "
                   "select DIR D DTYPE MASK SPARSE CHIP DEVICE_CHIP | chips | "
-                  "validate | launch DIR | load DIR D DTYPE MASK SPARSE CHIP\n");
+                  "validate | validate-sparse | launch DIR | launch-sparse "
+                  "DIR | load DIR D DTYPE MASK SPARSE CHIP\n");
   return 2;
 }

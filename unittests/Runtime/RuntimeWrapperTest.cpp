@@ -62,6 +62,25 @@ int main(int argc, char **argv) {
   Tensor odd(base, FLASHRT_DTYPE_F16, {2, 2, 120, 64}, {1, 2, 3, 4});
   print("validate odd k", validateForward(*info, q, odd, v, o, lse, scale));
 
+  // A block-sparse call: a 64 x 64 layout of the 100 x 120 problem, one
+  // for every batch and head, with no full list.
+  flashrt_spec sparseSpec{64, FLASHRT_DTYPE_F16, FLASHRT_MASK_NONE, 1,
+                          FLASHRT_CHIP_ANY};
+  Result<flashrt_selection> sparse = lib->select(sparseSpec, 800);
+  print("select sparse", sparse.status());
+  Result<flashrt_kernel_info> sparseInfo = lib->info(sparse->index);
+  Tensor counts(base, FLASHRT_DTYPE_I32, {1, 1, 2});
+  Tensor indices(base, FLASHRT_DTYPE_I32, {1, 1, 2, 2});
+  flashrt_block_layout layout{&counts, &indices, nullptr, nullptr, 64, 64};
+  print("validate sparse", validateForwardSparse(*sparseInfo, q, k, v, o, lse,
+                                                 layout, scale));
+  layout.block_kv = 32;
+  print("validate sparse block_kv", validateForwardSparse(
+                                        *sparseInfo, q, k, v, o, lse, layout,
+                                        scale));
+  Result<int64_t> smem = sparseSharedMemory(*sparseInfo, 120, 64);
+  std::printf("sparse shared memory: %lld\n", (long long)*smem);
+
   Result<Context> ctx = Context::create(0);
   print("context", ctx.status());
   return 0;

@@ -82,7 +82,8 @@ FLASHRT_API const char *flashrt_last_error(void);
 typedef enum flashrt_dtype {
   FLASHRT_DTYPE_F16 = 0,
   FLASHRT_DTYPE_BF16 = 1,
-  FLASHRT_DTYPE_F32 = 2
+  FLASHRT_DTYPE_F32 = 2,
+  FLASHRT_DTYPE_I32 = 3 /* block-sparse layouts */
 } flashrt_dtype;
 
 typedef enum flashrt_mask {
@@ -215,6 +216,49 @@ FLASHRT_API flashrt_status flashrt_validate_forward(
     const flashrt_tensor *lse, float scale, int64_t window_left,
     int64_t window_right);
 
+/* A block-sparse layout: flash.attention's layout operands, the tensors of
+ * FlexAttention's BlockMask. The score matrix splits into tiles of block_q
+ * queries by block_kv keys, NQ = ceil(Lq / block_q) rows of NKV =
+ * ceil(Lk / block_kv). Per query tile, kv_num_blocks / kv_indices list the
+ * partial key blocks (the kernel's mask kind applies inside them) and
+ * full_kv_num_blocks / full_kv_indices the full ones (only the key length
+ * bounds them): the first count entries of each index row. Blocks in
+ * neither list are dead; a block in both is full; indices outside
+ * [0, NKV) and repeats add nothing. All four are int32 tensors:
+ *   kv_num_blocks, full_kv_num_blocks  [B or 1, Hq or 1, NQ]
+ *   kv_indices, full_kv_indices        [same three, N] with N >= 1
+ * (a batch or head extent of 1 is shared by all). The full pair may be
+ * NULL together: no full list. block_q and block_kv must be multiples of
+ * the kernel's block_q and block_kv (flashrt_kernel_info). */
+typedef struct flashrt_block_layout {
+  const flashrt_tensor *kv_num_blocks;
+  const flashrt_tensor *kv_indices;
+  const flashrt_tensor *full_kv_num_blocks;
+  const flashrt_tensor *full_kv_indices;
+  int64_t block_q;
+  int64_t block_kv;
+} flashrt_block_layout;
+
+/* Checks a block-sparse forward call without launching: the dense call's
+ * checks (flashrt_validate_forward) for a block-sparse kernel, then the
+ * layout's: int32 tensors of ranks 3 and 4, batch and head extents 1 or
+ * q's, NQ = ceil(Lq / block_q), N >= 1, non-negative strides, 4-byte
+ * aligned non-null data (null is allowed for an empty tensor), and the
+ * block sizes. */
+FLASHRT_API flashrt_status flashrt_validate_forward_sparse(
+    const flashrt_kernel_info *info, const flashrt_tensor *q,
+    const flashrt_tensor *k, const flashrt_tensor *v, const flashrt_tensor *o,
+    const flashrt_tensor *lse, float scale, int64_t window_left,
+    int64_t window_right, const flashrt_block_layout *layout);
+
+/* The dynamic shared memory, in bytes, of a block-sparse launch of the
+ * kernel `info` with key length `key_len` and a layout of `block_kv`-key
+ * blocks: the kernel's smem_bytes and 4 * (NKV * block_kv / info->block_kv
+ * + 1 + 2 * ceil(NKV / 32)) bytes to stage the layout's row. */
+FLASHRT_API flashrt_status flashrt_sparse_shared_memory(
+    const flashrt_kernel_info *info, int64_t key_len, int64_t block_kv,
+    int64_t *bytes);
+
 /*===----------------------------------------------------------------------===*
  * Contexts, kernels and launches; these need the CUDA driver
  *===----------------------------------------------------------------------===*/
@@ -261,6 +305,17 @@ FLASHRT_API flashrt_status flashrt_attention_forward(
     const flashrt_tensor *q, const flashrt_tensor *k, const flashrt_tensor *v,
     const flashrt_tensor *o, const flashrt_tensor *lse, float scale,
     int64_t window_left, int64_t window_right, void *stream);
+
+/* Validates (flashrt_validate_forward_sparse) and launches a block-sparse
+ * forward kernel, which visits only the live tiles of `layout`, with the
+ * dynamic shared memory of flashrt_sparse_shared_memory; more than the
+ * device allows is LAUNCH_LIMIT. Otherwise as flashrt_attention_forward. */
+FLASHRT_API flashrt_status flashrt_attention_forward_sparse(
+    flashrt_context *ctx, const flashrt_kernel *kernel,
+    const flashrt_tensor *q, const flashrt_tensor *k, const flashrt_tensor *v,
+    const flashrt_tensor *o, const flashrt_tensor *lse, float scale,
+    int64_t window_left, int64_t window_right,
+    const flashrt_block_layout *layout, void *stream);
 
 #ifdef __cplusplus
 }

@@ -122,6 +122,28 @@ inline Status validateForward(const flashrt_kernel_info &info,
       &info, &q, &k, &v, &o, &lse, scale, windowLeft, windowRight));
 }
 
+/// Checks a block-sparse forward call without a driver; see
+/// flashrt_validate_forward_sparse.
+inline Status validateForwardSparse(
+    const flashrt_kernel_info &info, const flashrt_tensor &q,
+    const flashrt_tensor &k, const flashrt_tensor &v, const flashrt_tensor &o,
+    const flashrt_tensor &lse, const flashrt_block_layout &layout, float scale,
+    int64_t windowLeft = 0, int64_t windowRight = 0) {
+  return Status::fromC(flashrt_validate_forward_sparse(
+      &info, &q, &k, &v, &o, &lse, scale, windowLeft, windowRight, &layout));
+}
+
+/// The dynamic shared memory of a block-sparse launch; see
+/// flashrt_sparse_shared_memory.
+inline Result<int64_t> sparseSharedMemory(const flashrt_kernel_info &info,
+                                          int64_t keyLen, int64_t blockKV) {
+  int64_t bytes = 0;
+  if (flashrt_status code =
+          flashrt_sparse_shared_memory(&info, keyLen, blockKV, &bytes))
+    return Status::fromC(code);
+  return bytes;
+}
+
 namespace detail {
 struct LibraryDeleter {
   void operator()(flashrt_library *lib) const { flashrt_library_destroy(lib); }
@@ -242,6 +264,19 @@ public:
     return Status::fromC(flashrt_attention_forward(
         get(), kernel.get(), &q, &k, &v, &o, &lse, scale, windowLeft,
         windowRight, stream));
+  }
+
+  /// Validates and launches a block-sparse kernel; see
+  /// flashrt_attention_forward_sparse.
+  Status forwardSparse(const Kernel &kernel, const flashrt_tensor &q,
+                       const flashrt_tensor &k, const flashrt_tensor &v,
+                       const flashrt_tensor &o, const flashrt_tensor &lse,
+                       const flashrt_block_layout &layout, float scale,
+                       int64_t windowLeft = 0, int64_t windowRight = 0,
+                       void *stream = nullptr) {
+    return Status::fromC(flashrt_attention_forward_sparse(
+        get(), kernel.get(), &q, &k, &v, &o, &lse, scale, windowLeft,
+        windowRight, &layout, stream));
   }
 
   flashrt_context *get() const { return ctx_.get(); }
