@@ -6,7 +6,7 @@ import ctypes
 import torch
 import torch.nn.functional as F
 
-from . import _kernels, _runtime, _spec
+from . import _kernels, _layout, _runtime, _spec
 from ._errors import UnsupportedError
 
 _DTYPES = {torch.float16: ("f16", _runtime.DTYPE_F16),
@@ -35,6 +35,13 @@ def attention(q, k, v, *, attn_mask=None, is_causal=False, scale=None,
     natural-log log-sum-exp [B, Hq, Lq] float32 (-inf, with output 0, for a
     row that sees no key).
 
+    block_mask (flash_mlir.create_block_mask's, or FlexAttention's
+    BlockMask) runs the block-sparse kernel: only the mask's live tiles are
+    computed; inside its partial tiles the structural mask of is_causal or
+    window applies, inside its full tiles none (FlexAttention's convention).
+    The mask function the block mask was built from is not evaluated on the
+    GPU.
+
     Raises UnsupportedError (a ValueError) for anything the kernels do not
     compute, naming the argument; it never falls back to another
     implementation.
@@ -51,11 +58,6 @@ def check_arguments(q, k, v, *, attn_mask=None, is_causal=False, scale=None,
     """Checks a call and returns its _spec.KernelCall. Everything but the
     device is checked first, so that the errors are the same on any
     machine."""
-    if block_mask is not None:
-        raise UnsupportedError(
-            "block_mask: block-sparse GPU kernels are not generated yet; "
-            "flash_mlir.create_block_mask builds the layout, but only the "
-            "dense kernels (no mask, is_causal, window) run on the GPU")
     if attn_mask is not None:
         raise UnsupportedError(
             "attn_mask: the GPU kernels take no mask tensor yet; supported "
@@ -104,6 +106,9 @@ def check_arguments(q, k, v, *, attn_mask=None, is_causal=False, scale=None,
             f"grouped-query attention")
     scale = _spec.check_scale(scale, d)
     mask, win = _spec.select_mask(is_causal, window, lq, lk)
+    layout = None
+    if block_mask is not None:
+        layout = _layout.check_block_mask(block_mask, b, hq, lq, lk)
     for name, t in (("q", q), ("k", k), ("v", v)):
         if t.shape[3] > 1 and t.stride(3) != 1:
             raise UnsupportedError(
@@ -118,7 +123,7 @@ def check_arguments(q, k, v, *, attn_mask=None, is_causal=False, scale=None,
         raise UnsupportedError(
             f"q, k and v must be on one device, got {q.device}, {k.device} "
             f"and {v.device}")
-    return _spec.KernelCall(head_dim, dtype, mask, win, scale)
+    return _spec.KernelCall(head_dim, dtype, mask, win, scale, layout)
 
 
 class _FlashAttention(torch.autograd.Function):
@@ -183,8 +188,12 @@ def forward(q, k, v, call):
     else:
         o = out
     q, k, v = (_abi_ready(t) for t in (q, k, v))
+    sparse = call.layout is not None
     kernel = _kernels.get_kernel(q.device.index, call.head_dim, call.dtype,
-                                 call.mask)
+                                 call.mask, sparse)
+    if sparse:
+        _layout.check_kernel_fits(kernel.info, call.layout)
+        call = call._replace(layout=_layout.on_device(call.layout, q.device))
     launch(kernel, q, k, v, o, lse, call,
            torch.cuda.current_stream(q.device).cuda_stream)
     if pad:
@@ -193,14 +202,23 @@ def forward(q, k, v, call):
 
 
 def launch(kernel, q, k, v, o, lse, call, stream):
-    """Launches `kernel` on tensors that meet the ABI, on `stream` (a
-    CUstream as an int; 0 or None for the default stream)."""
+    """Launches `kernel` on tensors that meet the ABI (and, for a
+    block-sparse kernel, the layout of `call` on their device), on `stream`
+    (a CUstream as an int; 0 or None for the default stream)."""
     code = _DTYPES[q.dtype][1]
     tensors = [_descriptor(t, code) for t in (q, k, v, o)]
     tensors.append(_descriptor(lse, _runtime.DTYPE_F32))
+    args = [kernel.context, kernel.handle,
+            *(ctypes.byref(t) for t in tensors), call.scale, call.window[0],
+            call.window[1]]
     rt = kernel.rt
-    rt.check(rt.attention_forward(
-        kernel.context, kernel.handle, *(ctypes.byref(t) for t in tensors),
-        call.scale, call.window[0], call.window[1],
-        ctypes.c_void_p(stream or None)),
-        f"launching {kernel.info.name.decode()}")
+    what = f"launching {kernel.info.name.decode()}"
+    if call.layout is None:
+        rt.check(rt.attention_forward(*args, ctypes.c_void_p(stream or None)),
+                 what)
+        return
+    layout, keepalive = _layout.descriptors(call.layout)
+    rt.check(rt.attention_forward_sparse(*args, ctypes.byref(layout),
+                                         ctypes.c_void_p(stream or None)),
+             what)
+    del keepalive

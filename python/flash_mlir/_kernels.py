@@ -128,9 +128,10 @@ def context(rt, ordinal):
         return _contexts[ordinal]
 
 
-def make_spec(head_dim, dtype, mask, chip=_runtime.CHIP_ANY):
+def make_spec(head_dim, dtype, mask, chip=_runtime.CHIP_ANY,
+              block_sparse=False):
     return _runtime.Spec(head_dim, _DTYPE_CODES[dtype],
-                         _runtime.MASKS[mask], 0, chip)
+                         _runtime.MASKS[mask], int(block_sparse), chip)
 
 
 def info_from_metadata(rt, metadata):
@@ -142,7 +143,7 @@ def info_from_metadata(rt, metadata):
     info = _runtime.KernelInfo()
     info.name = ctypes.cast(name, ctypes.c_char_p)
     info.spec = make_spec(spec["head_dim"], spec["dtype"], spec["mask"],
-                          rt.chip_parse(spec["chip"]))
+                          rt.chip_parse(spec["chip"]), spec["block_sparse"])
     info.block_q = config["block_q"]
     info.block_kv = config["block_kv"]
     info.warps = config["warps"]
@@ -154,22 +155,22 @@ def info_from_metadata(rt, metadata):
     return info, name
 
 
-def get_kernel(ordinal, head_dim, dtype, mask):
+def get_kernel(ordinal, head_dim, dtype, mask, block_sparse=False):
     """The loaded kernel for a spec on CUDA device `ordinal`."""
-    key = (ordinal, head_dim, dtype, mask, kernel_dir())
+    key = (ordinal, head_dim, dtype, mask, block_sparse, kernel_dir())
     with _lock:
         kernel = _kernels.get(key)
         if kernel is None:
-            kernel = _load(ordinal, head_dim, dtype, mask)
+            kernel = _load(ordinal, head_dim, dtype, mask, block_sparse)
             _kernels[key] = kernel
         return kernel
 
 
-def _load(ordinal, head_dim, dtype, mask):
+def _load(ordinal, head_dim, dtype, mask, block_sparse):
     rt = _runtime.get_runtime()
     ctx = context(rt, ordinal)
     device_chip = rt.context_chip(ctx)
-    spec = make_spec(head_dim, dtype, mask)
+    spec = make_spec(head_dim, dtype, mask, block_sparse=block_sparse)
     library = _current_library()
     if library is not None and library.select(spec, device_chip):
         handle = ctypes.c_void_p()
@@ -181,7 +182,8 @@ def _load(ordinal, head_dim, dtype, mask):
     compiler = _capi.get_compiler()
     if compiler is not None:
         chip = _spec.compile_chip(device_chip, rt.chip_runs)
-        _, ptx, metadata = compiler.compile(head_dim, dtype, mask, chip)
+        _, ptx, metadata = compiler.compile(head_dim, dtype, mask, chip,
+                                            block_sparse)
         info, name = info_from_metadata(rt, metadata)
         handle = ctypes.c_void_p()
         rt.check(rt.kernel_load_ptx(ctx, ctypes.byref(info), ptx, len(ptx),
@@ -189,12 +191,15 @@ def _load(ordinal, head_dim, dtype, mask):
                  f"loading the generated kernel {metadata['name']}")
         return Kernel(rt, ctx, handle, "compiled", keepalive=name)
     raise KernelNotFoundError(
-        _missing_message(rt, library, head_dim, dtype, mask, device_chip))
+        _missing_message(rt, library, head_dim, dtype, mask, block_sparse,
+                         device_chip))
 
 
-def _missing_message(rt, library, head_dim, dtype, mask, device_chip):
-    what = (f"no kernel for head_dim={head_dim} dtype={dtype} mask={mask} "
-            f"on {_spec.chip_label(device_chip)}")
+def _missing_message(rt, library, head_dim, dtype, mask, block_sparse,
+                     device_chip):
+    sparse = " block_sparse=True" if block_sparse else ""
+    what = (f"no kernel for head_dim={head_dim} dtype={dtype} mask={mask}"
+            f"{sparse} on {_spec.chip_label(device_chip)}")
     if library is not None:
         names = library.names()
         shown = ", ".join(names[:8]) + (", ..." if len(names) > 8 else "")
@@ -206,7 +211,9 @@ def _missing_message(rt, library, head_dim, dtype, mask, device_chip):
     return (f"{what}: {where}, and libFlashCAPI.so, which would generate "
             f"it, is not available ({_capi.load_error()}). Generate one with "
             f"`{_paths.flash_aot_hint()} --head-dim={head_dim} "
-            f"--dtype={dtype} --mask={mask} --chip=sm_80,sm_90a -o DIR` on "
+            f"--dtype={dtype} --mask={mask} "
+            f"--block-sparse={'yes' if block_sparse else 'no'} "
+            f"--chip=sm_80,sm_90a -o DIR` on "
             f"a machine with flash-mlir's compiler, then set "
             f"{_paths.KERNELS_ENV}=DIR or call flash_mlir.set_kernel_dir(DIR); "
             f"or set {_paths.CAPI_ENV} to libFlashCAPI.so")

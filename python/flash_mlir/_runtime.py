@@ -16,6 +16,7 @@ from ._errors import RuntimeLibraryError
 DTYPE_F16 = 0
 DTYPE_BF16 = 1
 DTYPE_F32 = 2
+DTYPE_I32 = 3
 
 # flashrt_mask
 MASKS = {"none": 0, "causal": 1, "causal_bottom_right": 2,
@@ -64,6 +65,16 @@ class Tensor(ctypes.Structure):
                 ("strides", ctypes.c_int64 * 4)]
 
 
+class BlockLayout(ctypes.Structure):
+    """flashrt_block_layout"""
+    _fields_ = [("kv_num_blocks", ctypes.POINTER(Tensor)),
+                ("kv_indices", ctypes.POINTER(Tensor)),
+                ("full_kv_num_blocks", ctypes.POINTER(Tensor)),
+                ("full_kv_indices", ctypes.POINTER(Tensor)),
+                ("block_q", ctypes.c_int64),
+                ("block_kv", ctypes.c_int64)]
+
+
 def make_tensor(data, dtype, sizes, strides):
     """A flashrt_tensor of a device pointer (an int), sizes and strides."""
     t = Tensor()
@@ -106,6 +117,13 @@ _SIGNATURES = {
     "flashrt_validate_forward": (_c_status, [
         _P(KernelInfo), _P(Tensor), _P(Tensor), _P(Tensor), _P(Tensor),
         _P(Tensor), ctypes.c_float, ctypes.c_int64, ctypes.c_int64]),
+    "flashrt_validate_forward_sparse": (_c_status, [
+        _P(KernelInfo), _P(Tensor), _P(Tensor), _P(Tensor), _P(Tensor),
+        _P(Tensor), ctypes.c_float, ctypes.c_int64, ctypes.c_int64,
+        _P(BlockLayout)]),
+    "flashrt_sparse_shared_memory": (_c_status, [
+        _P(KernelInfo), ctypes.c_int64, ctypes.c_int64,
+        _P(ctypes.c_int64)]),
     "flashrt_context_create": (_c_status, [ctypes.c_int, _P(_handle)]),
     "flashrt_context_destroy": (None, [_handle]),
     "flashrt_context_chip": (ctypes.c_int, [_handle]),
@@ -120,6 +138,10 @@ _SIGNATURES = {
         _handle, _handle, _P(Tensor), _P(Tensor), _P(Tensor), _P(Tensor),
         _P(Tensor), ctypes.c_float, ctypes.c_int64, ctypes.c_int64,
         ctypes.c_void_p]),
+    "flashrt_attention_forward_sparse": (_c_status, [
+        _handle, _handle, _P(Tensor), _P(Tensor), _P(Tensor), _P(Tensor),
+        _P(Tensor), ctypes.c_float, ctypes.c_int64, ctypes.c_int64,
+        _P(BlockLayout), ctypes.c_void_p]),
 }
 
 

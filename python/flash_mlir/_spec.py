@@ -17,9 +17,11 @@ MAX_HEAD_DIM = KERNEL_HEAD_DIMS[-1]
 COMPILE_CHIPS = ("sm_90a", "sm_90", "sm_89", "sm_86", "sm_80")
 
 # A kernel and its scalar arguments: `head_dim` is the kernel's (padded) head
-# dim, `window` the (left, right) pair passed to the kernel.
+# dim, `window` the (left, right) pair passed to the kernel, `layout` the
+# block-sparse layout (_layout.Layout) of a block-sparse kernel, else None.
 KernelCall = namedtuple("KernelCall",
-                        "head_dim dtype mask window scale")
+                        "head_dim dtype mask window scale layout",
+                        defaults=(None,))
 
 
 def kernel_head_dim(d):

@@ -33,3 +33,34 @@ def reference(q, k, v, vis, scale):
     l = e.sum(-1, keepdim=True)
     p = torch.where(l > 0, e / l.clamp_min(1e-300), torch.zeros_like(e))
     return p @ v64, (msafe + torch.log(l))[..., 0]
+
+
+def tile_states(counts, indices, full_counts, full_indices, nkv):
+    """int8 [B|1, H|1, NQ, NKV] of a block-sparse layout's CSR lists: 0 dead,
+    1 partial, 2 full. Each list's first `count` entries count (counts are
+    clamped to the list's length); indices outside [0, nkv) and repeats add
+    nothing; a tile in both lists is full. `full_*` may be None."""
+    def decode(c, idx):
+        n = idx.shape[-1]
+        used = torch.arange(n, device=idx.device) < c[..., None].long()
+        valid = used & (idx >= 0) & (idx < nkv)
+        tiles = torch.zeros(idx.shape[:-1] + (nkv + 1,), dtype=torch.bool,
+                            device=idx.device)
+        target = torch.where(valid, idx.long(),
+                             torch.full_like(idx, nkv, dtype=torch.long))
+        tiles.scatter_(-1, target, True)
+        return tiles[..., :nkv]
+    states = decode(counts, indices).to(torch.int8)
+    if full_counts is not None:
+        states[decode(full_counts, full_indices)] = 2
+    return states
+
+
+def layout_visibility(states, mask, Lq, Lk, window, block_q, block_kv):
+    """bool [B|1, H|1, Lq, Lk]: the keys a query sees under a block-sparse
+    layout of tile states (tile_states) and the structural `mask`, which
+    applies inside partial tiles only (full tiles see every key)."""
+    st = states.repeat_interleave(block_q, -2)[..., :Lq, :]
+    st = st.repeat_interleave(block_kv, -1)[..., :Lk]
+    structural = visibility(mask, Lq, Lk, window, states.device)
+    return (st == 2) | ((st == 1) & structural)

@@ -14,12 +14,14 @@ import torch
 # independently of the package under test.
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 os.pardir, "gpu"))
-from reference import reference, visibility  # noqa: E402,F401
+from reference import (layout_visibility, reference, tile_states,  # noqa: E402,F401
+                       visibility)
 
 
-def kernel_specs():
-    """The (head_dim, dtype, mask) triples that can run here, or None for
-    every spec (the compiler is available)."""
+def kernel_specs(block_sparse=False):
+    """The (head_dim, dtype, mask) triples of the dense (or block-sparse)
+    kernels that can run here, or None for every spec (the compiler is
+    available)."""
     from flash_mlir import _capi, _kernels
     directory = _kernels.kernel_dir()
     specs = set()
@@ -27,7 +29,7 @@ def kernel_specs():
         with open(os.path.join(directory, "manifest.json")) as f:
             for entry in json.load(f)["kernels"]:
                 s = entry["spec"]
-                if not s["block_sparse"]:
+                if bool(s["block_sparse"]) == block_sparse:
                     specs.add((s["head_dim"], s["dtype"], s["mask"]))
     if _capi.get_compiler() is not None:
         return None

@@ -34,6 +34,22 @@ def test_metadata_becomes_a_valid_kernel_info():
     assert info.smem_bytes == meta["smem_bytes"] > 0
 
 
+def test_compile_block_sparse_kernel():
+    compiler = compiler_or_skip()
+    rt = runtime_or_skip()
+    name, ptx, meta = compiler.compile(64, "bf16", "causal", "sm_90a",
+                                       block_sparse=True)
+    assert name == "flash_fwd_d64_bf16_causal_sparse_sm_90a"
+    assert b".entry " + name.encode() in ptx
+    assert meta["spec"]["block_sparse"] is True
+    assert meta["params"][8:] == [
+        "memref3:kv_num_blocks", "memref4:kv_indices",
+        "memref3:full_kv_num_blocks", "memref4:full_kv_indices",
+        "i64:layout_block_q", "i64:layout_block_kv"]
+    info, _ = _kernels.info_from_metadata(rt, meta)
+    assert info.spec.block_sparse == 1
+
+
 def test_compile_error_names_the_field():
     compiler = compiler_or_skip()
     with pytest.raises(CompileError, match=r"chip must be one of sm_80"):

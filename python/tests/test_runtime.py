@@ -39,6 +39,11 @@ int main(void) {
   S(flashrt_tensor); F(flashrt_tensor, data); F(flashrt_tensor, dtype);
   F(flashrt_tensor, rank); F(flashrt_tensor, sizes);
   F(flashrt_tensor, strides);
+  S(flashrt_block_layout); F(flashrt_block_layout, kv_num_blocks);
+  F(flashrt_block_layout, kv_indices);
+  F(flashrt_block_layout, full_kv_num_blocks);
+  F(flashrt_block_layout, full_kv_indices);
+  F(flashrt_block_layout, block_q); F(flashrt_block_layout, block_kv);
   return 0;
 }
 """
@@ -46,7 +51,8 @@ int main(void) {
 STRUCTS = {"flashrt_spec": _runtime.Spec,
            "flashrt_kernel_info": _runtime.KernelInfo,
            "flashrt_selection": _runtime.Selection,
-           "flashrt_tensor": _runtime.Tensor}
+           "flashrt_tensor": _runtime.Tensor,
+           "flashrt_block_layout": _runtime.BlockLayout}
 
 
 def c_layout(program, include_dirs, tmp_path):
@@ -66,7 +72,7 @@ def c_layout(program, include_dirs, tmp_path):
 def test_struct_layouts_match_the_header(tmp_path):
     rows = c_layout(LAYOUT_PROGRAM, [os.path.join(SOURCE_ROOT, "include")],
                     tmp_path)
-    assert len(rows) == 24
+    assert len(rows) == 31
     for struct, member, value in rows:
         cls = STRUCTS[struct]
         got = (ctypes.sizeof(cls) if member == "size"
@@ -195,6 +201,45 @@ def test_descriptors_of_strided_tensors_validate():
         validate(q, three, v, o, lse)
 
 
+def validate_sparse(layout, q, k, lse):
+    """flashrt_validate_forward_sparse on descriptors of CPU tensors and a
+    _layout.Layout, for the stand-in sparse d64 f16 kernel (64-row, 64-key
+    tiles)."""
+    from flash_mlir import _layout
+    from flash_mlir._attention import _descriptor
+    rt = runtime_or_skip()
+    lib = _kernels.KernelLibrary(INPUT_LIB)
+    info, _ = lib.select(_kernels.make_spec(64, "f16", "none",
+                                            block_sparse=True), 800)
+    struct, keepalive = _layout.descriptors(layout)
+    ts = [_descriptor(t, _runtime.DTYPE_F16) for t in (q, k, k, q)]
+    ts.append(_descriptor(lse, _runtime.DTYPE_F32))
+    rt.check(rt.validate_forward_sparse(
+        ctypes.byref(info), *(ctypes.byref(t) for t in ts), 0.125, 0, 0,
+        ctypes.byref(struct)), "validate")
+    del keepalive
+
+
+def test_block_layout_descriptors_validate():
+    import flash_mlir
+    from flash_mlir import _layout
+    q = torch.zeros(2, 4, 100, 64, dtype=torch.float16)
+    k = torch.zeros(2, 2, 120, 64, dtype=torch.float16)
+    lse = torch.zeros(2, 4, 100)
+    mask = flash_mlir.create_block_mask(lambda b, h, i, j: j <= i, None, 4,
+                                        100, 120, block=(64, 64))
+    layout = _layout.check_block_mask(mask, 2, 4, 100, 120)
+    validate_sparse(layout, q, k, lse)
+    validate_sparse(layout._replace(full_kv_num_blocks=None,
+                                    full_kv_indices=None), q, k, lse)
+    # What the Python checks would have refused, the runtime refuses too.
+    with pytest.raises(RuntimeLibraryError,
+                       match=r"TENSOR_SHAPE: full_kv_indices: sizes\[3\] "
+                             r"\(N\) is 0, expected at least 1"):
+        validate_sparse(layout._replace(
+            full_kv_indices=layout.full_kv_indices[..., :0]), q, k, lse)
+
+
 def test_abi_ready_copies_misaligned_tensors():
     from flash_mlir._attention import _abi_ready
     base = torch.zeros(2 * 4 * 16 * 64 + 4, dtype=torch.float16)
@@ -239,7 +284,39 @@ FAKE_SCRIPT = textwrap.dedent(r"""
 """)
 
 
-def run_fake(mode, python_env, *args, cc="90"):
+FAKE_SPARSE_SCRIPT = textwrap.dedent(r"""
+    import sys
+    import torch
+    import flash_mlir
+    from flash_mlir import _attention, _capi, _kernels, _layout, _spec
+
+    _capi.get_compiler = lambda: None
+    flash_mlir.set_kernel_dir(sys.argv[2])
+    kernel = _kernels.get_kernel(0, 64, "f16", "none", True)
+    print("SOURCE", kernel.info.name.decode(), flush=True)
+    q = torch.zeros(2, 4, 100, 64, dtype=torch.float16)
+    k = torch.zeros(2, 2, 120, 64, dtype=torch.float16)
+    o = torch.empty_like(q)
+    lse = torch.empty(2, 4, 100)
+    mask = flash_mlir.create_block_mask(lambda b, h, i, j: j <= i, None, 4,
+                                        100, 120, block=(64, 64))
+    layout = _layout.check_block_mask(mask, 2, 4, 100, 120)
+    _layout.check_kernel_fits(kernel.info, layout)
+    call = _spec.KernelCall(64, "f16", "none", (0, 0), 0.125, layout)
+    sys.stdout.flush()
+    _attention.launch(kernel, q, k, k, o, lse, call, None)
+    sys.stdout.flush()
+    mask = flash_mlir.create_block_mask(lambda b, h, i, j: j <= i, None, None,
+                                        100, 120, block=(64, 32))
+    try:
+        _layout.check_kernel_fits(
+            kernel.info, _layout.check_block_mask(mask, 2, 4, 100, 120))
+    except flash_mlir.UnsupportedError as err:
+        print("UNSUPPORTED", err, flush=True)
+""")
+
+
+def run_fake(mode, python_env, *args, cc="90", script=FAKE_SCRIPT):
     fake = build_path("FAKE_CUDA_DRIVER")
     if not fake or not os.path.exists(fake):
         pytest.skip("the fake CUDA driver (a build-tree test library) is "
@@ -247,10 +324,35 @@ def run_fake(mode, python_env, *args, cc="90"):
     runtime_or_skip()
     env = dict(python_env, FLASHRT_CUDA_DRIVER=fake, FAKE_CUDA_CC=cc)
     env.pop("FLASH_MLIR_KERNELS", None)
-    proc = subprocess.run([sys.executable, "-c", FAKE_SCRIPT, mode, *args],
+    proc = subprocess.run([sys.executable, "-c", script, mode, *args],
                           env=env, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     return proc.stdout
+
+
+def test_fake_driver_sparse_launch(python_env):
+    out = run_fake("sparse", python_env, INPUT_LIB, script=FAKE_SPARSE_SCRIPT)
+    assert "SOURCE flash_fwd_d64_f16_none_sparse_sm_80" in out
+    # 120 keys: 2 blocks of one 64-key tile, the end marker, 2 bitmaps of
+    # one word: 20 bytes beyond the kernel's 24576.
+    assert ("cuLaunchKernel 'flash_fwd_d64_f16_none_sparse_sm_80' "
+            "grid=(2, 4, 2) block=(128, 1, 1) smem=24596") in out
+    params = {line.split()[1].rstrip(":"): line for line in out.splitlines()
+              if line.startswith("fake:   ")}
+    # The mask is shared by the batch: stride 0 there. Causal 64 x 64 tiles
+    # of 100 x 120: each row has one partial tile (its diagonal), the second
+    # one full tile; so N = 1 for both lists.
+    expected = {
+        "kv_num_blocks": "sizes=[1, 4, 2] strides=[0, 2, 1]",
+        "kv_indices": "sizes=[1, 4, 2, 1] strides=[0, 2, 1, 0]",
+        "full_kv_num_blocks": "sizes=[1, 4, 2] strides=[0, 2, 1]",
+        "full_kv_indices": "sizes=[1, 4, 2, 1] strides=[0, 2, 1, 0]"}
+    for name, text in expected.items():
+        assert "offset=0 " + text in params[name], params[name]
+    assert "layout_block_q=64 layout_block_kv=64" in out
+    assert ("UNSUPPORTED block_mask: block size (64, 32) does not fit kernel "
+            "flash_fwd_d64_f16_none_sparse_sm_80, whose CTAs take 64 query "
+            "rows and 64-key tiles") in out
 
 
 def test_fake_driver_directory_load_and_launch(python_env):

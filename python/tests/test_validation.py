@@ -2,6 +2,7 @@
 naming the argument. CPU tensors suffice, as the device is checked last."""
 
 import math
+from types import SimpleNamespace
 
 import pytest
 
@@ -10,6 +11,7 @@ torch = pytest.importorskip("torch")
 import flash_mlir  # noqa: E402
 from flash_mlir import UnsupportedError  # noqa: E402
 from flash_mlir._attention import check_arguments  # noqa: E402
+from flash_mlir._layout import check_block_mask, check_kernel_fits  # noqa: E402
 
 
 def qkv(b=2, hq=4, hkv=4, lq=16, lk=16, d=64, dtype=torch.float16):
@@ -37,12 +39,112 @@ def test_attn_mask():
            q, k, v, attn_mask=torch.ones(16, 16, dtype=torch.bool))
 
 
-def test_block_mask():
-    q, k, v = qkv()
-    mask = flash_mlir.create_block_mask(lambda b, h, i, j: j <= i, None, None,
-                                        16, 16)
-    raises(r"block_mask: block-sparse GPU kernels are not generated yet",
-           q, k, v, block_mask=mask)
+def causal(b, h, i, j):
+    return j <= i
+
+
+def test_block_mask_is_accepted():
+    # Everything but the device checks out.
+    q, k, v = qkv(lq=300, lk=200)
+    mask = flash_mlir.create_block_mask(causal, None, None, 300, 200)
+    raises(r"q is on cpu", q, k, v, block_mask=mask, is_causal=True)
+    layout = check_block_mask(mask, 2, 4, 300, 200)
+    assert (layout.block_q, layout.block_kv) == (128, 128)
+    assert layout.kv_num_blocks is mask.kv_num_blocks
+    assert layout.full_kv_indices is mask.full_kv_indices
+
+
+def test_flex_attention_block_mask_is_accepted():
+    # FlexAttention's BlockMask: BLOCK_SIZE, and full lists that may be None.
+    mask = flash_mlir.create_block_mask(causal, 2, 4, 256, 512,
+                                        block=(128, 64))
+    flex = SimpleNamespace(kv_num_blocks=mask.kv_num_blocks,
+                           kv_indices=mask.kv_indices,
+                           full_kv_num_blocks=None, full_kv_indices=None,
+                           BLOCK_SIZE=(128, 64), seq_lengths=(256, 512))
+    layout = check_block_mask(flex, 2, 4, 256, 512)
+    assert layout.full_kv_num_blocks is None
+    assert (layout.block_q, layout.block_kv) == (128, 64)
+
+
+def block_mask_raises(match, mask, lq=256, lk=256, b=2, hq=4):
+    with pytest.raises(UnsupportedError, match=match):
+        check_block_mask(mask, b, hq, lq, lk)
+
+
+def test_block_mask_type():
+    block_mask_raises(r"block_mask must be a flash_mlir.BlockMask .* got "
+                      r"Tensor", torch.ones(2, 2, dtype=torch.bool))
+
+
+def test_block_mask_lengths():
+    mask = flash_mlir.create_block_mask(causal, None, None, 256, 256)
+    block_mask_raises(r"block_mask: built for Lq=256, Lk=256; the call has "
+                      r"Lq=256, Lk=300", mask, lk=300)
+
+
+@pytest.mark.parametrize("block", [(32, 128), (128, 48), (96, 64)])
+def test_block_mask_block_sizes(block):
+    mask = flash_mlir.create_block_mask(causal, None, None, 256, 256,
+                                        block=block)
+    block_mask_raises(rf"block size \({block[0]}, {block[1]}\) is not "
+                      r"supported: the GPU kernels need block_q a multiple "
+                      r"of 64 and block_kv a multiple of 32", mask)
+
+
+def test_block_mask_extents():
+    mask = flash_mlir.create_block_mask(causal, 3, None, 256, 256)
+    block_mask_raises(r"kv_num_blocks has batch extent 3, expected 1 or the "
+                      r"call's 2", mask)
+    mask = flash_mlir.create_block_mask(causal, None, 2, 256, 256)
+    block_mask_raises(r"kv_num_blocks has head extent 2, expected 1 or the "
+                      r"call's 4 \(layouts are per query head\)", mask)
+
+
+def manual_mask(**changes):
+    mask = flash_mlir.create_block_mask(causal, None, None, 256, 256)
+    fields = dict(kv_num_blocks=mask.kv_num_blocks,
+                  kv_indices=mask.kv_indices,
+                  full_kv_num_blocks=mask.full_kv_num_blocks,
+                  full_kv_indices=mask.full_kv_indices,
+                  block_size=(128, 128), seq_lengths=(256, 256))
+    fields.update(changes)
+    return SimpleNamespace(**fields)
+
+
+def test_block_mask_tensors():
+    good = manual_mask()
+    block_mask_raises(r"kv_indices must be int32, got torch.int64",
+                      manual_mask(kv_indices=good.kv_indices.long()))
+    block_mask_raises(r"full_kv_num_blocks must be a tensor, got list",
+                      manual_mask(full_kv_num_blocks=[[[1, 2]]]))
+    block_mask_raises(r"full_kv_num_blocks and full_kv_indices must be given "
+                      r"together", manual_mask(full_kv_indices=None))
+    block_mask_raises(r"kv_num_blocks and kv_indices must be 3-D and 4-D, got "
+                      r"shapes \(1, 2\) and",
+                      manual_mask(kv_num_blocks=good.kv_num_blocks[0]))
+    block_mask_raises(r"kv_num_blocks has 1 query tiles, expected "
+                      r"ceil\(Lq / block_q\) = 2",
+                      manual_mask(kv_num_blocks=good.kv_num_blocks[..., :1]))
+    block_mask_raises(r"kv_indices has shape \(1, 1, 2, 0\), expected "
+                      r"\(1, 1, 2, 'N >= 1'\)",
+                      manual_mask(kv_indices=good.kv_indices[..., :0]))
+
+
+def test_block_mask_must_fit_the_kernel():
+    mask = flash_mlir.create_block_mask(causal, None, None, 256, 256,
+                                        block=(64, 128))
+    layout = check_block_mask(mask, 2, 4, 256, 256)
+    info = SimpleNamespace(name=b"flash_fwd_d64_f16_none_sparse_sm_90a",
+                           block_q=128, block_kv=64)
+    with pytest.raises(UnsupportedError,
+                       match=r"block_mask: block size \(64, 128\) does not fit "
+                             r"kernel flash_fwd_d64_f16_none_sparse_sm_90a, "
+                             r"whose CTAs take 128 query rows and 64-key "
+                             r"tiles: block_q must be a multiple of 128"):
+        check_kernel_fits(info, layout)
+    check_kernel_fits(SimpleNamespace(name=b"k", block_q=64, block_kv=32),
+                      layout)
 
 
 def test_no_dropout_parameter():
