@@ -1,8 +1,9 @@
 """Loads a flash-aot kernel directory and launches its kernels on torch tensors.
 
 A small stand-in for the C runtime, for the GPU scripts in this folder: it
-follows docs/kernel-abi.md (memref descriptors, grid, shared memory) and
-launches through CuPy on the current torch stream.
+follows docs/kernel-abi.md (memref descriptors, grid, shared memory, the
+block-sparse layout) and launches through CuPy on the current torch stream.
+It checks nothing: the runtime (flash_mlir.attention) is the checked path.
 """
 
 import json
@@ -32,15 +33,15 @@ class KernelLibrary:
         self.prefer_cubin = prefer_cubin
         self._loaded = {}
 
-    def find(self, head_dim, dtype, mask, chip):
+    def find(self, head_dim, dtype, mask, chip, block_sparse=False):
         for entry in self.manifest["kernels"]:
             spec = entry["spec"]
             if (spec["head_dim"], spec["dtype"], spec["mask"], spec["chip"],
                     spec["block_sparse"]) == (head_dim, dtype, mask, chip,
-                                              False):
+                                              block_sparse):
                 return entry
         raise KeyError(f"no kernel for head_dim={head_dim} dtype={dtype} "
-                       f"mask={mask} chip={chip}")
+                       f"mask={mask} chip={chip} block_sparse={block_sparse}")
 
     def function(self, entry):
         name = entry["name"]
@@ -49,17 +50,26 @@ class KernelLibrary:
             path = os.path.join(self.directory, image or entry["ptx"])
             module = cp.RawModule(path=path)
             fn = module.get_function(name)
-            fn.max_dynamic_shared_size_bytes = entry["smem_bytes"]
+            smem = entry["smem_bytes"]
+            if entry["spec"]["block_sparse"]:
+                # A launch adds the staging of its layout, which depends on
+                # the key length: opt in to all the device allows.
+                smem = cp.cuda.runtime.deviceGetAttribute(
+                    cp.cuda.runtime.cudaDevAttrMaxSharedMemoryPerBlockOptin,
+                    cp.cuda.Device().id)
+            fn.max_dynamic_shared_size_bytes = smem
             self._loaded[name] = (module, fn)
         return self._loaded[name][1]
 
     def forward(self, q, k, v, *, mask="none", scale=None, window=(0, 0),
-                chip="sm_90a", out=None, lse=None):
+                chip="sm_90a", out=None, lse=None, layout=None):
         """Runs the kernel on [B, H, L, D] tensors (any strides with a
-        contiguous last dim); returns (out, lse)."""
+        contiguous last dim); returns (out, lse). `layout` = (kv_num_blocks,
+        kv_indices, full_kv_num_blocks, full_kv_indices, block_q, block_kv),
+        int32 tensors on the device, runs the block-sparse kernel."""
         B, Hq, Lq, D = q.shape
         dtype = {torch.float16: "f16", torch.bfloat16: "bf16"}[q.dtype]
-        entry = self.find(D, dtype, mask, chip)
+        entry = self.find(D, dtype, mask, chip, layout is not None)
         if out is None:
             out = torch.empty_like(q)
         if lse is None:
@@ -71,10 +81,25 @@ class KernelLibrary:
                 [np.float32(scale * math.log2(math.e)),
                  np.int64(window[0]), np.int64(window[1])])
         cfg = entry["config"]
+        smem = entry["smem_bytes"]
+        if layout is not None:
+            *tensors, block_q, block_kv = layout
+            for t in tensors:
+                args += _memref_args(t)
+            args += [np.int64(block_q), np.int64(block_kv)]
+            smem += sparse_shared_memory(k.shape[2], block_kv,
+                                         cfg["block_kv"])
         grid = (math.ceil(Lq / cfg["block_q"]), Hq, B)
         fn = self.function(entry)
         stream = cp.cuda.Stream.from_external(torch.cuda.current_stream())
         with stream:
-            fn(grid, (entry["threads"], 1, 1), tuple(args),
-               shared_mem=entry["smem_bytes"])
+            fn(grid, (entry["threads"], 1, 1), tuple(args), shared_mem=smem)
         return out, lse
+
+
+def sparse_shared_memory(key_len, block_kv, kernel_block_kv):
+    """The shared memory a block-sparse kernel adds to stage its row of the
+    layout (docs/kernel-abi.md): the kernel tiles of NKV key blocks, an end
+    marker and two bitmaps of the blocks, 4 bytes a word."""
+    nkv = -(-key_len // block_kv)
+    return 4 * (nkv * (block_kv // kernel_block_kv) + 1 + 2 * -(-nkv // 32))
