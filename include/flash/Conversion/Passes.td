@@ -13,12 +13,15 @@ def ConvertFlashToGPU : Pass<"convert-flash-to-gpu", "ModuleOp"> {
     spec to the `gpu.module @flash_kernels` (once per spec) and replaces the
     op with a `gpu.launch_func` on buffers, following docs/kernel-abi.md.
     The tile sizes, warps and stages come from the plan table
-    (KernelPlan.cpp).
+    (KernelPlan.cpp). An op with a block-sparse layout gets the block-sparse
+    kernel of its spec, launched with the four CSR buffers, the block sizes
+    and the shared memory in which the kernel stages its row of the layout.
 
     Ops the kernels do not cover yet (f32 operands, a mask operand,
-    softcap, a block-sparse layout, head dims other than multiples of 8 up
-    to 256, value head dim different from the query's, dynamic head dims)
-    are left in place with a remark saying why.
+    softcap, a layout whose block sizes are not multiples of the kernel's
+    tiles, head dims other than multiples of 8 up to 256, value head dim
+    different from the query's, dynamic head dims) are left in place with a
+    remark saying why.
   }];
   let options = [
     Option<"chip", "chip", "std::string", /*default=*/"\"sm_80\"",
