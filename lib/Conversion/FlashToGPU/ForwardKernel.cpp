@@ -228,11 +228,15 @@ void ForwardKernelEmitter::copyTile(Value src, Value srcHead, Value row0,
   int64_t chunksPerRow = plan.paddedHeadDim / 8;
   int64_t total = rows * chunksPerRow;
   int64_t threads = plan.getThreads();
-  assert(total % threads == 0 && "tile copies must split evenly");
+  assert(total % threads == 0 && threads % chunksPerRow == 0 &&
+         "tile copies must split evenly");
+  // Copy `it` moves row r0 + it · rowsPerCopy, chunk c of it; with
+  // rowsPerCopy a multiple of 8 every copy has the same swizzle.
+  int64_t rowsPerCopy = threads / chunksPerRow;
+  Value r0 = divu(tid, chunksPerRow);
+  Value c = remu(tid, chunksPerRow);
   for (int64_t it = 0; it < total / threads; ++it) {
-    Value chunk = add(tid, idx(it * threads));
-    Value r = divu(chunk, chunksPerRow);
-    Value c = remu(chunk, chunksPerRow);
+    Value r = add(r0, idx(it * rowsPerCopy));
     Value globalRow = add(row0, r);
     Value srcRow = globalRow, srcCol = mul(c, 8), count = idx(8);
     Value valid;
@@ -485,6 +489,13 @@ gpu::GPUFuncOp ForwardKernelEmitter::emit() {
   groupCol = remu(lane, 4);
   warpRow0 = mul(warp, 16 * plan.slicesPerWarp);
   Value queryTile = gpu::BlockIdOp::create(b, loc, gpu::Dimension::x);
+  // Under a causal mask the last query tiles see the most keys: launch
+  // them first, so that the short ones fill the tail of the grid.
+  if (spec.mask == MaskKind::CausalTopLeft ||
+      spec.mask == MaskKind::CausalBottomRight)
+    queryTile = sub(sub(gpu::GridDimOp::create(b, loc, gpu::Dimension::x),
+                        idx(1)),
+                    queryTile);
   head = gpu::BlockIdOp::create(b, loc, gpu::Dimension::y);
   batch = gpu::BlockIdOp::create(b, loc, gpu::Dimension::z);
   Value queryHeads = memref::DimOp::create(b, loc, q, 1);
@@ -556,14 +567,18 @@ gpu::GPUFuncOp ForwardKernelEmitter::emit() {
     return SmallVector<Value>{};
   }, [] { return SmallVector<Value>{}; });
   NVVM::CpAsyncCommitGroupOp::create(b, loc);
-  NVVM::CpAsyncWaitGroupOp::create(b, loc, 1);
-  gpu::BarrierOp::create(b, loc);
-  if (plan.queryInRegisters)
+  if (plan.queryInRegisters) {
+    NVVM::CpAsyncWaitGroupOp::create(b, loc, 1);
+    gpu::BarrierOp::create(b, loc);
     for (int64_t mt = 0; mt < plan.slicesPerWarp; ++mt)
       for (int64_t ks = 0; ks < headSteps; ++ks)
         qFrags.push_back(loadQueryFragment(mt, ks));
+  }
 
-  // The key loop, carrying the warp state.
+  // The key loop, carrying the warp state. Each iteration waits for its
+  // tile, and one barrier both publishes it and tells that every warp is
+  // done with the previous tile, whose stage the prefetch of the next tile
+  // then overwrites while this one is computed.
   int64_t rowsPerThread = 2 * plan.slicesPerWarp;
   WarpState initState;
   initState.rowMax.assign(rowsPerThread, negInf());
@@ -581,14 +596,13 @@ gpu::GPUFuncOp ForwardKernelEmitter::emit() {
     Value keyTile = loop.getInductionVar();
     Value stage = remu(sub(keyTile, tileBegin), plan.stages);
     Value next = add(keyTile, idx(1));
+    NVVM::CpAsyncWaitGroupOp::create(b, loc, 0);
+    gpu::BarrierOp::create(b, loc);
     emitIf(cmpi(arith::CmpIPredicate::slt, next, tileEnd), {}, [&] {
       prefetch(next, remu(sub(next, tileBegin), plan.stages));
       return SmallVector<Value>{};
     }, [] { return SmallVector<Value>{}; });
-    // Commit every iteration, even empty, so the wait count stays right.
     NVVM::CpAsyncCommitGroupOp::create(b, loc);
-    NVVM::CpAsyncWaitGroupOp::create(b, loc, 1);
-    gpu::BarrierOp::create(b, loc);
 
     // A tile needs the element mask unless it is whole and inside the band
     // for every query row of the CTA.
@@ -617,8 +631,6 @@ gpu::GPUFuncOp ForwardKernelEmitter::emit() {
     SmallVector<Value> updated = emitIf(
         full, types, [&] { return step(/*masked=*/false); },
         [&] { return step(/*masked=*/true); });
-    // The next iteration's prefetch overwrites this stage.
-    gpu::BarrierOp::create(b, loc);
     scf::YieldOp::create(b, loc, updated);
   }
   WarpState state = WarpState::unflatten(loop.getResults(), rowsPerThread);
