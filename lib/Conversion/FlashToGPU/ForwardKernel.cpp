@@ -8,11 +8,13 @@
 //   Q is copied to shared memory once (cp.async) and kept in registers as
 //   mma A fragments (ldmatrix);
 //   K and V tiles stream through `stages` shared-memory buffers with
-//   cp.async, prefetching tile t + 1 while tile t is computed;
+//   cp.async, prefetching tile t + 1 while tile t is computed, with one
+//   barrier per tile;
 //   S = Q Kᵀ and O += P V run on tensor cores (mma.sync m16n8k16, f32
 //   accumulators); the online softmax stays in registers (exp2 via
-//   ex2.approx, row maxima reduced over the lane quad with shuffles); P is
-//   converted in registers into the A operand of P V;
+//   ex2.approx, row maxima reduced over the lane quad with shuffles, O
+//   rescaled only when a row maximum of the warp grows by more than 2^8);
+//   P is converted in registers into the A operand of P V;
 //   tiles entirely inside the visible band skip the element mask, and the
 //   scale is folded into the exponent (one fma per score);
 //   the output is normalized once and stored, with the log-sum-exp.
@@ -45,6 +47,10 @@ using namespace mlir;
 using namespace mlir::flash;
 
 namespace {
+
+/// How far (base-2 exponent) a row's scores may exceed its running maximum
+/// before the maximum, and with it the O accumulators, are rescaled.
+constexpr double kRescaleHeadroom = 8.0;
 
 /// A fragment of four f32 accumulators, or of four packed 16-bit pairs.
 using Fragment = SmallVector<Value, 4>;
@@ -352,16 +358,20 @@ void ForwardKernelEmitter::computeTile(Value stage, Value keyTile, bool masked,
   Value laneRow8 = remu(lane, 8);
   Value laneHalf = divu(lane, 16);
   Value laneQuarter = remu(divu(lane, 8), 2);
-  for (int64_t np = 0; np < keyTiles8 / 2; ++np) {
-    Value key = add(idx(16 * np), add(mul(laneHalf, 8), laneRow8));
-    for (int64_t ks = 0; ks < headSteps; ++ks) {
-      Value chunk = add(idx(2 * ks), laneQuarter);
+  // k-steps outermost: each Q fragment is read (or re-read from shared
+  // memory) once per tile.
+  for (int64_t ks = 0; ks < headSteps; ++ks) {
+    SmallVector<Fragment> qa;
+    for (int64_t mt = 0; mt < slices; ++mt)
+      qa.push_back(queryFragment(mt, ks));
+    Value chunk = add(idx(2 * ks), laneQuarter);
+    for (int64_t np = 0; np < keyTiles8 / 2; ++np) {
+      Value key = add(idx(16 * np), add(mul(laneHalf, 8), laneRow8));
       Fragment kr = ldmatrix(sK, {stage, key, swizzledColumn(key, chunk)},
                              /*transpose=*/false);
       for (int64_t mt = 0; mt < slices; ++mt) {
-        Fragment qa = queryFragment(mt, ks);
-        s[mt][2 * np] = mma(qa, {kr[0], kr[1]}, s[mt][2 * np]);
-        s[mt][2 * np + 1] = mma(qa, {kr[2], kr[3]}, s[mt][2 * np + 1]);
+        s[mt][2 * np] = mma(qa[mt], {kr[0], kr[1]}, s[mt][2 * np]);
+        s[mt][2 * np + 1] = mma(qa[mt], {kr[2], kr[3]}, s[mt][2 * np + 1]);
       }
     }
   }
@@ -393,9 +403,16 @@ void ForwardKernelEmitter::computeTile(Value stage, Value keyTile, bool masked,
   // Online softmax, per row r = 2 · slice + (0 for g, 1 for g + 8). The
   // scale c = scale · log2(e) is positive (the launch checks it), so
   // max(c · s) = c · max(s) and p = 2^(c · s - m) is one fma and one ex2.
+  //
+  // The running maximum m only moves when the tile's maximum exceeds it by
+  // more than kRescaleHeadroom: below that, p = 2^(c · s - m) stays under
+  // 2^kRescaleHeadroom, which f16, bf16 and the f32 sums hold exactly as
+  // well, and the O accumulators need no rescaling. The warp skips their
+  // multiplications unless one of its rows moved.
   int64_t accPerSlice = 2 * headSteps;
+  SmallVector<Value> alpha(2 * slices), safe(2 * slices);
+  Value moved;
   for (int64_t mt = 0; mt < slices; ++mt) {
-    SmallVector<Value> alpha(2), safe(2);
     for (int64_t half = 0; half < 2; ++half) {
       int64_t r = 2 * mt + half;
       Value raw = fmax(s[mt][0][2 * half], s[mt][0][2 * half + 1]);
@@ -403,28 +420,53 @@ void ForwardKernelEmitter::computeTile(Value stage, Value keyTile, bool masked,
         raw = fmax(raw, fmax(s[mt][n][2 * half], s[mt][n][2 * half + 1]));
       raw = fmax(raw, shuffleXor(raw, 1));
       raw = fmax(raw, shuffleXor(raw, 2));
-      Value m = fmax(state.rowMax[r], fmul(raw, scaleLog2));
-      safe[half] = safeMax(m);
-      alpha[half] = exp2(fsub(state.rowMax[r], safe[half]));
+      Value old = state.rowMax[r];
+      Value candidate = fmax(old, fmul(raw, scaleLog2));
+      Value grows =
+          arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, candidate,
+                                fadd(old, f32c(kRescaleHeadroom)));
+      Value m = select(grows, candidate, old);
+      moved = moved ? arith::OrIOp::create(b, loc, moved, grows) : grows;
+      safe[r] = safeMax(m);
+      alpha[r] = exp2(fsub(old, safe[r]));
       state.rowMax[r] = m;
-      state.rowSum[r] = fmul(state.rowSum[r], alpha[half]);
+      state.rowSum[r] = fmul(state.rowSum[r], alpha[r]);
     }
-    for (int64_t n = 0; n < keyTiles8; ++n) {
+  }
+  Value allLanes = arith::ConstantIntOp::create(b, loc, i32, -1);
+  Value warpMoved = NVVM::VoteSyncOp::create(b, loc, b.getI1Type(), allLanes,
+                                             moved, NVVM::VoteSyncKind::any);
+  SmallVector<Value> accValues;
+  for (const Fragment &f : state.acc)
+    accValues.append(f);
+  SmallVector<Type> accTypes(accValues.size(), f32);
+  SmallVector<Value> rescaled = emitIf(
+      warpMoved, accTypes,
+      [&] {
+        SmallVector<Value> values;
+        for (auto [i, value] : llvm::enumerate(accValues)) {
+          // Fragment i belongs to slice i / accPerSlice; its elements
+          // alternate two rows g and g + 8.
+          int64_t frag = i / 4, e = i % 4;
+          values.push_back(
+              fmul(value, alpha[2 * (frag / accPerSlice) + e / 2]));
+        }
+        return values;
+      },
+      [&] { return accValues; });
+  for (auto [i, f] : llvm::enumerate(state.acc))
+    f.assign(rescaled.begin() + 4 * i, rescaled.begin() + 4 * i + 4);
+
+  for (int64_t mt = 0; mt < slices; ++mt)
+    for (int64_t n = 0; n < keyTiles8; ++n)
       for (int64_t e = 0; e < 4; ++e) {
+        int64_t r = 2 * mt + e / 2;
         Value shifted = LLVM::FMAOp::create(
             b, loc, s[mt][n][e], scaleLog2,
-            arith::NegFOp::create(b, loc, safe[e / 2]));
+            arith::NegFOp::create(b, loc, safe[r]));
         s[mt][n][e] = exp2(shifted);
-        state.rowSum[2 * mt + e / 2] =
-            fadd(state.rowSum[2 * mt + e / 2], s[mt][n][e]);
+        state.rowSum[r] = fadd(state.rowSum[r], s[mt][n][e]);
       }
-    }
-    for (int64_t n = 0; n < accPerSlice; ++n)
-      for (int64_t e = 0; e < 4; ++e) {
-        Value &acc = state.acc[mt * accPerSlice + n][e];
-        acc = fmul(acc, alpha[e / 2]);
-      }
-  }
 
   // O += P V: P's accumulators become A fragments without data movement;
   // V is read transposed, each fragment serving every slice.
