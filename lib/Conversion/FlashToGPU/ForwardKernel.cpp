@@ -234,15 +234,22 @@ void ForwardKernelEmitter::copyTile(Value src, Value srcHead, Value row0,
   int64_t chunksPerRow = plan.paddedHeadDim / 8;
   int64_t total = rows * chunksPerRow;
   int64_t threads = plan.getThreads();
-  assert(total % threads == 0 && threads % chunksPerRow == 0 &&
-         "tile copies must split evenly");
-  // Copy `it` moves row r0 + it · rowsPerCopy, chunk c of it; with
-  // rowsPerCopy a multiple of 8 every copy has the same swizzle.
+  assert(total % threads == 0 && "tile copies must split evenly");
+  // Copy `it` moves chunk tid + it · threads of the tile. When the threads
+  // cover whole rows, that is row r0 + it · rowsPerCopy, chunk c: the same
+  // column for every copy of a thread (and, with rowsPerCopy a multiple of
+  // 8, the same swizzle), which keeps the addresses cheap.
+  bool wholeRows = threads % chunksPerRow == 0;
   int64_t rowsPerCopy = threads / chunksPerRow;
   Value r0 = divu(tid, chunksPerRow);
-  Value c = remu(tid, chunksPerRow);
+  Value c0 = remu(tid, chunksPerRow);
   for (int64_t it = 0; it < total / threads; ++it) {
-    Value r = add(r0, idx(it * rowsPerCopy));
+    Value r = add(r0, idx(it * rowsPerCopy)), c = c0;
+    if (!wholeRows) {
+      Value chunk = add(tid, idx(it * threads));
+      r = divu(chunk, chunksPerRow);
+      c = remu(chunk, chunksPerRow);
+    }
     Value globalRow = add(row0, r);
     Value srcRow = globalRow, srcCol = mul(c, 8), count = idx(8);
     Value valid;

@@ -174,6 +174,14 @@ llvm::Error mlir::flash::verifyKernelPlan(const KernelPlan &plan) {
     return llvm::createStringError(
         "block_kv must be a positive multiple of 16, got %lld",
         static_cast<long long>(plan.blockKV));
+  int64_t chunksPerRow = plan.paddedHeadDim / 8;
+  for (int64_t rows : {plan.blockQ, plan.blockKV})
+    if (rows * chunksPerRow % plan.getThreads() != 0)
+      return llvm::createStringError(
+          "a %lld-row tile of %lld 16-byte chunks per row must split evenly "
+          "over the %lld threads",
+          static_cast<long long>(rows), static_cast<long long>(chunksPerRow),
+          static_cast<long long>(plan.getThreads()));
   if (plan.stages != 2)
     return llvm::createStringError("only 2 pipeline stages are generated");
   return llvm::Error::success();
