@@ -62,11 +62,17 @@ struct WarpState {
   SmallVector<Value> rowMax, rowSum;
   SmallVector<Fragment> acc;
 
+  /// The O accumulators, fragment by fragment.
+  SmallVector<Value> flattenAcc() const {
+    SmallVector<Value> values;
+    for (const Fragment &f : acc)
+      values.append(f);
+    return values;
+  }
   SmallVector<Value> flatten() const {
     SmallVector<Value> values(rowMax);
     values.append(rowSum);
-    for (const Fragment &f : acc)
-      values.append(f);
+    values.append(flattenAcc());
     return values;
   }
   static WarpState unflatten(ValueRange values, int64_t rows) {
@@ -413,8 +419,9 @@ void ForwardKernelEmitter::computeTile(Value stage, Value keyTile, bool masked,
   //
   // The running maximum m only moves when the tile's maximum exceeds it by
   // more than kRescaleHeadroom: below that, p = 2^(c · s - m) stays under
-  // 2^kRescaleHeadroom, which f16, bf16 and the f32 sums hold exactly as
-  // well, and the O accumulators need no rescaling. The warp skips their
+  // 2^kRescaleHeadroom, which P in f16 or bf16 and the f32 sums hold with
+  // unchanged relative precision, and the O accumulators need no
+  // rescaling. The warp skips their
   // multiplications unless one of its rows moved.
   int64_t accPerSlice = 2 * headSteps;
   SmallVector<Value> alpha(2 * slices), safe(2 * slices);
@@ -443,9 +450,7 @@ void ForwardKernelEmitter::computeTile(Value stage, Value keyTile, bool masked,
   Value allLanes = arith::ConstantIntOp::create(b, loc, i32, -1);
   Value warpMoved = NVVM::VoteSyncOp::create(b, loc, b.getI1Type(), allLanes,
                                              moved, NVVM::VoteSyncKind::any);
-  SmallVector<Value> accValues;
-  for (const Fragment &f : state.acc)
-    accValues.append(f);
+  SmallVector<Value> accValues = state.flattenAcc();
   SmallVector<Type> accTypes(accValues.size(), f32);
   SmallVector<Value> rescaled = emitIf(
       warpMoved, accTypes,
