@@ -5,7 +5,8 @@ For each configuration (B·L = 16k tokens, H·D = 2048, head dim, length,
 element type, causal or not), times on the same inputs, interleaved round
 by round: flash-mlir, torch SDPA with the flash (FlashAttention-2), cuDNN
 and efficient backends, FlexAttention (optional) and naive PyTorch (up to
-8k). CUDA events around each call, warm-up first, median of --reps rounds.
+8k). CUDA events around each call (the GPU kept busy while the host
+launches), warm-up first, median of --reps rounds.
 FLOPs = 4·B·H·L²·D, halved for causal. Prints a markdown table with
 TFLOP/s and flash-mlir's ratio to each baseline.
 
@@ -23,6 +24,11 @@ import torch.nn.functional as F
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from kernels import KernelLibrary
+
+
+# About 0.3 ms of GPU clock: longer than any implementation's host-side
+# launch path.
+SLEEP_CYCLES = 500_000
 
 
 def naive(q, k, v, causal, scale):
@@ -127,6 +133,9 @@ def main():
                         for name, fn in impls.items():
                             start = torch.cuda.Event(enable_timing=True)
                             end = torch.cuda.Event(enable_timing=True)
+                            # Keep the GPU busy while the host launches, so
+                            # that launch overhead stays out of the timing.
+                            torch.cuda._sleep(SLEEP_CYCLES)
                             start.record()
                             fn()
                             end.record()

@@ -300,7 +300,8 @@ int main(int argc, char **argv) {
   llvm::outs() << llvm::formatv("flash-aot: wrote {0} kernels to {1} in "
                                 "{2:f2} s ({3})\n",
                                 specs.size(), outputDir, seconds,
-                                ptxas.empty() ? "PTX only: ptxas not found"
-                                              : "PTX and cubins");
+                                !ptxas.empty()        ? "PTX and cubins"
+                                : ptxasPath == "none" ? "PTX only"
+                                : "PTX only: ptxas not found");
   return 0;
 }

@@ -8,11 +8,13 @@
 //   Q is copied to shared memory once (cp.async) and kept in registers as
 //   mma A fragments (ldmatrix);
 //   K and V tiles stream through `stages` shared-memory buffers with
-//   cp.async, prefetching tile t + 1 while tile t is computed;
+//   cp.async, prefetching tile t + 1 while tile t is computed, with one
+//   barrier per tile;
 //   S = Q Kᵀ and O += P V run on tensor cores (mma.sync m16n8k16, f32
 //   accumulators); the online softmax stays in registers (exp2 via
-//   ex2.approx, row maxima reduced over the lane quad with shuffles); P is
-//   converted in registers into the A operand of P V;
+//   ex2.approx, row maxima reduced over the lane quad with shuffles, O
+//   rescaled only when a row maximum of the warp grows by more than 2^8);
+//   P is converted in registers into the A operand of P V;
 //   tiles entirely inside the visible band skip the element mask, and the
 //   scale is folded into the exponent (one fma per score);
 //   the output is normalized once and stored, with the log-sum-exp.
@@ -50,6 +52,10 @@ namespace {
 /// kernels take their layout after these.
 constexpr unsigned kNumDenseArgs = 8;
 
+/// How far (base-2 exponent) a row's scores may exceed its running maximum
+/// before the maximum, and with it the O accumulators, are rescaled.
+constexpr double kRescaleHeadroom = 8.0;
+
 /// A fragment of four f32 accumulators, or of four packed 16-bit pairs.
 using Fragment = SmallVector<Value, 4>;
 
@@ -60,11 +66,17 @@ struct WarpState {
   SmallVector<Value> rowMax, rowSum;
   SmallVector<Fragment> acc;
 
+  /// The O accumulators, fragment by fragment.
+  SmallVector<Value> flattenAcc() const {
+    SmallVector<Value> values;
+    for (const Fragment &f : acc)
+      values.append(f);
+    return values;
+  }
   SmallVector<Value> flatten() const {
     SmallVector<Value> values(rowMax);
     values.append(rowSum);
-    for (const Fragment &f : acc)
-      values.append(f);
+    values.append(flattenAcc());
     return values;
   }
   static WarpState unflatten(ValueRange values, int64_t rows) {
@@ -211,6 +223,7 @@ private:
   // The key loop.
   void prefetchTile(Value keyTile, Value stage);
   SmallVector<Value> foldTile(ValueRange carried, Value stage,
+                              function_ref<void()> prefetchNext,
                               function_ref<KeyVisit()> visitFn);
   SmallVector<Value> emitDenseLoop(ValueRange init);
   SmallVector<Value> emitSparseLoop(ValueRange init);
@@ -274,10 +287,21 @@ void ForwardKernelEmitter::copyTile(Value src, Value srcHead, Value row0,
   int64_t total = rows * chunksPerRow;
   int64_t threads = plan.getThreads();
   assert(total % threads == 0 && "tile copies must split evenly");
+  // Copy `it` moves chunk tid + it · threads of the tile. When the threads
+  // cover whole rows, that is row r0 + it · rowsPerCopy, chunk c: the same
+  // column for every copy of a thread (and, with rowsPerCopy a multiple of
+  // 8, the same swizzle), which keeps the addresses cheap.
+  bool wholeRows = threads % chunksPerRow == 0;
+  int64_t rowsPerCopy = threads / chunksPerRow;
+  Value r0 = divu(tid, chunksPerRow);
+  Value c0 = remu(tid, chunksPerRow);
   for (int64_t it = 0; it < total / threads; ++it) {
-    Value chunk = add(tid, idx(it * threads));
-    Value r = divu(chunk, chunksPerRow);
-    Value c = remu(chunk, chunksPerRow);
+    Value r = add(r0, idx(it * rowsPerCopy)), c = c0;
+    if (!wholeRows) {
+      Value chunk = add(tid, idx(it * threads));
+      r = divu(chunk, chunksPerRow);
+      c = remu(chunk, chunksPerRow);
+    }
     Value globalRow = add(row0, r);
     Value srcRow = globalRow, srcCol = mul(c, 8), count = idx(8);
     Value valid;
@@ -651,16 +675,20 @@ void ForwardKernelEmitter::prefetchTile(Value keyTile, Value stage) {
   emitIf(whole, {}, [&] { return copy(true); }, [&] { return copy(false); });
 }
 
-/// The second half of a key-loop iteration, once the next tile's copies are
-/// issued: waits for the tile in `stage`, folds what `visitFn` says into
-/// the warp state `carried`, and returns the new state.
+/// One key-loop iteration: waits for the tile in `stage`, issues the next
+/// tile's copies (`prefetchNext`), folds what `visitFn` says into the warp
+/// state `carried`, and returns the new state. One barrier both publishes
+/// the tile and tells that every warp is done with the previous one, whose
+/// stage the prefetch then overwrites while this tile is computed.
 SmallVector<Value>
 ForwardKernelEmitter::foldTile(ValueRange carried, Value stage,
+                               function_ref<void()> prefetchNext,
                                function_ref<KeyVisit()> visitFn) {
+  NVVM::CpAsyncWaitGroupOp::create(b, loc, 0);
+  gpu::BarrierOp::create(b, loc);
+  prefetchNext();
   // Commit every iteration, even empty, so the wait count stays right.
   NVVM::CpAsyncCommitGroupOp::create(b, loc);
-  NVVM::CpAsyncWaitGroupOp::create(b, loc, 1);
-  gpu::BarrierOp::create(b, loc);
 
   KeyVisit visit = visitFn();
   SmallVector<Type> types = llvm::to_vector(carried.getTypes());
@@ -669,12 +697,9 @@ ForwardKernelEmitter::foldTile(ValueRange carried, Value stage,
     computeTile(stage, visit.tile, masked, s, visit.band);
     return s.flatten();
   };
-  SmallVector<Value> updated = emitIf(
+  return emitIf(
       visit.unmasked, types, [&] { return step(/*masked=*/false); },
       [&] { return step(/*masked=*/true); });
-  // The next iteration's prefetch overwrites this stage.
-  gpu::BarrierOp::create(b, loc);
-  return updated;
 }
 
 /// The dense key loop over [tileBegin, tileEnd), prefetching tile t + 1
@@ -688,13 +713,16 @@ SmallVector<Value> ForwardKernelEmitter::emitDenseLoop(ValueRange init) {
   b.setInsertionPointToEnd(body);
   Value keyTile = loop.getInductionVar();
   Value stage = remu(sub(keyTile, tileBegin), plan.stages);
-  Value next = add(keyTile, idx(1));
-  emitIf(cmpi(arith::CmpIPredicate::slt, next, tileEnd), {}, [&] {
-    prefetchTile(next, remu(sub(next, tileBegin), plan.stages));
-    return SmallVector<Value>{};
-  }, [] { return SmallVector<Value>{}; });
-  SmallVector<Value> updated = foldTile(loop.getRegionIterArgs(), stage,
-                                        [&] { return visitDense(keyTile); });
+  auto prefetchNext = [&] {
+    Value next = add(keyTile, idx(1));
+    emitIf(cmpi(arith::CmpIPredicate::slt, next, tileEnd), {}, [&] {
+      prefetchTile(next, remu(sub(next, tileBegin), plan.stages));
+      return SmallVector<Value>{};
+    }, [] { return SmallVector<Value>{}; });
+  };
+  SmallVector<Value> updated =
+      foldTile(loop.getRegionIterArgs(), stage, prefetchNext,
+               [&] { return visitDense(keyTile); });
   scf::YieldOp::create(b, loc, updated);
   return SmallVector<Value>(loop.getResults());
 }
@@ -729,10 +757,10 @@ SmallVector<Value> ForwardKernelEmitter::emitSparseLoop(ValueRange init) {
       [&](OpBuilder &, Location, ValueRange args) {
         Value pos = args[numState], current = args[numState + 1];
         Value next = add(pos, i32c(1));
-        prefetchStaged(loadStagedTile(next), stageOf(next));
-        SmallVector<Value> updated =
-            foldTile(args.take_front(numState), stageOf(pos),
-                     [&] { return visitSparse(current); });
+        SmallVector<Value> updated = foldTile(
+            args.take_front(numState), stageOf(pos),
+            [&] { prefetchStaged(loadStagedTile(next), stageOf(next)); },
+            [&] { return visitSparse(current); });
         updated.push_back(next);
         scf::YieldOp::create(b, loc, updated);
       });
@@ -753,16 +781,20 @@ void ForwardKernelEmitter::computeTile(Value stage, Value keyTile, bool masked,
   Value laneRow8 = remu(lane, 8);
   Value laneHalf = divu(lane, 16);
   Value laneQuarter = remu(divu(lane, 8), 2);
-  for (int64_t np = 0; np < keyTiles8 / 2; ++np) {
-    Value key = add(idx(16 * np), add(mul(laneHalf, 8), laneRow8));
-    for (int64_t ks = 0; ks < headSteps; ++ks) {
-      Value chunk = add(idx(2 * ks), laneQuarter);
+  // k-steps outermost: each Q fragment is read (or re-read from shared
+  // memory) once per tile.
+  for (int64_t ks = 0; ks < headSteps; ++ks) {
+    SmallVector<Fragment> qa;
+    for (int64_t mt = 0; mt < slices; ++mt)
+      qa.push_back(queryFragment(mt, ks));
+    Value chunk = add(idx(2 * ks), laneQuarter);
+    for (int64_t np = 0; np < keyTiles8 / 2; ++np) {
+      Value key = add(idx(16 * np), add(mul(laneHalf, 8), laneRow8));
       Fragment kr = ldmatrix(sK, {stage, key, swizzledColumn(key, chunk)},
                              /*transpose=*/false);
       for (int64_t mt = 0; mt < slices; ++mt) {
-        Fragment qa = queryFragment(mt, ks);
-        s[mt][2 * np] = mma(qa, {kr[0], kr[1]}, s[mt][2 * np]);
-        s[mt][2 * np + 1] = mma(qa, {kr[2], kr[3]}, s[mt][2 * np + 1]);
+        s[mt][2 * np] = mma(qa[mt], {kr[0], kr[1]}, s[mt][2 * np]);
+        s[mt][2 * np + 1] = mma(qa[mt], {kr[2], kr[3]}, s[mt][2 * np + 1]);
       }
     }
   }
@@ -794,9 +826,17 @@ void ForwardKernelEmitter::computeTile(Value stage, Value keyTile, bool masked,
   // Online softmax, per row r = 2 · slice + (0 for g, 1 for g + 8). The
   // scale c = scale · log2(e) is positive (the launch checks it), so
   // max(c · s) = c · max(s) and p = 2^(c · s - m) is one fma and one ex2.
+  //
+  // The running maximum m only moves when the tile's maximum exceeds it by
+  // more than kRescaleHeadroom: below that, p = 2^(c · s - m) stays under
+  // 2^kRescaleHeadroom, which P in f16 or bf16 and the f32 sums hold with
+  // unchanged relative precision, and the O accumulators need no
+  // rescaling. The warp skips their
+  // multiplications unless one of its rows moved.
   int64_t accPerSlice = 2 * headSteps;
+  SmallVector<Value> alpha(2 * slices), safe(2 * slices);
+  Value moved;
   for (int64_t mt = 0; mt < slices; ++mt) {
-    SmallVector<Value> alpha(2), safe(2);
     for (int64_t half = 0; half < 2; ++half) {
       int64_t r = 2 * mt + half;
       Value raw = fmax(s[mt][0][2 * half], s[mt][0][2 * half + 1]);
@@ -804,28 +844,51 @@ void ForwardKernelEmitter::computeTile(Value stage, Value keyTile, bool masked,
         raw = fmax(raw, fmax(s[mt][n][2 * half], s[mt][n][2 * half + 1]));
       raw = fmax(raw, shuffleXor(raw, 1));
       raw = fmax(raw, shuffleXor(raw, 2));
-      Value m = fmax(state.rowMax[r], fmul(raw, scaleLog2));
-      safe[half] = safeMax(m);
-      alpha[half] = exp2(fsub(state.rowMax[r], safe[half]));
+      Value old = state.rowMax[r];
+      Value candidate = fmax(old, fmul(raw, scaleLog2));
+      Value grows =
+          arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, candidate,
+                                fadd(old, f32c(kRescaleHeadroom)));
+      Value m = select(grows, candidate, old);
+      moved = moved ? arith::OrIOp::create(b, loc, moved, grows) : grows;
+      safe[r] = safeMax(m);
+      alpha[r] = exp2(fsub(old, safe[r]));
       state.rowMax[r] = m;
-      state.rowSum[r] = fmul(state.rowSum[r], alpha[half]);
+      state.rowSum[r] = fmul(state.rowSum[r], alpha[r]);
     }
-    for (int64_t n = 0; n < keyTiles8; ++n) {
+  }
+  Value allLanes = arith::ConstantIntOp::create(b, loc, i32, -1);
+  Value warpMoved = NVVM::VoteSyncOp::create(b, loc, b.getI1Type(), allLanes,
+                                             moved, NVVM::VoteSyncKind::any);
+  SmallVector<Value> accValues = state.flattenAcc();
+  SmallVector<Type> accTypes(accValues.size(), f32);
+  SmallVector<Value> rescaled = emitIf(
+      warpMoved, accTypes,
+      [&] {
+        SmallVector<Value> values;
+        for (auto [i, value] : llvm::enumerate(accValues)) {
+          // Fragment i belongs to slice i / accPerSlice; its elements
+          // alternate two rows g and g + 8.
+          int64_t frag = i / 4, e = i % 4;
+          values.push_back(
+              fmul(value, alpha[2 * (frag / accPerSlice) + e / 2]));
+        }
+        return values;
+      },
+      [&] { return accValues; });
+  for (auto [i, f] : llvm::enumerate(state.acc))
+    f.assign(rescaled.begin() + 4 * i, rescaled.begin() + 4 * i + 4);
+
+  for (int64_t mt = 0; mt < slices; ++mt)
+    for (int64_t n = 0; n < keyTiles8; ++n)
       for (int64_t e = 0; e < 4; ++e) {
+        int64_t r = 2 * mt + e / 2;
         Value shifted = LLVM::FMAOp::create(
             b, loc, s[mt][n][e], scaleLog2,
-            arith::NegFOp::create(b, loc, safe[e / 2]));
+            arith::NegFOp::create(b, loc, safe[r]));
         s[mt][n][e] = exp2(shifted);
-        state.rowSum[2 * mt + e / 2] =
-            fadd(state.rowSum[2 * mt + e / 2], s[mt][n][e]);
+        state.rowSum[r] = fadd(state.rowSum[r], s[mt][n][e]);
       }
-    }
-    for (int64_t n = 0; n < accPerSlice; ++n)
-      for (int64_t e = 0; e < 4; ++e) {
-        Value &acc = state.acc[mt * accPerSlice + n][e];
-        acc = fmul(acc, alpha[e / 2]);
-      }
-  }
 
   // O += P V: P's accumulators become A fragments without data movement;
   // V is read transposed, each fragment serving every slice.
@@ -902,6 +965,13 @@ gpu::GPUFuncOp ForwardKernelEmitter::emit() {
   groupCol = remu(lane, 4);
   warpRow0 = mul(warp, 16 * plan.slicesPerWarp);
   Value queryTile = gpu::BlockIdOp::create(b, loc, gpu::Dimension::x);
+  // Under a causal mask the last query tiles see the most keys: launch
+  // them first, so that the short ones fill the tail of the grid.
+  if (spec.mask == MaskKind::CausalTopLeft ||
+      spec.mask == MaskKind::CausalBottomRight)
+    queryTile = sub(sub(gpu::GridDimOp::create(b, loc, gpu::Dimension::x),
+                        idx(1)),
+                    queryTile);
   head = gpu::BlockIdOp::create(b, loc, gpu::Dimension::y);
   batch = gpu::BlockIdOp::create(b, loc, gpu::Dimension::z);
   Value queryHeads = memref::DimOp::create(b, loc, q, 1);
@@ -968,14 +1038,18 @@ gpu::GPUFuncOp ForwardKernelEmitter::emit() {
     }, [] { return SmallVector<Value>{}; });
   }
   NVVM::CpAsyncCommitGroupOp::create(b, loc);
-  NVVM::CpAsyncWaitGroupOp::create(b, loc, 1);
-  gpu::BarrierOp::create(b, loc);
-  if (plan.queryInRegisters)
+  if (plan.queryInRegisters) {
+    NVVM::CpAsyncWaitGroupOp::create(b, loc, 1);
+    gpu::BarrierOp::create(b, loc);
     for (int64_t mt = 0; mt < plan.slicesPerWarp; ++mt)
       for (int64_t ks = 0; ks < headSteps; ++ks)
         qFrags.push_back(loadQueryFragment(mt, ks));
+  }
 
-  // The key loop, carrying the warp state.
+  // The key loop, carrying the warp state. Each iteration waits for its
+  // tile, and one barrier both publishes it and tells that every warp is
+  // done with the previous tile, whose stage the prefetch of the next tile
+  // then overwrites while this one is computed.
   int64_t rowsPerThread = 2 * plan.slicesPerWarp;
   WarpState initState;
   initState.rowMax.assign(rowsPerThread, negInf());

@@ -146,22 +146,27 @@ KernelPlan mlir::flash::selectKernelPlan(const KernelSpec &spec) {
   // Measured on an H100 (docs/performance.md): two 16-row slices per warp
   // (128 query rows per CTA, each K/V fragment feeding two mma.sync) win
   // wherever they fit in registers without spills. Structural masks need a
-  // few registers more (the per-row band), hence their narrower tiles or
-  // single slice. test/Conversion/FlashToGPU/no-spills.test checks every
-  // entry with ptxas.
+  // few registers more (the per-row band), hence the single slice of the
+  // masked kinds at D = 128. test/Conversion/FlashToGPU/no-spills.test
+  // checks every entry with ptxas.
+  // Block-sparse kernels take power-of-two key tiles, which the key blocks
+  // of layouts (128 keys in FlexAttention's) split into.
   bool masked = spec.mask != MaskKind::None;
   if (plan.paddedHeadDim <= 64) {
-    // Masked kinds re-read Q's fragments from shared memory to make room
-    // for the band's registers: 1.04-1.11x FA2 causal, against 0.90-0.94x
-    // with Q in registers and 32-key tiles.
+    // Q's fragments stay in registers. 80-key tiles amortize the per-tile
+    // work best (1.10-1.13x FA2 unmasked, against 1.04-1.08x with 64 and
+    // 1.07-1.11x with 96 keys and Q re-read); the sliding window's
+    // two-sided band needs the registers of 64-key tiles.
     plan.slicesPerWarp = 2;
-    plan.blockKV = 64;
-    plan.queryInRegisters = !masked;
+    plan.blockKV =
+        spec.mask == MaskKind::SlidingWindow || spec.blockSparse ? 64 : 80;
+    plan.queryInRegisters = true;
   } else if (plan.paddedHeadDim <= 128 && !masked) {
-    // The O accumulators of two slices take 128 registers: narrower key
-    // tiles, and Q's fragments re-read from shared memory.
+    // The O accumulators of two slices take 128 registers: Q's fragments
+    // are re-read from shared memory, and 48-key tiles are the widest
+    // that fit (1.05-1.07x FA2, against 0.98x with 32 keys; 64 spill).
     plan.slicesPerWarp = 2;
-    plan.blockKV = 32;
+    plan.blockKV = spec.blockSparse ? 32 : 48;
     plan.queryInRegisters = false;
   } else if (plan.paddedHeadDim <= 128) {
     plan.slicesPerWarp = 1;
@@ -190,6 +195,14 @@ llvm::Error mlir::flash::verifyKernelPlan(const KernelPlan &plan) {
     return llvm::createStringError(
         "block_kv must be a positive multiple of 16, got %lld",
         static_cast<long long>(plan.blockKV));
+  int64_t chunksPerRow = plan.paddedHeadDim / 8;
+  for (int64_t rows : {plan.blockQ, plan.blockKV})
+    if (rows * chunksPerRow % plan.getThreads() != 0)
+      return llvm::createStringError(
+          "a %lld-row tile of %lld 16-byte chunks per row must split evenly "
+          "over the %lld threads",
+          static_cast<long long>(rows), static_cast<long long>(chunksPerRow),
+          static_cast<long long>(plan.getThreads()));
   if (plan.stages != 2)
     return llvm::createStringError("only 2 pipeline stages are generated");
   return llvm::Error::success();

@@ -44,10 +44,12 @@
 // CHECK:             memref.load %[[STAGED]]
 // CHECK:             scf.condition
 // CHECK:           } do {
+// CHECK:             nvvm.cp.async.wait.group 0
+// CHECK-NEXT:        gpu.barrier
 // CHECK:             memref.load %[[STAGED]]
 // CHECK:             nvgpu.device_async_copy
 // CHECK:             nvvm.cp.async.commit.group
-// CHECK:             nvvm.cp.async.wait.group 1
+// CHECK-NOT:         gpu.barrier
 // CHECK:             nvvm.mma.sync
 // CHECK:             llvm.call_intrinsic "llvm.nvvm.ex2.approx.ftz.f"
 // CHECK:           vector.store

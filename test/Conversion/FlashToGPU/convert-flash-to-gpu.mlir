@@ -11,7 +11,7 @@
 // CHECK:         %[[L:.*]] = memref.alloc() : memref<2x8x1000xf32>
 // CHECK:         gpu.launch_func @flash_kernels::@flash_fwd_d64_f16_causal_sm_90a
 // CHECK-SAME:      threads in (%c128{{[_0-9]*}}, %c1{{[_0-9]*}}, %c1{{[_0-9]*}})
-// CHECK-SAME:      dynamic_shared_memory_size %c49152_i32
+// CHECK-SAME:      dynamic_shared_memory_size %c57344_i32
 // CHECK:         bufferization.to_tensor %[[O]] restrict writable
 // CHECK:       gpu.module @flash_kernels
 // CHECK:         gpu.func @flash_fwd_d64_f16_causal_sm_90a(%{{.*}}: memref<?x?x?x?xf16, strided<[?, ?, ?, 1], offset: ?>>, {{.*}}, %{{.*}}: memref<?x?x?xf32, strided<[?, ?, 1], offset: ?>>, %{{.*}}: f32, %{{.*}}: i64, %{{.*}}: i64) kernel
