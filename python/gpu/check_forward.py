@@ -14,7 +14,8 @@ semantics:
 
 Usage: check_forward.py KERNEL_DIR [--cases 200] [--seed S] [--chip sm_90a]
        check_forward.py KERNEL_DIR --sanitize   (one small launch per kind,
-                                                 for compute-sanitizer)
+                                                 dense and block-sparse, for
+                                                 compute-sanitizer)
 """
 
 import argparse
@@ -26,7 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from kernels import KernelLibrary
-from reference import reference, visibility
+from reference import layout_visibility, reference, tile_states, visibility
 
 MASKS = ["none", "causal", "causal_bottom_right", "sliding_window"]
 LENGTHS = [1, 7, 17, 63, 64, 65, 127, 128, 200, 333, 513, 1000, 1024, 1500]
@@ -57,6 +58,23 @@ def random_case(rng, head_dims):
                 layout=rng.choice(["bhld", "blhd"]))
 
 
+def random_layout(B, H, Lq, Lk, block, device):
+    """A block-sparse layout of `block` x `block` tiles drawn at random: per
+    (batch, head, query block), some key blocks full, some partial, some
+    dead; the lists are padded with -1 and out-of-range entries that the
+    counts exclude."""
+    nq, nkv = -(-Lq // block), -(-Lk // block)
+    state = torch.randint(0, 3, (B, H, nq, nkv), device=device)
+
+    def encode(live):
+        counts = live.sum(-1, dtype=torch.int32)
+        column = torch.arange(nkv, device=device, dtype=torch.int32)
+        order = torch.where(live, column, column + nkv).sort(-1).values
+        used = torch.arange(nkv, device=device) < counts[..., None]
+        return counts, torch.where(used, order, torch.full_like(order, -1))
+    return (*encode(state == 1), *encode(state == 2), block, block)
+
+
 def run_case(lib, c, chip, device="cuda", compare_torch=True):
     dtype = {"f16": torch.float16, "bf16": torch.bfloat16}[c["dtype"]]
     # Logits of a few units: a peaky softmax.
@@ -65,10 +83,17 @@ def run_case(lib, c, chip, device="cuda", compare_torch=True):
     v = make(c["B"], c["Hkv"], c["Lk"], c["D"], dtype, c["layout"], device)
     scale = 1.0 / math.sqrt(c["D"])
     vis = visibility(c["mask"], c["Lq"], c["Lk"], c["window"], device)
+    layout = None
+    if c.get("block"):
+        layout = random_layout(c["B"], c["Hq"], c["Lq"], c["Lk"], c["block"],
+                               device)
+        states = tile_states(*layout[:4], -(-c["Lk"] // c["block"]))
+        vis = layout_visibility(states, c["mask"], c["Lq"], c["Lk"],
+                                c["window"], c["block"], c["block"])
     out = torch.full_like(q, float("nan"))
     lse = torch.full((c["B"], c["Hq"], c["Lq"]), float("nan"), device=device)
     lib.forward(q, k, v, mask=c["mask"], scale=scale, window=c["window"],
-                chip=chip, out=out, lse=lse)
+                chip=chip, out=out, lse=lse, layout=layout)
     torch.cuda.synchronize()
     ref_out, ref_lse = reference(q, k, v, vis, scale)
 
@@ -107,16 +132,25 @@ def main():
     head_dims = sorted({e["spec"]["head_dim"] for e in
                         lib.manifest["kernels"]})
     if args.sanitize:
-        for mask in MASKS:
-            c = dict(B=1, Hq=2, Hkv=1, Lq=70, Lk=90, D=64, mask=mask,
-                     window=(20, 3), dtype="f16", layout="bhld")
+        cases = [dict(B=1, Hq=2, Hkv=1, Lq=70, Lk=90, D=64, mask=mask,
+                      window=(20, 3), dtype="f16", layout="bhld")
+                 for mask in MASKS]
+        # Block-sparse: 128 x 128 tiles, a partial last block of keys.
+        cases += [dict(B=1, Hq=2, Hkv=1, Lq=300, Lk=460, D=64, mask=mask,
+                       window=(100, 30), dtype="bf16", layout="bhld",
+                       block=128)
+                  for mask in MASKS]
+        failures = 0
+        for c in cases:
+            mask = c["mask"] + (" block-sparse" if c.get("block") else "")
             # No torch kernels here: the sanitizer reports on ours alone.
             ok, err, _, lse_err, written, _ = run_case(lib, c, args.chip,
                                                        compare_torch=False)
             ok = ok and err < 1e-2
+            failures += not ok
             print(f"sanitize {mask}: {'ok' if ok else 'FAIL'} "
                   f"(err {err:.1e}, lse {lse_err:.1e}, written {written})")
-        return 0
+        return 1 if failures else 0
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2**31)
     print(f"seed {seed}")
     rng = random.Random(seed)
