@@ -16,7 +16,6 @@ Usage: bench_forward.py KERNEL_DIR [--lengths 512,2048,...] [--dims 64,128]
 
 import argparse
 import math
-import statistics
 import sys
 
 import torch
@@ -24,11 +23,7 @@ import torch.nn.functional as F
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from kernels import KernelLibrary
-
-
-# About 0.3 ms of GPU clock: longer than any implementation's host-side
-# launch path.
-SLEEP_CYCLES = 500_000
+from timing import compiled_flex_attention, time_interleaved
 
 
 def naive(q, k, v, causal, scale):
@@ -69,9 +64,8 @@ def main():
     dev = "cuda"
     flex = None
     if args.flex:
-        from torch.nn.attention.flex_attention import (create_block_mask,
-                                                       flex_attention)
-        flex_compiled = torch.compile(flex_attention)
+        from torch.nn.attention.flex_attention import create_block_mask
+        flex_compiled = compiled_flex_attention()
 
     print(f"device: {torch.cuda.get_device_name()}, torch {torch.__version__}")
     header = ("| dtype | D | L | causal | flash-mlir | sdpa-flash (FA2) | "
@@ -124,26 +118,10 @@ def main():
                     if L <= 8192:
                         impls["naive"] = lambda: naive(q, k, v, bool(causal),
                                                        scale)
-                    times = {name: [] for name in impls}
-                    for fn in impls.values():  # warm-up, compile, load
-                        for _ in range(3):
-                            fn()
-                    torch.cuda.synchronize()
-                    for _ in range(args.reps):
-                        for name, fn in impls.items():
-                            start = torch.cuda.Event(enable_timing=True)
-                            end = torch.cuda.Event(enable_timing=True)
-                            # Keep the GPU busy while the host launches, so
-                            # that launch overhead stays out of the timing.
-                            torch.cuda._sleep(SLEEP_CYCLES)
-                            start.record()
-                            fn()
-                            end.record()
-                            end.synchronize()
-                            times[name].append(start.elapsed_time(end))
+                    ms = time_interleaved(impls, args.reps)
                     flops = 4 * B * H * L * L * D / (2 if causal else 1)
-                    tf = {n: flops / (statistics.median(t) * 1e-3) / 1e12
-                          for n, t in times.items()}
+                    tf = {n: flops / (t * 1e-3) / 1e12
+                          for n, t in ms.items()}
                     cell = lambda n: f"{tf[n]:.0f}" if n in tf else "-"
                     print(f"| {dtype_name} | {D} | {L} | {causal} | "
                           f"{cell('flash-mlir')} | {cell('sdpa-flash')} | "

@@ -4,7 +4,8 @@ beside FlexAttention on the same tiles, and the dense kernels, in one run.
 
 For each element type and head dim (B=2, H=16, L=8192 by default), on the
 same inputs, times interleaved round by round (CUDA events around each
-call, warm-up and compilation first, median of --reps rounds):
+call, the GPU kept busy while the host launches, warm-up and compilation
+first, median of --reps rounds):
 
 - dense: flash-mlir's dense kernel (no mask), FlexAttention without a block
   mask, both over every tile;
@@ -31,12 +32,12 @@ Usage: bench_sparse.py KERNEL_DIR [--dims 64,128] [--dtypes bf16,f16]
 
 import argparse
 import math
-import statistics
 import sys
 
 import torch
 
 from kernels import KernelLibrary
+from timing import compiled_flex_attention, time_interleaved
 
 BLOCK = 128
 
@@ -80,24 +81,6 @@ def layout_tensors(partial, full):
     return counts, indices, full_counts, full_indices
 
 
-def time_round(impls, reps):
-    times = {name: [] for name in impls}
-    for fn in impls.values():  # warm-up, compilation, loading
-        for _ in range(3):
-            fn()
-    torch.cuda.synchronize()
-    for _ in range(reps):
-        for name, fn in impls.items():
-            start = torch.cuda.Event(enable_timing=True)
-            end = torch.cuda.Event(enable_timing=True)
-            start.record()
-            fn()
-            end.record()
-            end.synchronize()
-            times[name].append(start.elapsed_time(end))
-    return {name: statistics.median(t) for name, t in times.items()}
-
-
 def main():
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawTextHelpFormatter)
@@ -117,9 +100,8 @@ def main():
     dev = "cuda"
     flex = None
     if not args.no_flex:
-        from torch.nn.attention.flex_attention import (BlockMask,
-                                                       flex_attention)
-        flex = torch.compile(flex_attention)
+        from torch.nn.attention.flex_attention import BlockMask
+        flex = compiled_flex_attention()
     B, H, L = args.batch, args.heads, args.length
     n = -(-L // BLOCK)
     gen = torch.Generator(device=dev)
@@ -167,7 +149,7 @@ def main():
                         impls[key + "/flex"] = (
                             lambda bm=bm: flex(q, k, v, block_mask=bm,
                                                scale=scale))
-            ms = time_round(impls, args.reps)
+            ms = time_interleaved(impls, args.reps)
 
             def row(label, density, ours, theirs, diff):
                 tf = lambda t: flops * density / (t * 1e-3) / 1e12
