@@ -21,7 +21,11 @@ first, median of --reps rounds):
   lists; mask_mod q >= kv for the causal layouts).
 
 Effective TFLOP/s = 4 B H L^2 D d / time (d the actual fraction of live
-tiles); "x dense" divides it by the same library's dense figure. "max|d|"
+tiles); "x dense" divides it by the same library's dense figure. "same
+work" times flash-mlir's dense kernel over the first round(d L) keys (each
+query sees as many keys as under the layout), and "x same work" is its time
+over the sparse kernel's: how much of the gap to the dense figure is the
+block-sparse path's, and how much is short rows'. "max|d|"
 is the largest difference between flash-mlir's and FlexAttention's output
 (inf where either has a NaN). Prints a markdown table.
 
@@ -110,9 +114,9 @@ def main():
     print(f"device: {torch.cuda.get_device_name()}, torch {torch.__version__}, "
           f"B={B} H={H} L={L}, {BLOCK} x {BLOCK} tiles")
     print("| dtype | D | layout | density | flash-mlir ms | TFLOP/s eff | "
-          "x dense | flex ms | TFLOP/s eff | x dense | flash-mlir / flex | "
-          "max\\|d\\| |")
-    print("|" + "---|" * 12)
+          "x dense | same work ms | x same work | flex ms | TFLOP/s eff | "
+          "x dense | flash-mlir / flex | max\\|d\\| |")
+    print("|" + "---|" * 14)
     for dtype_name in args.dtypes.split(","):
         dtype = {"f16": torch.float16, "bf16": torch.bfloat16}[dtype_name]
         for D in map(int, args.dims.split(",")):
@@ -140,6 +144,11 @@ def main():
                         lambda layout=layout, mask=mask: lib.forward(
                             q, k, v, mask=mask, scale=scale, chip=args.chip,
                             out=out, lse=lse, layout=layout))
+                    keys = max(1, round(live * L))
+                    impls[key + "/same-work"] = (
+                        lambda keys=keys: lib.forward(
+                            q, k[:, :, :keys], v[:, :, :keys], scale=scale,
+                            chip=args.chip, out=out, lse=lse))
                     if flex:
                         causal = name == "causal"
                         bm = BlockMask.from_kv_blocks(
@@ -151,11 +160,13 @@ def main():
                                                scale=scale))
             ms = time_interleaved(impls, args.reps)
 
-            def row(label, density, ours, theirs, diff):
+            def row(label, density, ours, same, theirs, diff):
                 tf = lambda t: flops * density / (t * 1e-3) / 1e12
                 dense_ours = tf_dense["flash-mlir"]
                 cells = [f"{ms[ours]:.3f}", f"{tf(ms[ours]):.0f}",
                          f"{tf(ms[ours]) / dense_ours:.2f}"]
+                cells += ([f"{ms[same]:.3f}", f"{ms[same] / ms[ours]:.2f}"]
+                          if same else ["-"] * 2)
                 if theirs:
                     cells += [f"{ms[theirs]:.3f}", f"{tf(ms[theirs]):.0f}",
                               f"{tf(ms[theirs]) / tf_dense['flex']:.2f}",
@@ -174,14 +185,14 @@ def main():
             if flex:
                 ours, _ = lib.forward(q, k, v, scale=scale, chip=args.chip)
                 diff = max_difference(ours, flex(q, k, v, scale=scale))
-            row("dense", 1.0, "dense/flash-mlir",
+            row("dense", 1.0, "dense/flash-mlir", None,
                 "dense/flex" if flex else None, diff)
             for key, (name, live, tensors, mask) in cases.items():
                 diff = "-"
                 if flex:
                     ours = impls[key + "/flash-mlir"]()[0].clone()
                     diff = max_difference(ours, impls[key + "/flex"]())
-                row(name, live, key + "/flash-mlir",
+                row(name, live, key + "/flash-mlir", key + "/same-work",
                     key + "/flex" if flex else None, diff)
             del q, k, v, out, lse, impls, cases
             torch.cuda.empty_cache()

@@ -47,41 +47,55 @@ using namespace mlir;
 using namespace mlir::flash;
 namespace cl = llvm::cl;
 
-static cl::opt<std::string> inputFile(cl::Positional,
-                                      cl::desc("[model.mlir]"), cl::init(""));
-static cl::list<int64_t> headDims("head-dim", cl::CommaSeparated,
-                                  cl::desc("Head dims (multiples of 8 up to "
-                                           "256; default 32,64,96,128,192,256)"));
+static cl::OptionCategory aotCategory("flash-aot options");
+
+static cl::opt<std::string> inputFile(cl::Positional, cl::desc("[model.mlir]"),
+                                      cl::cat(aotCategory), cl::init(""));
+static cl::list<int64_t>
+    headDims("head-dim", cl::CommaSeparated,
+             cl::desc("Head dims (multiples of 8 up to "
+                      "256; default 32,64,96,128,192,256)"),
+             cl::cat(aotCategory));
 static cl::list<std::string> dtypes("dtype", cl::CommaSeparated,
-                                    cl::desc("Element types: f16, bf16"));
+                                    cl::desc("Element types: f16, bf16"),
+                                    cl::cat(aotCategory));
 static cl::list<std::string> masks(
     "mask", cl::CommaSeparated,
-    cl::desc("Mask kinds: none, causal, causal_bottom_right, sliding_window"));
+    cl::desc("Mask kinds: none, causal, causal_bottom_right, sliding_window"),
+    cl::cat(aotCategory));
 static cl::list<std::string> blockSparse(
     "block-sparse", cl::CommaSeparated,
-    cl::desc("Dense and/or block-sparse kernels: no, yes (default no,yes)"));
+    cl::desc("Dense and/or block-sparse kernels: no, yes (default no,yes)"),
+    cl::cat(aotCategory));
 static cl::list<std::string> chips("chip", cl::CommaSeparated,
                                    cl::desc("Chips: sm_80, sm_86, sm_89, "
                                             "sm_90, sm_90a (default sm_80, "
-                                            "sm_90a)"));
+                                            "sm_90a)"),
+                                   cl::cat(aotCategory));
 // Schedule overrides, for measuring plans other than the table's.
 static cl::opt<int64_t> blockQOverride(
     "block-q", cl::desc("Override the plan: query rows per CTA (64 or 128)"),
-    cl::init(0));
-static cl::opt<int64_t> warpsOverride(
-    "warps", cl::desc("Override the plan: warps per CTA"), cl::init(0));
-static cl::opt<int64_t> blockKVOverride(
-    "block-kv", cl::desc("Override the plan: keys per streamed tile"),
-    cl::init(0));
+    cl::cat(aotCategory), cl::init(0));
+static cl::opt<int64_t>
+    warpsOverride("warps", cl::desc("Override the plan: warps per CTA"),
+                  cl::cat(aotCategory), cl::init(0));
+static cl::opt<int64_t>
+    blockKVOverride("block-kv",
+                    cl::desc("Override the plan: keys per streamed tile"),
+                    cl::cat(aotCategory), cl::init(0));
 static cl::opt<std::string> queryInRegistersOverride(
     "query-in-registers",
-    cl::desc("Override the plan: keep Q fragments in registers (yes/no)"));
+    cl::desc("Override the plan: keep Q fragments in registers (yes/no)"),
+    cl::cat(aotCategory));
 
 static cl::opt<std::string> outputDir("o", cl::desc("Output directory"),
+                                      cl::cat(aotCategory),
                                       cl::value_desc("dir"), cl::Required);
-static cl::opt<std::string> ptxasPath(
-    "ptxas", cl::desc("ptxas to build cubins with (default: found on PATH "
-                      "or in /usr/local/cuda/bin; 'none' to skip)"));
+static cl::opt<std::string>
+    ptxasPath("ptxas",
+              cl::desc("ptxas to build cubins with (default: found on PATH "
+                       "or in /usr/local/cuda/bin; 'none' to skip)"),
+              cl::cat(aotCategory));
 
 namespace {
 
@@ -152,6 +166,8 @@ bool assemble(StringRef ptxas, StringRef chip, StringRef ptxFile,
 
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
+  // The linked LLVM backends register hundreds of options; --help shows ours.
+  cl::HideUnrelatedOptions(aotCategory);
   cl::ParseCommandLineOptions(
       argc, argv,
       "flash-aot: generate FlashAttention kernels as PTX (and cubins) for "
