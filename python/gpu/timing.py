@@ -35,12 +35,15 @@ def time_interleaved(impls, reps):
 
 
 def compiled_flex_attention():
-    """torch.compile(flex_attention), allowed a recompilation per head dim,
-    element type and mask function of a sweep. Past its recompile limit,
-    torch would silently run the unfused flex_attention (which materializes
-    the scores) and the figures would not be FlexAttention's."""
+    """torch.compile(flex_attention), compiled for each shape of a sweep
+    (static shapes: after a second shape, torch would otherwise compile one
+    kernel for symbolic shapes, measured up to 1.8x slower) and allowed a
+    recompilation per shape, element type and mask function. Past its
+    recompile limit, torch would silently run the unfused flex_attention
+    (which materializes the scores) and the figures would not be
+    FlexAttention's."""
     from torch.nn.attention.flex_attention import flex_attention
-    torch._dynamo.config.recompile_limit = 64
+    torch._dynamo.config.recompile_limit = 128
     if hasattr(torch._dynamo.config, "fail_on_recompile_limit_hit"):
         torch._dynamo.config.fail_on_recompile_limit_hit = True
-    return torch.compile(flex_attention)
+    return torch.compile(flex_attention, dynamic=False)
