@@ -44,6 +44,26 @@ def have(specs, head_dim, dtype, mask):
     return specs is None or (kernel_head_dim(head_dim), dtype, mask) in specs
 
 
+def make(b, h, length, d, dtype, layout, scale=1.0):
+    """Random [B, H, L, D] inputs on the GPU: `layout` "bhld" is contiguous,
+    "blhd" is [B, L, H, D] storage seen as [B, H, L, D]."""
+    if layout == "bhld":
+        return torch.randn(b, h, length, d, device="cuda", dtype=dtype) * scale
+    return (torch.randn(b, length, h, d, device="cuda", dtype=dtype) *
+            scale).transpose(1, 2)
+
+
+def call_kwargs(mask, window):
+    """flash_mlir.attention's keyword arguments for a mask kind."""
+    if mask == "causal":
+        return {"is_causal": True}
+    if mask == "causal_bottom_right":
+        return {"window": (None, 0)}
+    if mask == "sliding_window":
+        return {"window": window}
+    return {}
+
+
 def rel_error(x, ref):
     return ((x.double() - ref).norm() / ref.norm().clamp_min(1e-30)).item()
 

@@ -16,8 +16,8 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from conftest import requires_cuda  # noqa: E402
-from gpu_util import (have, kernel_specs, poisoned, reference,  # noqa: E402,F401
-                      rel_error, visibility)
+from gpu_util import (call_kwargs, have, kernel_specs, make,  # noqa: E402,F401
+                      poisoned, reference, rel_error, visibility)
 
 import flash_mlir  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
@@ -29,22 +29,6 @@ LENGTHS = [1, 7, 17, 64, 65, 127, 128, 200, 333, 513, 1000]
 DTYPES = {"f16": torch.float16, "bf16": torch.bfloat16}
 
 
-def make(b, h, length, d, dtype, layout, scale=1.0):
-    if layout == "bhld":
-        return torch.randn(b, h, length, d, device="cuda", dtype=dtype) * scale
-    # [B, L, H, D] storage seen as [B, H, L, D].
-    return (torch.randn(b, length, h, d, device="cuda", dtype=dtype) *
-            scale).transpose(1, 2)
-
-
-def call_kwargs(mask, window):
-    if mask == "causal":
-        return {"is_causal": True}
-    if mask == "causal_bottom_right":
-        return {"window": (None, 0)}
-    if mask == "sliding_window":
-        return {"window": window}
-    return {}
 
 
 def check_case(c):

@@ -22,8 +22,9 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from conftest import requires_cuda  # noqa: E402
-from gpu_util import (have, kernel_specs, layout_visibility,  # noqa: E402,F401
-                      poisoned, reference, rel_error, tile_states)
+from gpu_util import (call_kwargs, have, kernel_specs,  # noqa: E402,F401
+                      layout_visibility, make, poisoned, reference,
+                      rel_error, tile_states)
 
 import flash_mlir  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
@@ -36,16 +37,6 @@ LENGTHS = [1, 7, 64, 65, 127, 128, 129, 200, 333, 513, 1000]
 BLOCKS = [(128, 128), (128, 64), (256, 128), (128, 256)]
 DENSITIES = [1.0, 0.5, 0.25, 0.1]
 DTYPES = {"f16": torch.float16, "bf16": torch.bfloat16}
-
-
-def call_kwargs(mask, window):
-    if mask == "causal":
-        return {"is_causal": True}
-    if mask == "causal_bottom_right":
-        return {"window": (None, 0)}
-    if mask == "sliding_window":
-        return {"window": window}
-    return {}
 
 
 def pack(rows, shape, device):
@@ -89,13 +80,6 @@ def random_layout(rng, lb, lh, lq, lk, block, density, full_fraction,
     full_counts, full_indices = pack(full_rows, shape, device)
     return flash_mlir.BlockMask(counts, indices, full_counts, full_indices,
                                 block, (lq, lk))
-
-
-def make(b, h, length, d, dtype, layout, scale=1.0):
-    if layout == "bhld":
-        return torch.randn(b, h, length, d, device="cuda", dtype=dtype) * scale
-    return (torch.randn(b, length, h, d, device="cuda", dtype=dtype) *
-            scale).transpose(1, 2)
 
 
 def check_case(c, block_mask=None, rng=None):
