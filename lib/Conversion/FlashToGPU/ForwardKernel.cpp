@@ -1046,10 +1046,7 @@ gpu::GPUFuncOp ForwardKernelEmitter::emit() {
         qFrags.push_back(loadQueryFragment(mt, ks));
   }
 
-  // The key loop, carrying the warp state. Each iteration waits for its
-  // tile, and one barrier both publishes it and tells that every warp is
-  // done with the previous tile, whose stage the prefetch of the next tile
-  // then overwrites while this one is computed.
+  // The key loop (an iteration is foldTile), carrying the warp state.
   int64_t rowsPerThread = 2 * plan.slicesPerWarp;
   WarpState initState;
   initState.rowMax.assign(rowsPerThread, negInf());
