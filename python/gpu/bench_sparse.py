@@ -41,22 +41,10 @@ import sys
 import torch
 
 from kernels import KernelLibrary
+from reference import csr_lists
 from timing import compiled_flex_attention, time_interleaved
 
 BLOCK = 128
-
-
-def encode(tiles):
-    """CSR lists (int32 counts [B, H, NQ], indices [B, H, NQ, NKV],
-    increasing, padded with 0) of a bool tile tensor [B, H, NQ, NKV]. The
-    lists take the full width, as FlexAttention's do, so that every layout
-    has the same shapes (and torch.compile compiles flex_attention once)."""
-    nkv = tiles.shape[-1]
-    counts = tiles.sum(-1, dtype=torch.int32)
-    column = torch.arange(nkv, device=tiles.device, dtype=torch.int32)
-    order = torch.where(tiles, column, column + nkv).sort(-1).values
-    used = torch.arange(nkv, device=tiles.device) < counts[..., None]
-    return counts, torch.where(used, order, torch.zeros_like(order))
 
 
 def max_difference(ours, theirs):
@@ -80,8 +68,8 @@ def random_layouts(b, h, n, density, device, generator):
 
 
 def layout_tensors(partial, full):
-    counts, indices = encode(partial)
-    full_counts, full_indices = encode(full)
+    counts, indices = csr_lists(partial)
+    full_counts, full_indices = csr_lists(full)
     return counts, indices, full_counts, full_indices
 
 

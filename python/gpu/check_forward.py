@@ -27,7 +27,8 @@ import torch
 import torch.nn.functional as F
 
 from kernels import KernelLibrary
-from reference import layout_visibility, reference, tile_states, visibility
+from reference import (csr_lists, layout_visibility, reference, tile_states,
+                       visibility)
 
 MASKS = ["none", "causal", "causal_bottom_right", "sliding_window"]
 LENGTHS = [1, 7, 17, 63, 64, 65, 127, 128, 200, 333, 513, 1000, 1024, 1500]
@@ -61,18 +62,12 @@ def random_case(rng, head_dims):
 def random_layout(B, H, Lq, Lk, block, device):
     """A block-sparse layout of `block` x `block` tiles drawn at random: per
     (batch, head, query block), some key blocks full, some partial, some
-    dead; the lists are padded with -1 and out-of-range entries that the
+    dead. The lists are padded with -1, an index out of range that the
     counts exclude."""
     nq, nkv = -(-Lq // block), -(-Lk // block)
     state = torch.randint(0, 3, (B, H, nq, nkv), device=device)
-
-    def encode(live):
-        counts = live.sum(-1, dtype=torch.int32)
-        column = torch.arange(nkv, device=device, dtype=torch.int32)
-        order = torch.where(live, column, column + nkv).sort(-1).values
-        used = torch.arange(nkv, device=device) < counts[..., None]
-        return counts, torch.where(used, order, torch.full_like(order, -1))
-    return (*encode(state == 1), *encode(state == 2), block, block)
+    return (*csr_lists(state == 1, pad=-1), *csr_lists(state == 2, pad=-1),
+            block, block)
 
 
 def run_case(lib, c, chip, device="cuda", compare_torch=True):

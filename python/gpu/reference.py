@@ -56,6 +56,20 @@ def tile_states(counts, indices, full_counts, full_indices, nkv):
     return states
 
 
+def csr_lists(tiles, pad=0):
+    """The CSR lists (int32 counts [..., NQ], indices [..., NQ, NKV],
+    increasing, padded with `pad`) of a bool tile tensor [..., NQ, NKV]: the
+    inverse of tile_states for one list. The lists take the full width, as
+    FlexAttention's do, so that every layout of a shape has the same
+    shapes."""
+    nkv = tiles.shape[-1]
+    counts = tiles.sum(-1, dtype=torch.int32)
+    column = torch.arange(nkv, device=tiles.device, dtype=torch.int32)
+    order = torch.where(tiles, column, column + nkv).sort(-1).values
+    used = torch.arange(nkv, device=tiles.device) < counts[..., None]
+    return counts, torch.where(used, order, torch.full_like(order, pad))
+
+
 def layout_visibility(states, mask, Lq, Lk, window, block_q, block_kv):
     """bool [B|1, H|1, Lq, Lk]: the keys a query sees under a block-sparse
     layout of tile states (tile_states) and the structural `mask`, which

@@ -68,6 +68,37 @@ def rel_error(x, ref):
     return ((x.double() - ref).norm() / ref.norm().clamp_min(1e-30)).item()
 
 
+def check_against_reference(q, k, v, out, lse, visible, scale, case):
+    """Checks flash_mlir's `out` and `lse` for inputs q, k, v ([B, H, L, D])
+    whose queries see the keys of `visible` (bool, broadcast to
+    [B, Hq, Lq, Lk]) against the float64 reference: every element written,
+    the output within 2x PyTorch's own error (SDPA in the same dtype, over
+    rows that see a key), 0 and -inf on rows that see none, lse within 1e-3
+    relative. `case` names the failure."""
+    import torch.nn.functional as F
+    b, hq, lq, _ = q.shape
+    visible = visible.expand(b, hq, lq, k.shape[2])
+    gqa = hq != k.shape[1]
+    ref_out, ref_lse = reference(q, k, v, visible, scale)
+    assert not torch.isnan(out).any(), "an output element was not written"
+    assert not torch.isnan(lse).any(), "an lse element was not written"
+    live = visible.any(-1)
+    err_torch = 0.0
+    if live.any():
+        torch_out = F.scaled_dot_product_attention(
+            q, k, v, attn_mask=visible, scale=scale, enable_gqa=gqa)
+        err_torch = rel_error(torch_out[live], ref_out[live])
+    err = rel_error(out, ref_out)
+    assert err <= 2 * err_torch, (case, err, err_torch)
+    assert torch.equal(out[~live], torch.zeros_like(out[~live]))
+    assert torch.equal(torch.isneginf(lse), torch.isneginf(ref_lse))
+    finite = ~torch.isneginf(ref_lse)
+    if finite.any():
+        lse_err = ((lse.double()[finite] - ref_lse[finite]).abs() /
+                   ref_lse[finite].abs().clamp_min(1.0)).max().item()
+        assert lse_err <= 1e-3, (case, lse_err)
+
+
 @pytest.fixture
 def poisoned(monkeypatch):
     """Makes flash_mlir allocate its outputs filled with NaN, so that an
