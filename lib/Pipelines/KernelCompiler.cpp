@@ -41,7 +41,7 @@ mlir::flash::compileForwardKernel(MLIRContext &ctx, const KernelSpec &spec,
                                   const KernelPlan &plan) {
   if (llvm::Error err = verifyKernelSpec(spec))
     return std::move(err);
-  if (llvm::Error err = verifyKernelPlan(plan))
+  if (llvm::Error err = verifyKernelPlan(spec, plan))
     return std::move(err);
 
   // Collect diagnostics instead of printing them.
@@ -96,7 +96,8 @@ llvm::json::Object mlir::flash::describeKernel(const CompiledKernel &kernel) {
                           {"warps", plan.warps},
                           {"slices_per_warp", plan.slicesPerWarp},
                           {"stages", plan.stages},
-                          {"query_in_registers", plan.queryInRegisters}}},
+                          {"query_in_registers", plan.queryInRegisters},
+                          {"warpgroup_mma", plan.warpgroupMMA}}},
       {"threads", plan.getThreads()},
       {"smem_bytes", plan.getSharedMemoryBytes()},
       {"params", describeParams(spec)}};

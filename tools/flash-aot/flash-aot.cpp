@@ -83,6 +83,10 @@ static cl::opt<int64_t>
     blockKVOverride("block-kv",
                     cl::desc("Override the plan: keys per streamed tile"),
                     cl::cat(aotCategory), cl::init(0));
+static cl::opt<std::string> warpgroupMMAOverride(
+    "warpgroup-mma",
+    cl::desc("Override the plan: Hopper warpgroup MMAs on sm_90a (yes/no)"),
+    cl::cat(aotCategory));
 static cl::opt<std::string> queryInRegistersOverride(
     "query-in-registers",
     cl::desc("Override the plan: keep Q fragments in registers (yes/no)"),
@@ -244,7 +248,10 @@ int main(int argc, char **argv) {
   auto start = std::chrono::steady_clock::now();
   llvm::json::Array kernels;
   for (const KernelSpec &spec : specs) {
-    KernelPlan plan = selectKernelPlan(spec);
+    KernelPlan plan =
+        selectKernelPlan(spec, /*allowWarpgroupMMA=*/warpgroupMMAOverride != "no");
+    if (warpgroupMMAOverride == "yes")
+      plan.warpgroupMMA = true;
     if (warpsOverride)
       plan.warps = warpsOverride;
     if (blockQOverride || warpsOverride) {
@@ -256,7 +263,7 @@ int main(int argc, char **argv) {
       plan.blockKV = blockKVOverride;
     if (!queryInRegistersOverride.empty())
       plan.queryInRegisters = queryInRegistersOverride == "yes";
-    if (llvm::Error err = verifyKernelPlan(plan)) {
+    if (llvm::Error err = verifyKernelPlan(spec, plan)) {
       llvm::errs() << "flash-aot: " << spec.getName() << ": "
                    << llvm::toString(std::move(err)) << "\n";
       return 1;

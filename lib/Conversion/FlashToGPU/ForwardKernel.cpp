@@ -22,6 +22,14 @@
 // Shared memory rows are XOR-swizzled in 16-byte chunks, within 128-byte
 // groups, so that ldmatrix and cp.async hit distinct banks.
 //
+// On sm_90a the plan may ask for warpgroup MMAs (wgmma) instead: each group
+// of four warps computes 64-row slices; Q, K and V are read by the tensor
+// cores from shared memory, where each tile is stored as 64-column chunks
+// of 128-byte rows with the hardware's 128-byte swizzle (the same XOR, on
+// 1024-byte aligned chunks); P stays in registers. Each warp's part of a
+// wgmma accumulator has the layout of its mma.sync accumulators, so the
+// softmax, the masks and the epilogue are shared.
+//
 // Fragment layouts (lane = 32-lane index, g = lane / 4, c = lane % 4): an
 // accumulator holds (row g, cols 2c, 2c+1) in [0, 1] and (row g + 8, same
 // cols) in [2, 3]; an A fragment holds (row g, k 2c..) (row g+8, k 2c..)
@@ -101,6 +109,10 @@ public:
     // ceil(D / 16) k-steps of Q Kᵀ and 16-column pairs of O carry data; the
     // padding columns past them are zeros and are skipped.
     headSteps = (spec.headDim + 15) / 16;
+    sliceRows = plan.getSliceRows();
+    // A warpgroup MMA's N spans whole 64-column chunks of V.
+    accTilesPerSlice =
+        plan.warpgroupMMA ? plan.paddedHeadDim / 8 : 2 * headSteps;
   }
 
   gpu::GPUFuncOp emit();
@@ -170,6 +182,7 @@ private:
 
   // Kernel pieces.
   Value swizzledColumn(Value row, Value chunk);
+  SmallVector<Value> tileIndices(Value stage, Value row, Value chunk);
   void copyTile(Value src, Value head, Value row0, Value len, Value dst,
                 Value stage, int64_t rows, bool inBounds);
   Fragment ldmatrix(Value smem, ValueRange indices, bool transpose);
@@ -190,6 +203,39 @@ private:
   }
   Value pack(Value lo, Value hi);
   std::pair<Value, Value> visibleKeys(Value row, Value band);
+  /// Query row (within the sequence) of the thread's row `r` = 2 · slice +
+  /// (0 for g, 1 for g + 8).
+  Value threadRow(int64_t r) {
+    return add(add(tileRow0, add(warpRow0, idx(sliceRows * (r / 2) +
+                                                8 * (r % 2)))),
+               groupRow);
+  }
+  using Scores = SmallVector<SmallVector<Fragment>>;
+  /// S = Q Kᵀ of the tile in `stage`: per slice, per 8-key n-tile.
+  Scores computeScores(Value stage);
+  Scores computeScoresWarpgroup(Value stage);
+  /// O += P V, with P the exponentiated scores `p`.
+  void accumulateValues(Value stage, const Scores &p, WarpState &state);
+  void accumulateValuesWarpgroup(Value stage, const Scores &p,
+                                 WarpState &state);
+  /// The A operand of P V for slice `mt` and key step `kk`, packed in
+  /// registers.
+  Fragment probabilityFragment(const Scores &p, int64_t mt, int64_t kk) {
+    const SmallVector<Fragment> &pm = p[mt];
+    return {pack(pm[2 * kk][0], pm[2 * kk][1]),
+            pack(pm[2 * kk][2], pm[2 * kk][3]),
+            pack(pm[2 * kk + 1][0], pm[2 * kk + 1][1]),
+            pack(pm[2 * kk + 1][2], pm[2 * kk + 1][3])};
+  }
+  // Warpgroup MMA helpers.
+  Value i64c(int64_t v) {
+    return arith::ConstantIntOp::create(b, loc, b.getI64Type(), v);
+  }
+  Value sharedAddress(Value view);
+  Value matrixDescriptor(Value address, int64_t leadingBytes,
+                         int64_t strideBytes);
+  Value offsetDescriptor(Value descriptor, Value stage, int64_t stageBytes,
+                         int64_t bytes);
   void computeTile(Value stage, Value keyTile, bool masked, WarpState &state,
                    Value band = nullptr);
 
@@ -234,6 +280,8 @@ private:
   const KernelPlan &plan;
   Type elt, f32, i32;
   int64_t headSteps;
+  // Rows of a slice (16 or 64), and 8-column tiles of O per slice.
+  int64_t sliceRows, accTilesPerSlice;
 
   // Values of the kernel body.
   Value q, k, v, o, lse, scaleLog2, windowLeft, windowRight;
@@ -247,6 +295,9 @@ private:
   Value sTiles;
   Value sQ, sK, sV;
   SmallVector<Fragment> qFrags;
+  // Warpgroup MMAs: the shared-memory descriptors of the warpgroup's Q
+  // slices and of stage 0 of K and V.
+  Value qDesc, kDesc, vDesc;
 };
 
 SmallVector<Value>
@@ -272,6 +323,23 @@ Value ForwardKernelEmitter::swizzledColumn(Value row, Value chunk) {
   Value group = mul(divu(chunk, 8), 8);
   Value within = arith::XOrIOp::create(b, loc, remu(chunk, 8), remu(row, 8));
   return mul(add(group, within), 8);
+}
+
+/// The indices of 16-byte chunk `chunk` of tile row `row` in a tile view
+/// ([stage,] rows, Dp) for mma.sync, ([stage,] Dp / 64, rows, 64) for
+/// warpgroup MMAs: both XOR the chunk with row % 8 within its 128 bytes.
+SmallVector<Value> ForwardKernelEmitter::tileIndices(Value stage, Value row,
+                                                     Value chunk) {
+  SmallVector<Value> indices;
+  if (stage)
+    indices.push_back(stage);
+  if (!plan.warpgroupMMA) {
+    indices.append({row, swizzledColumn(row, chunk)});
+    return indices;
+  }
+  Value within = arith::XOrIOp::create(b, loc, remu(chunk, 8), remu(row, 8));
+  indices.append({divu(chunk, 8), row, mul(within, 8)});
+  return indices;
 }
 
 /// Issues the cp.async copies of rows [row0, row0 + rows) of
@@ -318,10 +386,7 @@ void ForwardKernelEmitter::copyTile(Value src, Value srcHead, Value row0,
     }
     if (valid)
       count = select(valid, idx(8), idx(0));
-    SmallVector<Value> dstIdx;
-    if (stage)
-      dstIdx.push_back(stage);
-    dstIdx.append({r, swizzledColumn(r, c)});
+    SmallVector<Value> dstIdx = tileIndices(stage, r, c);
     nvgpu::DeviceAsyncCopyOp::create(
         b, loc, nvgpu::DeviceAsyncTokenType::get(b.getContext()), dst, dstIdx,
         src, ValueRange{batch, srcHead, srcRow, srcCol}, b.getIndexAttr(8),
@@ -685,6 +750,13 @@ ForwardKernelEmitter::foldTile(ValueRange carried, Value stage,
                                function_ref<void()> prefetchNext,
                                function_ref<KeyVisit()> visitFn) {
   NVVM::CpAsyncWaitGroupOp::create(b, loc, 0);
+  // The tensor cores read warpgroup MMA operands through the async proxy:
+  // the copies must be made visible to it before the barrier.
+  if (plan.warpgroupMMA)
+    NVVM::FenceProxyOp::create(
+        b, loc, NVVM::ProxyKind::async_shared,
+        NVVM::SharedSpaceAttr::get(b.getContext(),
+                                   NVVM::SharedSpace::shared_cta));
   gpu::BarrierOp::create(b, loc);
   prefetchNext();
   // Commit every iteration, even empty, so the wait count stays right.
@@ -767,17 +839,13 @@ SmallVector<Value> ForwardKernelEmitter::emitSparseLoop(ValueRange init) {
   return SmallVector<Value>(loop.getResults().take_front(numState));
 }
 
-/// Folds key tile `keyTile`, held in shared-memory stage `stage`, into the
-/// warp's softmax state.
-void ForwardKernelEmitter::computeTile(Value stage, Value keyTile, bool masked,
-                                       WarpState &state, Value band) {
+/// S = Q Kᵀ with mma.sync: per 16-row slice, n-tiles of 8 keys, loaded in
+/// pairs (ldmatrix x4 covers 16 keys by 16 head-dim columns); each K
+/// fragment serves every slice of the warp.
+ForwardKernelEmitter::Scores ForwardKernelEmitter::computeScores(Value stage) {
   int64_t keyTiles8 = plan.blockKV / 8;
   int64_t slices = plan.slicesPerWarp;
-  // S = Q Kᵀ: per 16-row slice, n-tiles of 8 keys, loaded in pairs (ldmatrix
-  // x4 covers 16 keys by 16 head-dim columns); each K fragment serves every
-  // slice of the warp.
-  SmallVector<SmallVector<Fragment>> s(
-      slices, SmallVector<Fragment>(keyTiles8, Fragment(4, f32c(0.0))));
+  Scores s(slices, SmallVector<Fragment>(keyTiles8, Fragment(4, f32c(0.0))));
   Value laneRow8 = remu(lane, 8);
   Value laneHalf = divu(lane, 16);
   Value laneQuarter = remu(divu(lane, 8), 2);
@@ -798,6 +866,204 @@ void ForwardKernelEmitter::computeTile(Value stage, Value keyTile, bool masked,
       }
     }
   }
+  return s;
+}
+
+/// O += P V with mma.sync: P's accumulators become A fragments without data
+/// movement; V is read transposed, each fragment serving every slice.
+void ForwardKernelEmitter::accumulateValues(Value stage, const Scores &p,
+                                            WarpState &state) {
+  int64_t slices = plan.slicesPerWarp;
+  Value laneRow8 = remu(lane, 8);
+  Value laneHalf = divu(lane, 16);
+  Value laneQuarter = remu(divu(lane, 8), 2);
+  for (int64_t kk = 0; kk < plan.blockKV / 16; ++kk) {
+    SmallVector<Fragment> a;
+    for (int64_t mt = 0; mt < slices; ++mt)
+      a.push_back(probabilityFragment(p, mt, kk));
+    Value key = add(idx(16 * kk), add(mul(laneQuarter, 8), laneRow8));
+    for (int64_t dp = 0; dp < headSteps; ++dp) {
+      Value chunk = add(idx(2 * dp), laneHalf);
+      Fragment vr = ldmatrix(sV, {stage, key, swizzledColumn(key, chunk)},
+                             /*transpose=*/true);
+      for (int64_t mt = 0; mt < slices; ++mt)
+        for (int64_t half = 0; half < 2; ++half) {
+          Fragment &acc = state.acc[mt * accTilesPerSlice + 2 * dp + half];
+          acc = mma(a[mt], {vr[2 * half], vr[2 * half + 1]}, acc);
+        }
+    }
+  }
+}
+
+/// The shared-memory address (i64) of the first element of `view`.
+Value ForwardKernelEmitter::sharedAddress(Value view) {
+  Value address =
+      memref::ExtractAlignedPointerAsIndexOp::create(b, loc, view);
+  return arith::IndexCastOp::create(b, loc, b.getI64Type(), address);
+}
+
+/// A wgmma shared-memory matrix descriptor of a 128-byte-swizzled operand
+/// at `address`: the leading and stride byte offsets, the address in
+/// 16-byte units (bits 0-13) and the swizzle mode (bits 62-63).
+Value ForwardKernelEmitter::matrixDescriptor(Value address,
+                                             int64_t leadingBytes,
+                                             int64_t strideBytes) {
+  int64_t fixed = (int64_t{1} << 62) | ((strideBytes >> 4) << 32) |
+                  ((leadingBytes >> 4) << 16);
+  Value field = arith::ShRUIOp::create(
+      b, loc, arith::AndIOp::create(b, loc, address, i64c(0x3FFFF)), i64c(4));
+  return arith::OrIOp::create(b, loc, field, i64c(fixed));
+}
+
+/// `descriptor` moved by `stage` · `stageBytes` + `bytes`: the address field
+/// is the low bits, and no operand crosses the 256 KiB it spans.
+Value ForwardKernelEmitter::offsetDescriptor(Value descriptor, Value stage,
+                                             int64_t stageBytes,
+                                             int64_t bytes) {
+  Value moved = add(descriptor, i64c(bytes >> 4));
+  if (!stage)
+    return moved;
+  Value stageUnits = mul(arith::IndexCastOp::create(b, loc, b.getI64Type(),
+                                                    stage),
+                         i64c(stageBytes >> 4));
+  return add(moved, stageUnits);
+}
+
+/// S = Q Kᵀ with warpgroup MMAs: per 64-row slice, one m64 x blockKV x k16
+/// wgmma per head-dim step, Q and K both K-major in shared memory. The
+/// first step ignores the (undefined) accumulator.
+ForwardKernelEmitter::Scores
+ForwardKernelEmitter::computeScoresWarpgroup(Value stage) {
+  MLIRContext *ctx = b.getContext();
+  int64_t n = plan.blockKV;
+  auto accType = LLVM::LLVMStructType::getLiteral(
+      ctx, SmallVector<Type>(n / 2, f32));
+  auto operandType = NVVM::WGMMATypesAttr::get(
+      ctx, spec.elementType == KernelElementType::F16 ? NVVM::WGMMATypes::f16
+                                                      : NVVM::WGMMATypes::bf16);
+  auto scaleIn = NVVM::WGMMAScaleInAttr::get(ctx, NVVM::WGMMAScaleIn::one);
+  int64_t kStageBytes = plan.paddedHeadDim * plan.blockKV * 2;
+  NVVM::WgmmaFenceAlignedOp::create(b, loc);
+  SmallVector<Value> acc;
+  for (int64_t mt = 0; mt < plan.slicesPerWarp; ++mt) {
+    Value d = LLVM::PoisonOp::create(b, loc, accType);
+    for (int64_t ks = 0; ks < headSteps; ++ks) {
+      // Step ks is 16 columns into 64-column chunk ks / 4.
+      int64_t column = (ks % 4) * 32;
+      Value a = offsetDescriptor(
+          qDesc, nullptr, 0,
+          (ks / 4) * plan.blockQ * 128 + mt * 64 * 128 + column);
+      Value bDesc = offsetDescriptor(kDesc, stage, kStageBytes,
+                                     (ks / 4) * plan.blockKV * 128 + column);
+      d = NVVM::WgmmaMmaAsyncOp::create(
+          b, loc, accType, d, a, bDesc, NVVM::MMAShapeAttr::get(ctx, 64, n, 16),
+          operandType, operandType,
+          NVVM::WGMMATypesAttr::get(ctx, NVVM::WGMMATypes::f32),
+          NVVM::WGMMAScaleOutAttr::get(ctx, ks == 0 ? NVVM::WGMMAScaleOut::zero
+                                                    : NVVM::WGMMAScaleOut::one),
+          scaleIn, scaleIn,
+          NVVM::MMALayoutAttr::get(ctx, NVVM::MMALayout::row),
+          NVVM::MMALayoutAttr::get(ctx, NVVM::MMALayout::col),
+          /*satfinite=*/nullptr);
+    }
+    acc.push_back(d);
+  }
+  NVVM::WgmmaGroupSyncAlignedOp::create(b, loc);
+  NVVM::WgmmaWaitGroupSyncOp::create(b, loc, 0);
+  Scores s(plan.slicesPerWarp);
+  for (int64_t mt = 0; mt < plan.slicesPerWarp; ++mt)
+    for (int64_t j = 0; j < n / 8; ++j) {
+      Fragment f;
+      for (int64_t e = 0; e < 4; ++e)
+        f.push_back(LLVM::ExtractValueOp::create(b, loc, acc[mt], 4 * j + e));
+      s[mt].push_back(f);
+    }
+  return s;
+}
+
+/// O += P V with warpgroup MMAs: per slice, one m64 x Dp x k16 wgmma per 16
+/// keys, P from registers and V (MN-major) from shared memory. MLIR 22 has
+/// no op for the register-A form, hence the inline PTX.
+void ForwardKernelEmitter::accumulateValuesWarpgroup(Value stage,
+                                                     const Scores &p,
+                                                     WarpState &state) {
+  MLIRContext *ctx = b.getContext();
+  int64_t n = plan.paddedHeadDim;
+  int64_t numAcc = n / 2;
+  auto accType = LLVM::LLVMStructType::getLiteral(
+      ctx, SmallVector<Type>(numAcc, f32));
+  std::string asmString;
+  {
+    llvm::raw_string_ostream os(asmString);
+    os << "{\n.reg .pred p;\nsetp.ne.b32 p, 1, 0;\n"
+       << "wgmma.mma_async.sync.aligned.m64n" << n << "k16.f32."
+       << spec.getElementTypeName() << "." << spec.getElementTypeName()
+       << " {";
+    for (int64_t i = 0; i < numAcc; ++i)
+      os << (i ? ", " : "") << "$" << i;
+    os << "}, {";
+    for (int64_t i = 0; i < 4; ++i)
+      os << (i ? ", " : "") << "$" << 2 * numAcc + i;
+    // Scale D by 1 (p), A and B by 1, B transposed (MN-major).
+    os << "}, $" << 2 * numAcc + 4 << ", p, 1, 1, 1;\n}";
+  }
+  std::string constraints;
+  for (int64_t i = 0; i < numAcc; ++i)
+    constraints += "=f,";
+  for (int64_t i = 0; i < numAcc; ++i)
+    constraints += std::to_string(i) + ",";
+  constraints += "r,r,r,r,l";
+  int64_t vStageBytes = plan.paddedHeadDim * plan.blockKV * 2;
+  // Every P fragment is packed before the fence: registers written between
+  // wgmmas that read them would make ptxas serialize the chain.
+  SmallVector<SmallVector<Fragment>> a(plan.slicesPerWarp);
+  for (int64_t mt = 0; mt < plan.slicesPerWarp; ++mt)
+    for (int64_t kk = 0; kk < plan.blockKV / 16; ++kk)
+      a[mt].push_back(probabilityFragment(p, mt, kk));
+  NVVM::WgmmaFenceAlignedOp::create(b, loc);
+  SmallVector<Value> structs;
+  for (int64_t mt = 0; mt < plan.slicesPerWarp; ++mt) {
+    SmallVector<Value> operands;
+    for (int64_t j = 0; j < accTilesPerSlice; ++j)
+      operands.append(state.acc[mt * accTilesPerSlice + j]);
+    Value d;
+    for (int64_t kk = 0; kk < plan.blockKV / 16; ++kk) {
+      SmallVector<Value> args(operands);
+      if (d) {
+        args.clear();
+        for (int64_t i = 0; i < numAcc; ++i)
+          args.push_back(LLVM::ExtractValueOp::create(b, loc, d, i));
+      }
+      args.append(a[mt][kk]);
+      args.push_back(offsetDescriptor(vDesc, stage, vStageBytes, kk * 2048));
+      d = LLVM::InlineAsmOp::create(
+              b, loc, accType, args, asmString, constraints,
+              /*has_side_effects=*/true, /*is_align_stack=*/false,
+              LLVM::TailCallKind::None,
+              LLVM::AsmDialectAttr::get(ctx, LLVM::AsmDialect::AD_ATT),
+              /*operand_attrs=*/ArrayAttr())
+              .getResult(0);
+    }
+    structs.push_back(d);
+  }
+  NVVM::WgmmaGroupSyncAlignedOp::create(b, loc);
+  NVVM::WgmmaWaitGroupSyncOp::create(b, loc, 0);
+  for (int64_t mt = 0; mt < plan.slicesPerWarp; ++mt)
+    for (int64_t j = 0; j < accTilesPerSlice; ++j) {
+      Fragment &f = state.acc[mt * accTilesPerSlice + j];
+      for (int64_t e = 0; e < 4; ++e)
+        f[e] = LLVM::ExtractValueOp::create(b, loc, structs[mt], 4 * j + e);
+    }
+}
+
+/// Folds key tile `keyTile`, held in shared-memory stage `stage`, into the
+/// warp's softmax state.
+void ForwardKernelEmitter::computeTile(Value stage, Value keyTile, bool masked,
+                                       WarpState &state, Value band) {
+  int64_t keyTiles8 = plan.blockKV / 8;
+  int64_t slices = plan.slicesPerWarp;
+  Scores s = plan.warpgroupMMA ? computeScoresWarpgroup(stage)
+                               : computeScores(stage);
 
   // Mask the raw scores; the scale is folded into the exponent below.
   // Per row, the visible keys are [lo, hi] (hi already clamped to the key
@@ -807,9 +1073,7 @@ void ForwardKernelEmitter::computeTile(Value stage, Value keyTile, bool masked,
     Value colBase = add(keyBase, mul(groupCol, 2));
     for (int64_t mt = 0; mt < slices; ++mt) {
       for (int64_t half = 0; half < 2; ++half) {
-        Value row = add(add(tileRow0, add(warpRow0, idx(16 * mt + 8 * half))),
-                        groupRow);
-        auto [lo, hi] = visibleKeys(row, band);
+        auto [lo, hi] = visibleKeys(threadRow(2 * mt + half), band);
         for (int64_t n = 0; n < keyTiles8; ++n)
           for (int64_t e = 2 * half; e < 2 * half + 2; ++e) {
             Value col = add(colBase, idx(8 * n + (e & 1)));
@@ -833,7 +1097,6 @@ void ForwardKernelEmitter::computeTile(Value stage, Value keyTile, bool masked,
   // unchanged relative precision, and the O accumulators need no
   // rescaling. The warp skips their
   // multiplications unless one of its rows moved.
-  int64_t accPerSlice = 2 * headSteps;
   SmallVector<Value> alpha(2 * slices), safe(2 * slices);
   Value moved;
   for (int64_t mt = 0; mt < slices; ++mt) {
@@ -867,11 +1130,11 @@ void ForwardKernelEmitter::computeTile(Value stage, Value keyTile, bool masked,
       [&] {
         SmallVector<Value> values;
         for (auto [i, value] : llvm::enumerate(accValues)) {
-          // Fragment i belongs to slice i / accPerSlice; its elements
+          // Fragment i belongs to slice i / accTilesPerSlice; its elements
           // alternate two rows g and g + 8.
           int64_t frag = i / 4, e = i % 4;
           values.push_back(
-              fmul(value, alpha[2 * (frag / accPerSlice) + e / 2]));
+              fmul(value, alpha[2 * (frag / accTilesPerSlice) + e / 2]));
         }
         return values;
       },
@@ -890,29 +1153,10 @@ void ForwardKernelEmitter::computeTile(Value stage, Value keyTile, bool masked,
         state.rowSum[r] = fadd(state.rowSum[r], s[mt][n][e]);
       }
 
-  // O += P V: P's accumulators become A fragments without data movement;
-  // V is read transposed, each fragment serving every slice.
-  for (int64_t kk = 0; kk < keyTiles8 / 2; ++kk) {
-    SmallVector<Fragment> a;
-    for (int64_t mt = 0; mt < slices; ++mt) {
-      auto &sm = s[mt];
-      a.push_back({pack(sm[2 * kk][0], sm[2 * kk][1]),
-                   pack(sm[2 * kk][2], sm[2 * kk][3]),
-                   pack(sm[2 * kk + 1][0], sm[2 * kk + 1][1]),
-                   pack(sm[2 * kk + 1][2], sm[2 * kk + 1][3])});
-    }
-    Value key = add(idx(16 * kk), add(mul(laneQuarter, 8), laneRow8));
-    for (int64_t dp = 0; dp < headSteps; ++dp) {
-      Value chunk = add(idx(2 * dp), laneHalf);
-      Fragment vr = ldmatrix(sV, {stage, key, swizzledColumn(key, chunk)},
-                             /*transpose=*/true);
-      for (int64_t mt = 0; mt < slices; ++mt)
-        for (int64_t half = 0; half < 2; ++half) {
-          Fragment &acc = state.acc[mt * accPerSlice + 2 * dp + half];
-          acc = mma(a[mt], {vr[2 * half], vr[2 * half + 1]}, acc);
-        }
-    }
-  }
+  if (plan.warpgroupMMA)
+    accumulateValuesWarpgroup(stage, s, state);
+  else
+    accumulateValues(stage, s, state);
 }
 
 gpu::GPUFuncOp ForwardKernelEmitter::emit() {
@@ -963,7 +1207,11 @@ gpu::GPUFuncOp ForwardKernelEmitter::emit() {
   warp = divu(tid, 32);
   groupRow = divu(lane, 4);
   groupCol = remu(lane, 4);
-  warpRow0 = mul(warp, 16 * plan.slicesPerWarp);
+  // A warpgroup's slices are 64 rows apart, and its warps 16.
+  warpRow0 = plan.warpgroupMMA
+                 ? add(mul(divu(warp, 4), 64 * plan.slicesPerWarp),
+                       mul(remu(warp, 4), 16))
+                 : mul(warp, 16 * plan.slicesPerWarp);
   Value queryTile = gpu::BlockIdOp::create(b, loc, gpu::Dimension::x);
   // Under a causal mask the last query tiles see the most keys: launch
   // them first, so that the short ones fill the tail of the grid.
@@ -988,15 +1236,43 @@ gpu::GPUFuncOp ForwardKernelEmitter::emit() {
   Value smem = gpu::DynamicSharedMemoryOp::create(
       b, loc, MemRefType::get({dyn}, b.getI8Type(), nullptr, workgroup));
   int64_t dp = plan.paddedHeadDim;
-  auto qType = MemRefType::get({plan.blockQ, dp}, elt, nullptr, workgroup);
-  auto kvType = MemRefType::get({plan.stages, plan.blockKV, dp}, elt, nullptr,
-                                workgroup);
+  auto tileType = [&](ArrayRef<int64_t> stages, int64_t rows) {
+    SmallVector<int64_t> shape(stages);
+    if (plan.warpgroupMMA)
+      shape.append({dp / 64, rows, 64});
+    else
+      shape.append({rows, dp});
+    return MemRefType::get(shape, elt, nullptr, workgroup);
+  };
   int64_t qBytes = plan.blockQ * dp * 2;
   int64_t kvBytes = plan.stages * plan.blockKV * dp * 2;
-  sQ = memref::ViewOp::create(b, loc, qType, smem, idx(0), ValueRange{});
-  sK = memref::ViewOp::create(b, loc, kvType, smem, idx(qBytes), ValueRange{});
-  sV = memref::ViewOp::create(b, loc, kvType, smem, idx(qBytes + kvBytes),
+  // Warpgroup MMA operands start on 1024-byte boundaries (the swizzle
+  // pattern repeats every 8 rows of 128 bytes), within the plan's slack.
+  Value base = idx(0);
+  if (plan.warpgroupMMA) {
+    Value address =
+        memref::ExtractAlignedPointerAsIndexOp::create(b, loc, smem);
+    base = remu(sub(idx(1024), remu(address, 1024)), 1024);
+  }
+  sQ = memref::ViewOp::create(b, loc, tileType({}, plan.blockQ), smem, base,
                               ValueRange{});
+  sK = memref::ViewOp::create(b, loc, tileType({plan.stages}, plan.blockKV),
+                              smem, add(base, idx(qBytes)), ValueRange{});
+  sV = memref::ViewOp::create(b, loc, tileType({plan.stages}, plan.blockKV),
+                              smem, add(base, idx(qBytes + kvBytes)),
+                              ValueRange{});
+  if (plan.warpgroupMMA) {
+    // K-major Q and K: 8-row groups 1024 bytes apart (the leading offset is
+    // unused). MN-major V: 8-key groups 1024 bytes apart, 64-column chunks
+    // blockKV rows of 128 bytes apart.
+    Value warpgroupRows = mul(divu(warp, 4), 64 * plan.slicesPerWarp * 128);
+    qDesc = matrixDescriptor(
+        add(sharedAddress(sQ),
+            arith::IndexCastOp::create(b, loc, b.getI64Type(), warpgroupRows)),
+        16, 1024);
+    kDesc = matrixDescriptor(sharedAddress(sK), 16, 1024);
+    vDesc = matrixDescriptor(sharedAddress(sV), plan.blockKV * 128, 1024);
+  }
 
   // Key tiles that can hold a visible key: [begin, end).
   Value numKeyTiles = arith::CeilDivUIOp::create(b, loc, keyLen,
@@ -1051,7 +1327,7 @@ gpu::GPUFuncOp ForwardKernelEmitter::emit() {
   WarpState initState;
   initState.rowMax.assign(rowsPerThread, negInf());
   initState.rowSum.assign(rowsPerThread, f32c(0.0));
-  initState.acc.assign(plan.slicesPerWarp * 2 * headSteps,
+  initState.acc.assign(plan.slicesPerWarp * accTilesPerSlice,
                        Fragment(4, f32c(0.0)));
   SmallVector<Value> init = initState.flatten();
   SmallVector<Value> results =
@@ -1062,8 +1338,7 @@ gpu::GPUFuncOp ForwardKernelEmitter::emit() {
   auto pairType = VectorType::get({2}, elt);
   for (int64_t r = 0; r < rowsPerThread; ++r) {
     int64_t mt = r / 2, half = r % 2;
-    Value row = add(add(tileRow0, add(warpRow0, idx(16 * mt + 8 * half))),
-                    groupRow);
+    Value row = threadRow(r);
     Value l = state.rowSum[r];
     l = fadd(l, shuffleXor(l, 1));
     l = fadd(l, shuffleXor(l, 2));
@@ -1076,7 +1351,7 @@ gpu::GPUFuncOp ForwardKernelEmitter::emit() {
                           f32c(llvm::numbers::ln2));
     emitIf(inRange, {}, [&] {
       for (int64_t n = 0; n < spec.headDim / 8; ++n) {
-        const Fragment &acc = state.acc[mt * 2 * headSteps + n];
+        const Fragment &acc = state.acc[mt * accTilesPerSlice + n];
         Value lo = fmul(acc[2 * half], inv);
         Value hi = fmul(acc[2 * half + 1], inv);
         Value pair = vector::FromElementsOp::create(

@@ -138,9 +138,45 @@ llvm::Error mlir::flash::verifyKernelSpec(const KernelSpec &spec) {
   return llvm::Error::success();
 }
 
-KernelPlan mlir::flash::selectKernelPlan(const KernelSpec &spec) {
+/// The plan of the warpgroup-MMA kernels (sm_90a). Up to D = 128, one
+/// warpgroup of two 64-row slices (128 query rows): each K and V tile read
+/// by the tensor cores serves both, and two CTAs share an SM, so that one's
+/// softmax overlaps the other's products. From D = 192 on, the O
+/// accumulators of two slices do not fit in registers: two warpgroups of
+/// one slice each. Key tiles are the widest that fit without spills
+/// (test/Conversion/FlashToGPU/no-spills.test); block-sparse kernels take
+/// powers of two. Q stays in shared memory, where the tensor cores read it.
+static KernelPlan selectWarpgroupPlan(const KernelSpec &spec,
+                                      int64_t paddedHeadDim) {
+  KernelPlan plan;
+  plan.paddedHeadDim = paddedHeadDim;
+  plan.warpgroupMMA = true;
+  plan.queryInRegisters = false;
+  plan.stages = 2;
+  if (paddedHeadDim <= 64) {
+    plan.warps = 4;
+    plan.slicesPerWarp = 2;
+    plan.blockKV = 64;
+  } else if (paddedHeadDim <= 128) {
+    plan.warps = 4;
+    plan.slicesPerWarp = 2;
+    plan.blockKV = 32;
+  } else {
+    plan.warps = 8;
+    plan.slicesPerWarp = 1;
+    bool window = spec.mask == MaskKind::SlidingWindow;
+    plan.blockKV = paddedHeadDim <= 192 ? 64 : window ? 16 : 32;
+  }
+  plan.blockQ = 16 * plan.slicesPerWarp * plan.warps;
+  return plan;
+}
+
+KernelPlan mlir::flash::selectKernelPlan(const KernelSpec &spec,
+                                         bool allowWarpgroupMMA) {
   KernelPlan plan;
   plan.paddedHeadDim = (spec.headDim + 63) / 64 * 64;
+  if (spec.chip == "sm_90a" && allowWarpgroupMMA)
+    return selectWarpgroupPlan(spec, plan.paddedHeadDim);
   plan.warps = 4;
   plan.stages = 2;
   // Measured on an H100 (docs/performance.md): two 16-row slices per warp
@@ -182,7 +218,8 @@ KernelPlan mlir::flash::selectKernelPlan(const KernelSpec &spec) {
   return plan;
 }
 
-llvm::Error mlir::flash::verifyKernelPlan(const KernelPlan &plan) {
+llvm::Error mlir::flash::verifyKernelPlan(const KernelSpec &spec,
+                                          const KernelPlan &plan) {
   if (plan.warps <= 0 || plan.slicesPerWarp <= 0 ||
       plan.blockQ != 16 * plan.slicesPerWarp * plan.warps)
     return llvm::createStringError(
@@ -205,10 +242,29 @@ llvm::Error mlir::flash::verifyKernelPlan(const KernelPlan &plan) {
           static_cast<long long>(plan.getThreads()));
   if (plan.stages != 2)
     return llvm::createStringError("only 2 pipeline stages are generated");
+  if (plan.warpgroupMMA) {
+    if (spec.chip != "sm_90a")
+      return llvm::createStringError(
+          "warpgroup MMAs need chip sm_90a, got '%s'", spec.chip.c_str());
+    if (plan.warps % 4 != 0)
+      return llvm::createStringError(
+          "warpgroup MMAs need a multiple of 4 warps, got %lld",
+          static_cast<long long>(plan.warps));
+    if (plan.blockKV > 256)
+      return llvm::createStringError(
+          "warpgroup MMAs take at most 256 keys per tile, got %lld",
+          static_cast<long long>(plan.blockKV));
+    if (plan.queryInRegisters)
+      return llvm::createStringError(
+          "warpgroup MMAs read Q from shared memory, not from registers");
+  }
   return llvm::Error::success();
 }
 
 int64_t KernelPlan::getSharedMemoryBytes() const {
   int64_t rowBytes = paddedHeadDim * 2;
-  return rowBytes * (blockQ + 2 * stages * blockKV);
+  int64_t tiles = rowBytes * (blockQ + 2 * stages * blockKV);
+  // The dynamic shared memory is only 16-byte aligned; the swizzle of the
+  // warpgroup MMAs' operands needs 1024.
+  return warpgroupMMA ? tiles + 1024 : tiles;
 }

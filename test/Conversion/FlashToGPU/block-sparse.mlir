@@ -1,5 +1,5 @@
-// RUN: flash-opt %s -split-input-file --convert-flash-to-gpu="chip=sm_90a" -verify-diagnostics | FileCheck %s
-// RUN: flash-opt %s -split-input-file --convert-flash-to-gpu="chip=sm_90a" -canonicalize | FileCheck %s --check-prefix=SMEM
+// RUN: flash-opt %s -split-input-file --convert-flash-to-gpu="chip=sm_90" -verify-diagnostics | FileCheck %s
+// RUN: flash-opt %s -split-input-file --convert-flash-to-gpu="chip=sm_90" -canonicalize | FileCheck %s --check-prefix=SMEM
 
 // A block-sparse layout becomes four i32 buffers and the block sizes at the
 // end of the launch (docs/kernel-abi.md). The kernel stages its row of the
@@ -11,17 +11,17 @@
 // CHECK:         %[[I:.*]] = memref.cast %{{.*}} : memref<1x8x8x8xi32> to memref<?x?x?x?xi32, strided<[?, ?, ?, ?], offset: ?>>
 // CHECK:         %[[FN:.*]] = memref.cast %{{.*}} : memref<1x8x8xi32> to memref<?x?x?xi32, strided<[?, ?, ?], offset: ?>>
 // CHECK:         %[[FI:.*]] = memref.cast %{{.*}} : memref<1x8x8x8xi32> to memref<?x?x?x?xi32, strided<[?, ?, ?, ?], offset: ?>>
-// CHECK:         gpu.launch_func @flash_kernels::@flash_fwd_d64_f16_causal_sparse_sm_90a
+// CHECK:         gpu.launch_func @flash_kernels::@flash_fwd_d64_f16_causal_sparse_sm_90
 // CHECK-SAME:      args({{.*}}, %[[N]] : {{.*}}, %[[I]] : {{.*}}, %[[FN]] : {{.*}}, %[[FI]] : {{.*}}, %c128_i64 : i64, %c128_i64{{.*}} : i64)
 // SMEM-LABEL: func.func @causal_full_and_partial
-// SMEM:         gpu.launch_func @flash_kernels::@flash_fwd_d64_f16_causal_sparse_sm_90a
+// SMEM:         gpu.launch_func @flash_kernels::@flash_fwd_d64_f16_causal_sparse_sm_90
 // SMEM-SAME:      dynamic_shared_memory_size %c49228_i32
 
 // The kernel: the list counts and indices read once into bitmaps of the
 // key blocks (atomic or), the live tiles listed by warp ballots, then a
 // loop over the staged tiles with the same cp.async double buffering and
 // tensor-core tile as the dense kernels.
-// CHECK:       gpu.func @flash_fwd_d64_f16_causal_sparse_sm_90a(
+// CHECK:       gpu.func @flash_fwd_d64_f16_causal_sparse_sm_90(
 // CHECK-SAME:      %{{.*}}: f32, %{{.*}}: i64, %{{.*}}: i64, %[[KN:.*]]: memref<?x?x?xi32, strided<[?, ?, ?], offset: ?>>, %[[KI:.*]]: memref<?x?x?x?xi32, strided<[?, ?, ?, ?], offset: ?>>, %[[KFN:.*]]: memref<?x?x?xi32, strided<[?, ?, ?], offset: ?>>, %[[KFI:.*]]: memref<?x?x?x?xi32, strided<[?, ?, ?, ?], offset: ?>>, %{{.*}}: i64, %{{.*}}: i64) kernel
 // CHECK-DAG:       memref.load %[[KFN]]
 // CHECK-DAG:       memref.load %[[KN]]
@@ -77,7 +77,7 @@ func.func @causal_full_and_partial(
 // CHECK:         %[[I:.*]] = memref.cast %{{.*}} : memref<1x1x?x?xi32> to memref<?x?x?x?xi32, strided<[?, ?, ?, ?], offset: ?>>
 // CHECK:         %[[EMPTY:.*]] = memref.subview %[[I]][0, 0, 0, 0] [%{{.*}}, %{{.*}}, %{{.*}}, 0] [1, 1, 1, 1]
 // CHECK:         %[[FI:.*]] = memref.cast %[[EMPTY]] {{.*}} to memref<?x?x?x?xi32, strided<[?, ?, ?, ?], offset: ?>>
-// CHECK:         gpu.launch_func @flash_kernels::@flash_fwd_d128_bf16_none_sparse_sm_90a
+// CHECK:         gpu.launch_func @flash_kernels::@flash_fwd_d128_bf16_none_sparse_sm_90
 // CHECK-SAME:      %[[FI]] : memref<?x?x?x?xi32, strided<[?, ?, ?, ?], offset: ?>>
 // SMEM-LABEL: func.func @partial_only
 // SMEM:         %[[LK:.*]] = tensor.dim %arg1, %c2 : tensor<?x4x?x128xbf16>
@@ -90,7 +90,7 @@ func.func @causal_full_and_partial(
 // SMEM:         %[[BYTES:.*]] = arith.muli %[[WORDS]], %c4 : index
 // SMEM:         %[[TOTAL:.*]] = arith.addi %[[BYTES]], %c65536 : index
 // SMEM:         %[[SMEM:.*]] = arith.index_cast %[[TOTAL]] : index to i32
-// SMEM:         gpu.launch_func @flash_kernels::@flash_fwd_d128_bf16_none_sparse_sm_90a
+// SMEM:         gpu.launch_func @flash_kernels::@flash_fwd_d128_bf16_none_sparse_sm_90
 // SMEM-SAME:      dynamic_shared_memory_size %[[SMEM]]
 func.func @partial_only(%q: tensor<?x4x?x128xbf16>, %k: tensor<?x4x?x128xbf16>,
                         %v: tensor<?x4x?x128xbf16>, %n: tensor<1x1x?xi32>,

@@ -1,4 +1,4 @@
-// RUN: flash-opt %s -split-input-file --convert-flash-to-gpu="chip=sm_90a" -verify-diagnostics | FileCheck %s
+// RUN: flash-opt %s -split-input-file --convert-flash-to-gpu="chip=sm_90" -verify-diagnostics | FileCheck %s
 // RUN: not flash-opt %s -split-input-file --convert-flash-to-gpu="chip=sm_70" 2>&1 | FileCheck %s --check-prefix=BADCHIP
 
 // A chip without kernels is one error for the pass, not a remark per op.
@@ -9,12 +9,12 @@
 // CHECK:         %[[Q:.*]] = memref.cast %{{.*}} : memref<2x8x1000x64xf16> to memref<?x?x?x?xf16, strided<[?, ?, ?, 1], offset: ?>>
 // CHECK:         %[[O:.*]] = memref.alloc() : memref<2x8x1000x64xf16>
 // CHECK:         %[[L:.*]] = memref.alloc() : memref<2x8x1000xf32>
-// CHECK:         gpu.launch_func @flash_kernels::@flash_fwd_d64_f16_causal_sm_90a
+// CHECK:         gpu.launch_func @flash_kernels::@flash_fwd_d64_f16_causal_sm_90
 // CHECK-SAME:      threads in (%c128{{[_0-9]*}}, %c1{{[_0-9]*}}, %c1{{[_0-9]*}})
 // CHECK-SAME:      dynamic_shared_memory_size %c57344_i32
 // CHECK:         bufferization.to_tensor %[[O]] restrict writable
 // CHECK:       gpu.module @flash_kernels
-// CHECK:         gpu.func @flash_fwd_d64_f16_causal_sm_90a(%{{.*}}: memref<?x?x?x?xf16, strided<[?, ?, ?, 1], offset: ?>>, {{.*}}, %{{.*}}: memref<?x?x?xf32, strided<[?, ?, 1], offset: ?>>, %{{.*}}: f32, %{{.*}}: i64, %{{.*}}: i64) kernel
+// CHECK:         gpu.func @flash_fwd_d64_f16_causal_sm_90(%{{.*}}: memref<?x?x?x?xf16, strided<[?, ?, ?, 1], offset: ?>>, {{.*}}, %{{.*}}: memref<?x?x?xf32, strided<[?, ?, 1], offset: ?>>, %{{.*}}: f32, %{{.*}}: i64, %{{.*}}: i64) kernel
 // CHECK-SAME:      known_block_size = array<i32: 128, 1, 1>
 // CHECK-SAME:      nvvm.minctasm = 1
 // CHECK:           gpu.dynamic_shared_memory
@@ -41,8 +41,8 @@ func.func @causal_f16(%q: tensor<2x8x1000x64xf16>, %k: tensor<2x2x1000x64xf16>,
 // bf16 uses the packed-i32 form of mma.sync; dynamic lengths are read off the
 // descriptors at run time.
 // CHECK-LABEL: func.func @dynamic_bf16
-// CHECK:         gpu.launch_func @flash_kernels::@flash_fwd_d128_bf16_none_sm_90a
-// CHECK:       gpu.func @flash_fwd_d128_bf16_none_sm_90a
+// CHECK:         gpu.launch_func @flash_kernels::@flash_fwd_d128_bf16_none_sm_90
+// CHECK:       gpu.func @flash_fwd_d128_bf16_none_sm_90
 // CHECK:         nvvm.mma.sync {{.*}} multiplicandAPtxType = #nvvm.mma_type<bf16>
 func.func @dynamic_bf16(%q: tensor<?x?x?x128xbf16>, %k: tensor<?x?x?x128xbf16>,
                         %v: tensor<?x?x?x128xbf16>) -> tensor<?x?x?x128xbf16> {

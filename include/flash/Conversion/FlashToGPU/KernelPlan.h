@@ -50,9 +50,17 @@ struct KernelPlan {
   /// are re-read from shared memory (ldmatrix) at each k-step: the latter
   /// frees 4 · D/16 registers, what large head dims need to avoid spills.
   bool queryInRegisters;
+  /// Whether the two products run as Hopper warpgroup MMAs (wgmma, sm_90a
+  /// only) instead of mma.sync: each group of four warps computes 64-row
+  /// slices, reading Q, K and V straight from shared memory (laid out in
+  /// 128-byte-swizzled 64-column chunks) and P from registers.
+  bool warpgroupMMA = false;
 
   int64_t getThreads() const { return 32 * warps; }
-  /// Dynamic shared memory: the Q tile and `stages` K and V tiles.
+  /// Query rows of one slice: 16 for mma.sync, 64 for a warpgroup MMA.
+  int64_t getSliceRows() const { return warpgroupMMA ? 64 : 16; }
+  /// Dynamic shared memory: the Q tile and `stages` K and V tiles, and for
+  /// warpgroup MMAs the slack that aligns them to 1024 bytes.
   int64_t getSharedMemoryBytes() const;
 };
 
@@ -65,11 +73,14 @@ std::string describeChipError(StringRef chip);
 /// Checks that a spec is supported, with a message naming the bad field.
 llvm::Error verifyKernelSpec(const KernelSpec &spec);
 
-/// The plan for a supported spec: the table of record.
-KernelPlan selectKernelPlan(const KernelSpec &spec);
+/// The plan for a supported spec: the table of record. Kernels for sm_90a
+/// use warpgroup MMAs unless `allowWarpgroupMMA` is false.
+KernelPlan selectKernelPlan(const KernelSpec &spec,
+                            bool allowWarpgroupMMA = true);
 
-/// Checks that a plan (e.g. one with overridden fields) can be generated.
-llvm::Error verifyKernelPlan(const KernelPlan &plan);
+/// Checks that a plan (e.g. one with overridden fields) can be generated
+/// for `spec`.
+llvm::Error verifyKernelPlan(const KernelSpec &spec, const KernelPlan &plan);
 
 /// Checks that a block-sparse layout of `blockQ` x `blockKV` tiles fits the
 /// kernel of `plan`: block_q a multiple of plan.blockQ (a CTA's rows lie in
