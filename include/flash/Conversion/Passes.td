@@ -13,7 +13,8 @@ def ConvertFlashToGPU : Pass<"convert-flash-to-gpu", "ModuleOp"> {
     spec to the `gpu.module @flash_kernels` (once per spec) and replaces the
     op with a `gpu.launch_func` on buffers, following docs/kernel-abi.md.
     The tile sizes, warps and stages come from the plan table
-    (KernelPlan.cpp). An op with a block-sparse layout gets the block-sparse
+    (KernelPlan.cpp). For sm_90a the products are Hopper warpgroup MMAs
+    (wgmma); for sm_80 to sm_90, ldmatrix and mma.sync. An op with a block-sparse layout gets the block-sparse
     kernel of its spec, launched with the four CSR buffers, the block sizes
     and the shared memory in which the kernel stages its row of the layout.
 
