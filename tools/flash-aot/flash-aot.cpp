@@ -83,6 +83,11 @@ static cl::opt<int64_t>
     blockKVOverride("block-kv",
                     cl::desc("Override the plan: keys per streamed tile"),
                     cl::cat(aotCategory), cl::init(0));
+static cl::opt<int64_t>
+    stagesOverride("stages",
+                   cl::desc("Override the plan: cp.async stages for K and V "
+                            "(2 to 4; block-sparse kernels take 2)"),
+                   cl::cat(aotCategory), cl::init(0));
 static cl::opt<std::string> warpgroupMMAOverride(
     "warpgroup-mma",
     cl::desc("Override the plan: Hopper warpgroup MMAs on sm_90a (yes/no)"),
@@ -261,6 +266,8 @@ int main(int argc, char **argv) {
     }
     if (blockKVOverride)
       plan.blockKV = blockKVOverride;
+    if (stagesOverride)
+      plan.stages = stagesOverride;
     if (!queryInRegistersOverride.empty())
       plan.queryInRegisters = queryInRegistersOverride == "yes";
     if (llvm::Error err = verifyKernelPlan(spec, plan)) {

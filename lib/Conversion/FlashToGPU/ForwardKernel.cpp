@@ -8,8 +8,8 @@
 //   Q is copied to shared memory once (cp.async) and kept in registers as
 //   mma A fragments (ldmatrix);
 //   K and V tiles stream through `stages` shared-memory buffers with
-//   cp.async, prefetching tile t + 1 while tile t is computed, with one
-//   barrier per tile;
+//   cp.async, prefetching tile t + stages - 1 while tile t is computed,
+//   with one barrier per tile;
 //   S = Q Kᵀ and O += P V run on tensor cores (mma.sync m16n8k16, f32
 //   accumulators); the online softmax stays in registers (exp2 via
 //   ex2.approx, row maxima reduced over the lane quad with shuffles, O
@@ -740,16 +740,20 @@ void ForwardKernelEmitter::prefetchTile(Value keyTile, Value stage) {
   emitIf(whole, {}, [&] { return copy(true); }, [&] { return copy(false); });
 }
 
-/// One key-loop iteration: waits for the tile in `stage`, issues the next
-/// tile's copies (`prefetchNext`), folds what `visitFn` says into the warp
+/// One key-loop iteration: waits for the tile in `stage`, issues the copies
+/// of the tile `stages` - 1 ahead (`prefetchNext`), folds what `visitFn` says into the warp
 /// state `carried`, and returns the new state. One barrier both publishes
 /// the tile and tells that every warp is done with the previous one, whose
-/// stage the prefetch then overwrites while this tile is computed.
+/// stage the prefetch then overwrites while this tile is computed. (The
+/// block-sparse loop has two stages.)
 SmallVector<Value>
 ForwardKernelEmitter::foldTile(ValueRange carried, Value stage,
                                function_ref<void()> prefetchNext,
                                function_ref<KeyVisit()> visitFn) {
-  NVVM::CpAsyncWaitGroupOp::create(b, loc, 0);
+  // Groups are committed one per tile in order, and the prefetch runs
+  // stages - 1 tiles ahead: all but the last stages - 2 groups hold this
+  // tile or older ones.
+  NVVM::CpAsyncWaitGroupOp::create(b, loc, plan.stages - 2);
   // The tensor cores read warpgroup MMA operands through the async proxy:
   // the copies must be made visible to it before the barrier.
   if (plan.warpgroupMMA)
@@ -774,8 +778,8 @@ ForwardKernelEmitter::foldTile(ValueRange carried, Value stage,
       [&] { return step(/*masked=*/true); });
 }
 
-/// The dense key loop over [tileBegin, tileEnd), prefetching tile t + 1
-/// while tile t is folded.
+/// The dense key loop over [tileBegin, tileEnd), prefetching tile
+/// t + stages - 1 while tile t is folded.
 SmallVector<Value> ForwardKernelEmitter::emitDenseLoop(ValueRange init) {
   auto loop = scf::ForOp::create(b, loc, tileBegin, tileEnd, idx(1), init);
   OpBuilder::InsertionGuard loopGuard(b);
@@ -786,7 +790,7 @@ SmallVector<Value> ForwardKernelEmitter::emitDenseLoop(ValueRange init) {
   Value keyTile = loop.getInductionVar();
   Value stage = remu(sub(keyTile, tileBegin), plan.stages);
   auto prefetchNext = [&] {
-    Value next = add(keyTile, idx(1));
+    Value next = add(keyTile, idx(plan.stages - 1));
     emitIf(cmpi(arith::CmpIPredicate::slt, next, tileEnd), {}, [&] {
       prefetchTile(next, remu(sub(next, tileBegin), plan.stages));
       return SmallVector<Value>{};
@@ -1297,7 +1301,8 @@ gpu::GPUFuncOp ForwardKernelEmitter::emit() {
         clampTiles(arith::FloorDivSIOp::create(b, loc, lo, idx(plan.blockKV)));
   }
 
-  // Prologue: Q (one group), then the first K/V tile (a second group).
+  // Prologue: Q (one group), then the first stages - 1 K/V tiles (a group
+  // each, empty past the last tile).
   copyTile(q, head, tileRow0, queryLen, sQ, nullptr, plan.blockQ,
            /*inBounds=*/false);
   NVVM::CpAsyncCommitGroupOp::create(b, loc);
@@ -1306,16 +1311,19 @@ gpu::GPUFuncOp ForwardKernelEmitter::emit() {
     // The staging's stores are read by every thread from here on.
     gpu::BarrierOp::create(b, loc);
     prefetchStaged(loadStagedTile(i32c(0)), idx(0));
+    NVVM::CpAsyncCommitGroupOp::create(b, loc);
   } else {
-    Value hasTiles = cmpi(arith::CmpIPredicate::slt, tileBegin, tileEnd);
-    emitIf(hasTiles, {}, [&] {
-      prefetchTile(tileBegin, idx(0));
-      return SmallVector<Value>{};
-    }, [] { return SmallVector<Value>{}; });
+    for (int64_t ahead = 0; ahead < plan.stages - 1; ++ahead) {
+      Value tile = add(tileBegin, idx(ahead));
+      emitIf(cmpi(arith::CmpIPredicate::slt, tile, tileEnd), {}, [&] {
+        prefetchTile(tile, idx(ahead));
+        return SmallVector<Value>{};
+      }, [] { return SmallVector<Value>{}; });
+      NVVM::CpAsyncCommitGroupOp::create(b, loc);
+    }
   }
-  NVVM::CpAsyncCommitGroupOp::create(b, loc);
   if (plan.queryInRegisters) {
-    NVVM::CpAsyncWaitGroupOp::create(b, loc, 1);
+    NVVM::CpAsyncWaitGroupOp::create(b, loc, plan.stages - 1);
     gpu::BarrierOp::create(b, loc);
     for (int64_t mt = 0; mt < plan.slicesPerWarp; ++mt)
       for (int64_t ks = 0; ks < headSteps; ++ks)

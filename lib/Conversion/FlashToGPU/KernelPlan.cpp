@@ -98,6 +98,14 @@ bool mlir::flash::isSupportedChip(StringRef chip) {
                             chip);
 }
 
+int64_t mlir::flash::getMaxSharedMemoryBytes(StringRef chip) {
+  if (chip == "sm_80")
+    return 163 * 1024;
+  if (chip == "sm_86" || chip == "sm_89")
+    return 99 * 1024;
+  return 227 * 1024;
+}
+
 std::string mlir::flash::describeChipError(StringRef chip) {
   return ("chip must be one of sm_80, sm_86, sm_89, sm_90, sm_90a, got '" +
           chip + "'")
@@ -244,8 +252,21 @@ llvm::Error mlir::flash::verifyKernelPlan(const KernelSpec &spec,
           "over the %lld threads",
           static_cast<long long>(rows), static_cast<long long>(chunksPerRow),
           static_cast<long long>(plan.getThreads()));
-  if (plan.stages != 2)
-    return llvm::createStringError("only 2 pipeline stages are generated");
+  if (plan.stages < 2 || plan.stages > 4)
+    return llvm::createStringError(
+        "stages must be 2, 3 or 4, got %lld",
+        static_cast<long long>(plan.stages));
+  if (spec.blockSparse && plan.stages != 2)
+    return llvm::createStringError(
+        "block-sparse kernels take 2 stages, got %lld",
+        static_cast<long long>(plan.stages));
+  int64_t limit = getMaxSharedMemoryBytes(spec.chip);
+  if (plan.getSharedMemoryBytes() > limit)
+    return llvm::createStringError(
+        "the plan needs %lld bytes of shared memory, more than the %lld that "
+        "%s gives a CTA",
+        static_cast<long long>(plan.getSharedMemoryBytes()),
+        static_cast<long long>(limit), spec.chip.c_str());
   if (plan.warpgroupMMA) {
     if (spec.chip != "sm_90a")
       return llvm::createStringError(

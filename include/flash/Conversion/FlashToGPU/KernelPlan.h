@@ -42,7 +42,7 @@ struct KernelPlan {
   /// 16-row mma slices per warp (blockQ = 16 · slicesPerWarp · warps): each
   /// K and V fragment read from shared memory feeds this many mma.sync.
   int64_t slicesPerWarp;
-  int64_t stages;  // cp.async stages for K and V
+  int64_t stages;  // cp.async stages for K and V (block-sparse kernels: 2)
   /// The head dim as laid out in shared memory: the spec's, rounded up to a
   /// multiple of 64 so that every row swizzles in whole 128-byte groups.
   int64_t paddedHeadDim;
@@ -66,6 +66,9 @@ struct KernelPlan {
 
 /// Whether kernels are generated for `chip` (sm_80 and newer).
 bool isSupportedChip(StringRef chip);
+
+/// The most dynamic shared memory a CTA can opt in to on a supported chip.
+int64_t getMaxSharedMemoryBytes(StringRef chip);
 
 /// The message for an unsupported chip.
 std::string describeChipError(StringRef chip);
