@@ -39,8 +39,11 @@ struct KernelPlan {
   int64_t blockQ;  // query rows per CTA
   int64_t blockKV; // keys per streamed tile
   int64_t warps;   // each warp owns blockQ / warps query rows
-  /// 16-row mma slices per warp (blockQ = 16 · slicesPerWarp · warps): each
-  /// K and V fragment read from shared memory feeds this many mma.sync.
+  /// Slices per warp (blockQ = 16 · slicesPerWarp · warps). For mma.sync,
+  /// 16-row slices: each K and V fragment read from shared memory feeds
+  /// this many mma.sync. For warpgroup MMAs, 64-row slices per warpgroup
+  /// (of which each warp holds 16 rows): each K and V tile feeds this many
+  /// wgmma.
   int64_t slicesPerWarp;
   int64_t stages;  // cp.async stages for K and V (block-sparse kernels: 2)
   /// The head dim as laid out in shared memory: the spec's, rounded up to a
