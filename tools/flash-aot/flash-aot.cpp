@@ -181,6 +181,14 @@ int main(int argc, char **argv) {
       argc, argv,
       "flash-aot: generate FlashAttention kernels as PTX (and cubins) for "
       "the given head dims, element types, masks and chips\n");
+  // A yes/no override that is neither is an error, not a silent "no".
+  for (const cl::opt<std::string> *option :
+       {&warpgroupMMAOverride, &queryInRegistersOverride})
+    if (!option->empty() && *option != "yes" && *option != "no") {
+      llvm::errs() << "flash-aot: --" << option->ArgStr
+                   << " takes yes or no, got '" << *option << "'\n";
+      return 1;
+    }
 
   SmallVector<std::string> chipNames(chips.begin(), chips.end());
   if (chipNames.empty())
@@ -253,8 +261,8 @@ int main(int argc, char **argv) {
   auto start = std::chrono::steady_clock::now();
   llvm::json::Array kernels;
   for (const KernelSpec &spec : specs) {
-    KernelPlan plan =
-        selectKernelPlan(spec, /*allowWarpgroupMMA=*/warpgroupMMAOverride != "no");
+    bool allowWarpgroupMMA = warpgroupMMAOverride != "no";
+    KernelPlan plan = selectKernelPlan(spec, allowWarpgroupMMA);
     if (warpgroupMMAOverride == "yes")
       plan.warpgroupMMA = true;
     if (warpsOverride)
