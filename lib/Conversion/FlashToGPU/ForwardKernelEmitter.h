@@ -22,6 +22,8 @@
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 
+#include <limits>
+
 namespace mlir::flash::detail {
 
 /// A fragment of four f32 accumulators, or of four packed 16-bit pairs.
@@ -69,7 +71,6 @@ public:
     // ceil(D / 16) k-steps of Q Kᵀ and 16-column pairs of O carry data; the
     // padding columns past them are zeros and are skipped.
     headSteps = (spec.headDim + 15) / 16;
-    sliceRows = plan.getSliceRows();
     // A warpgroup MMA's N spans whole 64-column chunks of V.
     accTilesPerSlice =
         plan.warpgroupMMA ? plan.paddedHeadDim / 8 : 2 * headSteps;
@@ -166,7 +167,7 @@ private:
   /// Query row (within the sequence) of the thread's row `r` = 2 · slice +
   /// (0 for g, 1 for g + 8).
   Value threadRow(int64_t r) {
-    return add(add(tileRow0, add(warpRow0, idx(sliceRows * (r / 2) +
+    return add(add(tileRow0, add(warpRow0, idx(plan.getSliceRows() * (r / 2) +
                                                 8 * (r % 2)))),
                groupRow);
   }
@@ -240,8 +241,8 @@ private:
   const KernelPlan &plan;
   Type elt, f32, i32;
   int64_t headSteps;
-  // Rows of a slice (16 or 64), and 8-column tiles of O per slice.
-  int64_t sliceRows, accTilesPerSlice;
+  // 8-column tiles of O per slice.
+  int64_t accTilesPerSlice;
 
   // Values of the kernel body.
   Value q, k, v, o, lse, scaleLog2, windowLeft, windowRight;
