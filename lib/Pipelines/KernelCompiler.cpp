@@ -97,7 +97,8 @@ llvm::json::Object mlir::flash::describeKernel(const CompiledKernel &kernel) {
                           {"slices_per_warp", plan.slicesPerWarp},
                           {"stages", plan.stages},
                           {"query_in_registers", plan.queryInRegisters},
-                          {"warpgroup_mma", plan.warpgroupMMA}}},
+                          {"warpgroup_mma", plan.warpgroupMMA},
+                          {"min_ctas_per_sm", plan.minCTAsPerSM}}},
       {"threads", plan.getThreads()},
       {"smem_bytes", plan.getSharedMemoryBytes()},
       {"params", describeParams(spec)}};

@@ -5,20 +5,24 @@ For each head dim (bf16, B=2, H=16, L=8192 by default), on the same inputs,
 interleaved round by round (python/gpu/timing.py): the base library's dense
 kernel over all L keys and over round(d L) keys for the smallest density d,
 and the block-sparse kernel of the base library and of each variant on a
-random layout of 128 x 128 tiles, all full, at each density. A variant that
-has no kernel for a head dim is left out there. Prints microseconds.
+random layout of 128 x 128 tiles at each density: all full ("full"), or the
+diagonal tiles partial under the causal mask and the tiles below it kept at
+random ("causal", bench_sparse.py's layouts). A variant that has no kernel
+for a head dim is left out there. Prints microseconds.
 
 Usage: time_sparse_variants.py BASE_DIR [--variant LABEL=DIR ...]
-       [--dims 64,128] [--densities 1,0.1] [--length 8192] [--reps 30]
+       [--dims 64,128] [--densities 1,0.1] [--layout full|causal]
+       [--length 8192] [--reps 30]
 """
 
 import argparse
+import math
 import sys
 
 import torch
 
+from bench_sparse import layout_tensors, random_layouts
 from kernels import KernelLibrary
-from reference import csr_lists
 from timing import time_interleaved
 
 BLOCK = 128
@@ -32,6 +36,7 @@ def main():
                    help="LABEL=DIR: another kernel library")
     p.add_argument("--dims", default="64,128")
     p.add_argument("--densities", default="1,0.1")
+    p.add_argument("--layout", choices=("full", "causal"), default="full")
     p.add_argument("--length", type=int, default=8192)
     p.add_argument("--batch", type=int, default=2)
     p.add_argument("--heads", type=int, default=16)
@@ -49,9 +54,9 @@ def main():
     gen.manual_seed(0)
     layouts = {}
     for d in densities:
-        live = torch.rand(B, H, n, n, device="cuda", generator=gen) < d
-        empty = torch.zeros_like(live)
-        layouts[d] = (*csr_lists(empty), *csr_lists(live), BLOCK, BLOCK)
+        partial, full = random_layouts(B, H, n, d, "cuda", gen)[args.layout]
+        layouts[d] = (*layout_tensors(partial, full), BLOCK, BLOCK)
+    mask = "causal" if args.layout == "causal" else "none"
     for D in map(int, args.dims.split(",")):
         q, k, v = (torch.randn(B, H, L, D, device="cuda",
                                dtype=torch.bfloat16) for _ in range(3))
@@ -65,16 +70,33 @@ def main():
                     out=out, lse=lse))
         for label, lib in libs.items():
             try:
-                lib.find(D, "bf16", "none", args.chip, block_sparse=True)
+                lib.find(D, "bf16", mask, args.chip, block_sparse=True)
             except KeyError:
                 continue
             for d, layout in layouts.items():
                 impls[f"sparse {label} d={d:g}"] = (
                     lambda lib=lib, layout=layout: lib.forward(
-                        q, k, v, chip=args.chip, out=out, lse=lse,
-                        layout=layout))
+                        q, k, v, mask=mask, chip=args.chip, out=out,
+                        lse=lse, layout=layout))
+        # Each variant's output against the base library's on the same
+        # layout: a variant that times well but computes something else
+        # fails the run.
+        worst = 0.0
+        for name, fn in impls.items():
+            label, _, density = name.removeprefix("sparse ").partition(" ")
+            if not name.startswith("sparse ") or label == "base":
+                continue
+            impls[f"sparse base {density}"]()
+            expected = out.float().clone()
+            fn()
+            diff = (out.float() - expected).abs().nan_to_num(nan=math.inf)
+            worst = max(worst, diff.max().item())
+            print(f"D={D} {name}: max |out - base| = {diff.max().item():.1e}")
         for name, ms in time_interleaved(impls, args.reps).items():
             print(f"D={D} {name}: {ms * 1000:.1f} us", flush=True)
+        if worst > 0.05:
+            print(f"D={D}: a variant differs from the base library")
+            return 1
     return 0
 
 

@@ -88,6 +88,11 @@ static cl::opt<int64_t>
                    cl::desc("Override the plan: cp.async stages for K and V "
                             "(2 to 4; block-sparse kernels take 2)"),
                    cl::cat(aotCategory), cl::init(0));
+static cl::opt<int64_t> minCTAsPerSMOverride(
+    "min-ctas-per-sm",
+    cl::desc("Override the plan: CTAs that should share an SM (the register "
+             "budget ptxas keeps to; 1 leaves it free)"),
+    cl::cat(aotCategory), cl::init(0));
 static cl::opt<std::string> warpgroupMMAOverride(
     "warpgroup-mma",
     cl::desc("Override the plan: Hopper warpgroup MMAs on sm_90a (yes/no)"),
@@ -256,7 +261,6 @@ int main(int argc, char **argv) {
     return 1;
   }
 
-
   std::string ptxas = findPtxas();
   auto start = std::chrono::steady_clock::now();
   llvm::json::Array kernels;
@@ -276,6 +280,8 @@ int main(int argc, char **argv) {
       plan.blockKV = blockKVOverride;
     if (stagesOverride)
       plan.stages = stagesOverride;
+    if (minCTAsPerSMOverride)
+      plan.minCTAsPerSM = minCTAsPerSMOverride;
     if (!queryInRegistersOverride.empty())
       plan.queryInRegisters = queryInRegistersOverride == "yes";
     if (llvm::Error err = verifyKernelPlan(spec, plan)) {

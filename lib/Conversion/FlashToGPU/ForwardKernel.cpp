@@ -453,9 +453,10 @@ gpu::GPUFuncOp ForwardKernelEmitter::emit() {
   func->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), b.getUnitAttr());
   func.setKnownBlockSizeAttr(b.getDenseI32ArrayAttr(
       {static_cast<int32_t>(plan.getThreads()), 1, 1}));
-  // .minnctapersm 1: without it ptxas may trade registers for occupancy
-  // and spill (seen at D = 96 on sm_80).
-  func->setAttr("nvvm.minctasm", b.getI32IntegerAttr(1));
+  // .minnctapersm: without it ptxas may trade registers for occupancy and
+  // spill (seen at D = 96 on sm_80); the plan asks for more where the
+  // registers of that many CTAs suffice.
+  func->setAttr("nvvm.minctasm", b.getI32IntegerAttr(plan.minCTAsPerSM));
 
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPointToStart(&func.getBody().front());

@@ -58,6 +58,9 @@ struct KernelPlan {
   /// slices, reading Q, K and V straight from shared memory (laid out in
   /// 128-byte-swizzled 64-column chunks) and P from registers.
   bool warpgroupMMA = false;
+  /// CTAs that should share an SM: ptxas keeps the registers per thread
+  /// within what that many CTAs leave (.minnctapersm). 1 leaves ptxas free.
+  int64_t minCTAsPerSM = 1;
 
   int64_t getThreads() const { return 32 * warps; }
   /// Query rows of one slice: 16 for mma.sync, 64 for a warpgroup MMA.
