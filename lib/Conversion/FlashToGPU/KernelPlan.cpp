@@ -166,14 +166,18 @@ static KernelPlan selectWarpgroupPlan(const KernelSpec &spec,
   bool window = spec.mask == MaskKind::SlidingWindow;
   if (spec.blockSparse && paddedHeadDim <= 128) {
     // Block-sparse rows are short: 64-row CTAs of one slice, 4 per SM at
-    // D = 64, were 5% faster than two slices at density 0.1, L = 8k. Four
-    // CTAs per SM fit in 128 registers but for the window's band at D > 64;
-    // the causal kernels at D = 128 were 7% faster for it than with 134
-    // registers and three.
+    // D = 64, were 5% faster than two slices at density 0.1, L = 8k. The
+    // registers of more CTAs per SM, where they fit without spills: five
+    // (96 registers) unmasked at D = 64, 3% faster than four; four (128)
+    // but for the window's band at D > 64, 7% faster than three for the
+    // causal kernels at D = 128.
     plan.warps = 4;
     plan.slicesPerWarp = 1;
     plan.blockKV = paddedHeadDim <= 64 ? 64 : 32;
-    plan.minCTAsPerSM = window && paddedHeadDim > 64 ? 1 : 4;
+    if (paddedHeadDim <= 64 && spec.mask == MaskKind::None)
+      plan.minCTAsPerSM = 5;
+    else if (!window || paddedHeadDim <= 64)
+      plan.minCTAsPerSM = 4;
   } else if (paddedHeadDim <= 64) {
     // 96-key tiles: 1.24-1.45x FA2, against 1.20-1.33x with 64 and
     // 1.20-1.40x with 80 (docs/performance.md).
