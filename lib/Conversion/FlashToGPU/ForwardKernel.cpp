@@ -164,8 +164,6 @@ void ForwardKernelEmitter::copyTile(Value src, Value srcHead, Value row0,
   }
 }
 
-
-
 /// Two f32 values rounded to the element type and packed into an i32, the
 /// first in the low half.
 Value ForwardKernelEmitter::pack(Value lo, Value hi) {
@@ -227,16 +225,9 @@ ForwardKernelEmitter::KeyVisit ForwardKernelEmitter::visitDense(Value keyTile) {
   return {keyTile, coverTile(keyTile).inBand, nullptr};
 }
 
-
-
-
 Value ForwardKernelEmitter::i32c(int32_t v) {
   return arith::ConstantIntOp::create(b, loc, i32, v);
 }
-
-
-
-
 
 /// Issues the copies of K and V tile `keyTile` into `stage`; only a tile
 /// that reaches past the key length takes the guarded copies.
@@ -314,14 +305,6 @@ SmallVector<Value> ForwardKernelEmitter::emitDenseLoop(ValueRange init) {
   scf::YieldOp::create(b, loc, updated);
   return SmallVector<Value>(loop.getResults());
 }
-
-
-
-
-
-
-
-
 
 /// Folds key tile `keyTile`, held in shared-memory stage `stage`, into the
 /// warp's softmax state.
@@ -513,7 +496,7 @@ gpu::GPUFuncOp ForwardKernelEmitter::emit() {
     return MemRefType::get(shape, elt, nullptr, workgroup);
   };
   int64_t qBytes = plan.blockQ * dp * 2;
-  int64_t kvBytes = plan.stages * plan.blockKV * dp * 2;
+  int64_t kvBytes = plan.stages * getStageBytes();
   // Warpgroup MMA operands start on 1024-byte boundaries (the swizzle
   // pattern repeats every 8 rows of 128 bytes), within the plan's slack.
   Value base = idx(0);

@@ -188,6 +188,10 @@ private:
             pack(pm[2 * kk + 1][0], pm[2 * kk + 1][1]),
             pack(pm[2 * kk + 1][2], pm[2 * kk + 1][3])};
   }
+  /// Bytes of one stage of K (or of V) in shared memory.
+  int64_t getStageBytes() const {
+    return plan.blockKV * plan.paddedHeadDim * 2;
+  }
   // Warpgroup MMA helpers.
   Value i64c(int64_t v) {
     return arith::ConstantIntOp::create(b, loc, b.getI64Type(), v);

@@ -53,7 +53,6 @@ ForwardKernelEmitter::computeScoresWarpgroup(Value stage) {
       ctx, spec.elementType == KernelElementType::F16 ? NVVM::WGMMATypes::f16
                                                       : NVVM::WGMMATypes::bf16);
   auto scaleIn = NVVM::WGMMAScaleInAttr::get(ctx, NVVM::WGMMAScaleIn::one);
-  int64_t kStageBytes = plan.paddedHeadDim * plan.blockKV * 2;
   NVVM::WgmmaFenceAlignedOp::create(b, loc);
   SmallVector<Value> acc;
   for (int64_t mt = 0; mt < plan.slicesPerWarp; ++mt) {
@@ -64,7 +63,7 @@ ForwardKernelEmitter::computeScoresWarpgroup(Value stage) {
       Value a = offsetDescriptor(
           qDesc, nullptr, 0,
           (ks / 4) * plan.blockQ * 128 + mt * 64 * 128 + column);
-      Value bDesc = offsetDescriptor(kDesc, stage, kStageBytes,
+      Value bDesc = offsetDescriptor(kDesc, stage, getStageBytes(),
                                      (ks / 4) * plan.blockKV * 128 + column);
       d = NVVM::WgmmaMmaAsyncOp::create(
           b, loc, accType, d, a, bDesc, NVVM::MMAShapeAttr::get(ctx, 64, n, 16),
@@ -124,7 +123,6 @@ void ForwardKernelEmitter::accumulateValuesWarpgroup(Value stage,
   for (int64_t i = 0; i < numAcc; ++i)
     constraints += std::to_string(i) + ",";
   constraints += "r,r,r,r,l";
-  int64_t vStageBytes = plan.paddedHeadDim * plan.blockKV * 2;
   // Every P fragment is packed before the fence: registers written between
   // wgmmas that read them would make ptxas serialize the chain.
   SmallVector<SmallVector<Fragment>> a(plan.slicesPerWarp);
@@ -139,14 +137,15 @@ void ForwardKernelEmitter::accumulateValuesWarpgroup(Value stage,
       operands.append(state.acc[mt * accTilesPerSlice + j]);
     Value d;
     for (int64_t kk = 0; kk < plan.blockKV / 16; ++kk) {
-      SmallVector<Value> args(operands);
-      if (d) {
-        args.clear();
-        for (int64_t i = 0; i < numAcc; ++i)
-          args.push_back(LLVM::ExtractValueOp::create(b, loc, d, i));
-      }
+      // The accumulators: the carried fragments, then the previous wgmma's.
+      SmallVector<Value> args;
+      if (!d)
+        args = operands;
+      for (int64_t i = 0; d && i < numAcc; ++i)
+        args.push_back(LLVM::ExtractValueOp::create(b, loc, d, i));
       args.append(a[mt][kk]);
-      args.push_back(offsetDescriptor(vDesc, stage, vStageBytes, kk * 2048));
+      args.push_back(
+          offsetDescriptor(vDesc, stage, getStageBytes(), kk * 2048));
       d = LLVM::InlineAsmOp::create(
               b, loc, accType, args, asmString, constraints,
               /*has_side_effects=*/true, /*is_align_stack=*/false,
