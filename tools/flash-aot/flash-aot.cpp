@@ -274,7 +274,8 @@ int main(int argc, char **argv) {
     if (blockQOverride || warpsOverride) {
       if (blockQOverride)
         plan.blockQ = blockQOverride;
-      plan.slicesPerWarp = std::max<int64_t>(1, plan.blockQ / (16 * plan.warps));
+      plan.slicesPerWarp =
+          std::max<int64_t>(1, plan.blockQ / (16 * plan.warps));
     }
     if (blockKVOverride)
       plan.blockKV = blockKVOverride;

@@ -14,9 +14,10 @@ def ConvertFlashToGPU : Pass<"convert-flash-to-gpu", "ModuleOp"> {
     op with a `gpu.launch_func` on buffers, following docs/kernel-abi.md.
     The tile sizes, warps and stages come from the plan table
     (KernelPlan.cpp). For sm_90a the products are Hopper warpgroup MMAs
-    (wgmma); for sm_80 to sm_90, ldmatrix and mma.sync. An op with a block-sparse layout gets the block-sparse
-    kernel of its spec, launched with the four CSR buffers, the block sizes
-    and the shared memory in which the kernel stages its row of the layout.
+    (wgmma); for sm_80 to sm_90, ldmatrix and mma.sync. An op with a
+    block-sparse layout gets the block-sparse kernel of its spec, launched
+    with the four CSR buffers, the block sizes and the shared memory in
+    which the kernel stages its row of the layout.
 
     Ops the kernels do not cover yet (f32 operands, a mask operand,
     softcap, a layout whose block sizes are not multiples of the kernel's
