@@ -27,23 +27,11 @@ import torch
 import torch.nn.functional as F
 
 from kernels import KernelLibrary
-from reference import (csr_lists, layout_visibility, reference, tile_states,
-                       visibility)
+from reference import (csr_lists, layout_visibility, make, reference,
+                       rel_error, tile_states, visibility)
 
 MASKS = ["none", "causal", "causal_bottom_right", "sliding_window"]
 LENGTHS = [1, 7, 17, 63, 64, 65, 127, 128, 200, 333, 513, 1000, 1024, 1500]
-
-
-def rel(x, ref):
-    return ((x.double() - ref).norm() / ref.norm().clamp_min(1e-30)).item()
-
-
-def make(B, H, L, D, dtype, layout, device, scale=1.0):
-    if layout == "bhld":
-        return torch.randn(B, H, L, D, device=device, dtype=dtype) * scale
-    # [B, L, H, D] storage viewed as [B, H, L, D].
-    return (torch.randn(B, L, H, D, device=device, dtype=dtype) *
-            scale).transpose(1, 2)
 
 
 def random_case(rng, head_dims):
@@ -73,9 +61,10 @@ def random_layout(B, H, Lq, Lk, block, device):
 def run_case(lib, c, chip, device="cuda", compare_torch=True):
     dtype = {"f16": torch.float16, "bf16": torch.bfloat16}[c["dtype"]]
     # Logits of a few units: a peaky softmax.
-    q = make(c["B"], c["Hq"], c["Lq"], c["D"], dtype, c["layout"], device, 1.5)
-    k = make(c["B"], c["Hkv"], c["Lk"], c["D"], dtype, c["layout"], device, 1.5)
-    v = make(c["B"], c["Hkv"], c["Lk"], c["D"], dtype, c["layout"], device)
+    q = make(c["B"], c["Hq"], c["Lq"], c["D"], dtype, c["layout"], 1.5, device)
+    k = make(c["B"], c["Hkv"], c["Lk"], c["D"], dtype, c["layout"], 1.5, device)
+    v = make(c["B"], c["Hkv"], c["Lk"], c["D"], dtype, c["layout"],
+             device=device)
     scale = 1.0 / math.sqrt(c["D"])
     vis = visibility(c["mask"], c["Lq"], c["Lk"], c["window"], device)
     layout = None
@@ -100,12 +89,12 @@ def run_case(lib, c, chip, device="cuda", compare_torch=True):
         torch_out = F.scaled_dot_product_attention(
             q, k, v, attn_mask=vis, scale=scale,
             enable_gqa=c["Hq"] != c["Hkv"])
-        err_torch = rel(torch_out[:, :, live], ref_out[:, :, live])
+        err_torch = rel_error(torch_out[:, :, live], ref_out[:, :, live])
     elif compare_torch:
         err_torch = 0.0
     written = not torch.isnan(out).any().item() and \
         not torch.isnan(lse).any().item()
-    err = rel(out, ref_out)
+    err = rel_error(out, ref_out)
     inf_ok = torch.equal(torch.isneginf(lse), torch.isneginf(ref_lse))
     fin = ~torch.isneginf(ref_lse)
     lse_err = ((lse.double()[fin] - ref_lse[fin]).abs() /

@@ -1,10 +1,25 @@
 """The float64 reference of flash.attention's forward semantics on torch
-tensors, shared by the GPU scripts here and the Python package's GPU tests.
-It is written independently of the kernels and of the package."""
+tensors, shared by the GPU scripts here and the Python package's GPU tests,
+with the random inputs and the error measure they compare with. It is
+written independently of the kernels and of the package."""
 
 import math
 
 import torch
+
+
+def make(b, h, length, d, dtype, layout, scale=1.0, device="cuda"):
+    """Random [B, H, L, D] inputs: `layout` "bhld" is contiguous, "blhd" is
+    [B, L, H, D] storage seen as [B, H, L, D]."""
+    if layout == "bhld":
+        return torch.randn(b, h, length, d, device=device, dtype=dtype) * scale
+    return (torch.randn(b, length, h, d, device=device, dtype=dtype) *
+            scale).transpose(1, 2)
+
+
+def rel_error(x, ref):
+    """||x - ref|| / ||ref||, in float64."""
+    return ((x.double() - ref).norm() / ref.norm().clamp_min(1e-30)).item()
 
 
 def visibility(mask, Lq, Lk, window, device):

@@ -14,8 +14,8 @@ import torch
 # independently of the package under test.
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 os.pardir, "gpu"))
-from reference import (layout_visibility, reference, tile_states,  # noqa: E402,F401
-                       visibility)
+from reference import (layout_visibility, make, reference,  # noqa: E402,F401
+                       rel_error, tile_states, visibility)
 
 
 def kernel_specs(block_sparse=False):
@@ -44,15 +44,6 @@ def have(specs, head_dim, dtype, mask):
     return specs is None or (kernel_head_dim(head_dim), dtype, mask) in specs
 
 
-def make(b, h, length, d, dtype, layout, scale=1.0):
-    """Random [B, H, L, D] inputs on the GPU: `layout` "bhld" is contiguous,
-    "blhd" is [B, L, H, D] storage seen as [B, H, L, D]."""
-    if layout == "bhld":
-        return torch.randn(b, h, length, d, device="cuda", dtype=dtype) * scale
-    return (torch.randn(b, length, h, d, device="cuda", dtype=dtype) *
-            scale).transpose(1, 2)
-
-
 def call_kwargs(mask, window):
     """flash_mlir.attention's keyword arguments for a mask kind."""
     if mask == "causal":
@@ -62,10 +53,6 @@ def call_kwargs(mask, window):
     if mask == "sliding_window":
         return {"window": window}
     return {}
-
-
-def rel_error(x, ref):
-    return ((x.double() - ref).norm() / ref.norm().clamp_min(1e-30)).item()
 
 
 def check_against_reference(q, k, v, out, lse, visible, scale, case):
