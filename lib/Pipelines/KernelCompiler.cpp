@@ -98,7 +98,8 @@ llvm::json::Object mlir::flash::describeKernel(const CompiledKernel &kernel) {
                           {"stages", plan.stages},
                           {"query_in_registers", plan.queryInRegisters},
                           {"warpgroup_mma", plan.warpgroupMMA},
-                          {"min_ctas_per_sm", plan.minCTAsPerSM}}},
+                          {"min_ctas_per_sm", plan.minCTAsPerSM},
+                          {"scores_before_copies", plan.scoresBeforeCopies}}},
       {"threads", plan.getThreads()},
       {"smem_bytes", plan.getSharedMemoryBytes()},
       {"params", describeParams(spec)}};

@@ -101,6 +101,11 @@ static cl::opt<std::string> queryInRegistersOverride(
     "query-in-registers",
     cl::desc("Override the plan: keep Q fragments in registers (yes/no)"),
     cl::cat(aotCategory));
+static cl::opt<std::string> scoresBeforeCopiesOverride(
+    "scores-before-copies",
+    cl::desc("Override the plan: issue each tile's Q K^T before the next "
+             "tile's copies (yes/no; warpgroup MMAs only)"),
+    cl::cat(aotCategory));
 
 static cl::opt<std::string> outputDir("o", cl::desc("Output directory"),
                                       cl::cat(aotCategory),
@@ -188,7 +193,8 @@ int main(int argc, char **argv) {
       "the given head dims, element types, masks and chips\n");
   // A yes/no override that is neither is an error, not a silent "no".
   for (const cl::opt<std::string> *option :
-       {&warpgroupMMAOverride, &queryInRegistersOverride})
+       {&warpgroupMMAOverride, &queryInRegistersOverride,
+        &scoresBeforeCopiesOverride})
     if (!option->empty() && *option != "yes" && *option != "no") {
       llvm::errs() << "flash-aot: --" << option->ArgStr
                    << " takes yes or no, got '" << *option << "'\n";
@@ -285,6 +291,8 @@ int main(int argc, char **argv) {
       plan.minCTAsPerSM = minCTAsPerSMOverride;
     if (!queryInRegistersOverride.empty())
       plan.queryInRegisters = queryInRegistersOverride == "yes";
+    if (!scoresBeforeCopiesOverride.empty())
+      plan.scoresBeforeCopies = scoresBeforeCopiesOverride == "yes";
     if (llvm::Error err = verifyKernelPlan(spec, plan)) {
       llvm::errs() << "flash-aot: " << spec.getName() << ": "
                    << llvm::toString(std::move(err)) << "\n";

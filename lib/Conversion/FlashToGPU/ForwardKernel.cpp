@@ -265,15 +265,24 @@ ForwardKernelEmitter::foldTile(ValueRange carried, Value stage,
         NVVM::SharedSpaceAttr::get(b.getContext(),
                                    NVVM::SharedSpace::shared_cta));
   gpu::BarrierOp::create(b, loc);
+  // The tensor cores may run Q Kᵀ while the warps issue the next tile's
+  // copies.
+  SmallVector<Value> pendingScores;
+  if (plan.scoresBeforeCopies)
+    pendingScores = issueScoresWarpgroup(stage);
   prefetchNext();
   // Commit every iteration, even empty, so the wait count stays right.
   NVVM::CpAsyncCommitGroupOp::create(b, loc);
 
   KeyVisit visit = visitFn();
+  std::optional<Scores> scores;
+  if (plan.scoresBeforeCopies)
+    scores = collectScoresWarpgroup(pendingScores);
   SmallVector<Type> types = llvm::to_vector(carried.getTypes());
   auto step = [&](bool masked) {
     WarpState s = WarpState::unflatten(carried, 2 * plan.slicesPerWarp);
-    computeTile(stage, visit.tile, masked, s, visit.band);
+    computeTile(stage, visit.tile, masked, s, visit.band,
+                scores ? &*scores : nullptr);
     return s.flatten();
   };
   return emitIf(
@@ -309,11 +318,14 @@ SmallVector<Value> ForwardKernelEmitter::emitDenseLoop(ValueRange init) {
 /// Folds key tile `keyTile`, held in shared-memory stage `stage`, into the
 /// warp's softmax state.
 void ForwardKernelEmitter::computeTile(Value stage, Value keyTile, bool masked,
-                                       WarpState &state, Value band) {
+                                       WarpState &state, Value band,
+                                       const Scores *scores) {
   int64_t keyTiles8 = plan.blockKV / 8;
   int64_t slices = plan.slicesPerWarp;
-  Scores s = plan.warpgroupMMA ? computeScoresWarpgroup(stage)
-                               : computeScores(stage);
+  Scores s = scores              ? *scores
+             : plan.warpgroupMMA ? collectScoresWarpgroup(
+                                       issueScoresWarpgroup(stage))
+                                 : computeScores(stage);
 
   // Mask the raw scores; the scale is folded into the exponent below.
   // Per row, the visible keys are [lo, hi] (hi already clamped to the key

@@ -174,7 +174,8 @@ private:
   using Scores = SmallVector<SmallVector<Fragment>>;
   /// S = Q Kᵀ of the tile in `stage`: per slice, per 8-key n-tile.
   Scores computeScores(Value stage);
-  Scores computeScoresWarpgroup(Value stage);
+  SmallVector<Value> issueScoresWarpgroup(Value stage);
+  Scores collectScoresWarpgroup(ArrayRef<Value> acc);
   /// O += P V, with P the exponentiated scores `p`.
   void accumulateValues(Value stage, const Scores &p, WarpState &state);
   void accumulateValuesWarpgroup(Value stage, const Scores &p,
@@ -201,8 +202,10 @@ private:
                          int64_t strideBytes);
   Value offsetDescriptor(Value descriptor, Value stage, int64_t stageBytes,
                          int64_t bytes);
+  /// Folds the tile in `stage` into `state`; `scores` are its Q Kᵀ when
+  /// already computed (KernelPlan::scoresBeforeCopies).
   void computeTile(Value stage, Value keyTile, bool masked, WarpState &state,
-                   Value band = nullptr);
+                   Value band = nullptr, const Scores *scores = nullptr);
 
   /// What one iteration of the key loop does: the key tile it visits,
   /// whether that tile skips the element mask (`unmasked`), and whether

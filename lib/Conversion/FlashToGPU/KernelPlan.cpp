@@ -155,7 +155,8 @@ llvm::Error mlir::flash::verifyKernelSpec(const KernelSpec &spec) {
 /// registers: two warpgroups of one slice each. Key tiles are the widest
 /// that fit without spills (test/Conversion/FlashToGPU/no-spills.test);
 /// block-sparse kernels take powers of two. Q stays in shared memory,
-/// where the tensor cores read it.
+/// where the tensor cores read it. Q Kᵀ goes before the next tile's copies
+/// where that measured faster and spills nothing (docs/performance.md).
 static KernelPlan selectWarpgroupPlan(const KernelSpec &spec,
                                       int64_t paddedHeadDim) {
   KernelPlan plan;
@@ -178,22 +179,34 @@ static KernelPlan selectWarpgroupPlan(const KernelSpec &spec,
       plan.minCTAsPerSM = 5;
     else if (!window || paddedHeadDim <= 64)
       plan.minCTAsPerSM = 4;
+    // 3-4% faster unmasked at D = 128; the other kernels spill with it.
+    plan.scoresBeforeCopies =
+        paddedHeadDim > 64 && spec.mask == MaskKind::None;
   } else if (paddedHeadDim <= 64) {
     // 96-key tiles: 1.24-1.45x FA2, against 1.20-1.33x with 64 and
     // 1.20-1.40x with 80 (docs/performance.md).
     plan.warps = 4;
     plan.slicesPerWarp = 2;
     plan.blockKV = 96;
+    // Up to 3.5% faster unmasked, within 1% masked.
+    plan.scoresBeforeCopies = true;
   } else if (paddedHeadDim <= 128) {
     // 48-key tiles: 1.29-1.47x FA2, against 1.12-1.20x with 32; the
     // window's two-sided band needs the registers of 32.
     plan.warps = 4;
     plan.slicesPerWarp = 2;
     plan.blockKV = window ? 32 : 48;
+    // At D = 128, 3% faster unmasked and 6% with the window, but 5-7%
+    // slower under the causal masks, whose band leaves no registers for
+    // it (at D = 96, 1% slower unmasked, 2% faster with the window).
+    plan.scoresBeforeCopies = spec.mask == MaskKind::None || window;
   } else {
     plan.warps = 8;
     plan.slicesPerWarp = 1;
     plan.blockKV = paddedHeadDim <= 192 ? 64 : window ? 16 : 32;
+    // 13-18% faster at D = 256, whose Q Kᵀ takes 16 wgmmas; 1-2% slower
+    // at D = 192.
+    plan.scoresBeforeCopies = paddedHeadDim > 192;
   }
   plan.blockQ = 16 * plan.slicesPerWarp * plan.warps;
   return plan;
@@ -302,6 +315,9 @@ llvm::Error mlir::flash::verifyKernelPlan(const KernelSpec &spec,
     if (plan.queryInRegisters)
       return llvm::createStringError(
           "warpgroup MMAs read Q from shared memory, not from registers");
+  } else if (plan.scoresBeforeCopies) {
+    return llvm::createStringError(
+        "issuing Q K^T before the next tile's copies needs warpgroup MMAs");
   }
   return llvm::Error::success();
 }

@@ -40,11 +40,11 @@ Value ForwardKernelEmitter::offsetDescriptor(Value descriptor, Value stage,
   return add(moved, stageUnits);
 }
 
-/// S = Q Kᵀ with warpgroup MMAs: per 64-row slice, one m64 x blockKV x k16
-/// wgmma per head-dim step, Q and K both K-major in shared memory. The
-/// first step ignores the (undefined) accumulator.
-ForwardKernelEmitter::Scores
-ForwardKernelEmitter::computeScoresWarpgroup(Value stage) {
+/// Issues S = Q Kᵀ with warpgroup MMAs: per 64-row slice, one m64 x
+/// blockKV x k16 wgmma per head-dim step, Q and K both K-major in shared
+/// memory; the first step ignores the (undefined) accumulator. Returns the
+/// accumulators in flight, one per slice, for collectScoresWarpgroup.
+SmallVector<Value> ForwardKernelEmitter::issueScoresWarpgroup(Value stage) {
   MLIRContext *ctx = b.getContext();
   int64_t n = plan.blockKV;
   auto accType = LLVM::LLVMStructType::getLiteral(
@@ -79,6 +79,13 @@ ForwardKernelEmitter::computeScoresWarpgroup(Value stage) {
     acc.push_back(d);
   }
   NVVM::WgmmaGroupSyncAlignedOp::create(b, loc);
+  return acc;
+}
+
+/// Waits for the products of issueScoresWarpgroup and returns S.
+ForwardKernelEmitter::Scores
+ForwardKernelEmitter::collectScoresWarpgroup(ArrayRef<Value> acc) {
+  int64_t n = plan.blockKV;
   NVVM::WgmmaWaitGroupSyncOp::create(b, loc, 0);
   Scores s(plan.slicesPerWarp);
   for (int64_t mt = 0; mt < plan.slicesPerWarp; ++mt)

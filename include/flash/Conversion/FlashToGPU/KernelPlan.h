@@ -61,6 +61,11 @@ struct KernelPlan {
   /// CTAs that should share an SM: ptxas keeps the registers per thread
   /// within what that many CTAs leave (.minnctapersm). 1 leaves ptxas free.
   int64_t minCTAsPerSM = 1;
+  /// Warpgroup MMAs only: whether each key tile's Q Kᵀ is issued before
+  /// the copies of the next tile, so that the tensor cores compute it while
+  /// the warps work out the copies' addresses. The scores in flight over
+  /// the copies cost registers.
+  bool scoresBeforeCopies = false;
 
   int64_t getThreads() const { return 32 * warps; }
   /// Query rows of one slice: 16 for mma.sync, 64 for a warpgroup MMA.
