@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
-from kernels import KernelLibrary
+from kernels import KernelLibrary, variant_libraries
 from timing import compiled_flex_attention, time_interleaved
 
 
@@ -57,10 +57,7 @@ def main():
                    help="LABEL=DIR: also time another kernel library")
     args = p.parse_args()
     lib = KernelLibrary(args.kernels)
-    variants = {}
-    for spec in args.variant:
-        label, directory = spec.split("=", 1)
-        variants[label] = KernelLibrary(directory)
+    variants = variant_libraries(args.variant)
     dev = "cuda"
     flex = None
     if args.flex:

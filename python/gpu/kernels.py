@@ -97,6 +97,15 @@ class KernelLibrary:
         return out, lse
 
 
+def variant_libraries(specs):
+    """{label: KernelLibrary} of the scripts' --variant LABEL=DIR options."""
+    libraries = {}
+    for spec in specs:
+        label, directory = spec.split("=", 1)
+        libraries[label] = KernelLibrary(directory)
+    return libraries
+
+
 def sparse_shared_memory(key_len, block_kv, kernel_block_kv):
     """The shared memory a block-sparse kernel adds to stage its row of the
     layout (docs/kernel-abi.md): the kernel tiles of NKV key blocks, an end

@@ -18,7 +18,7 @@ import sys
 
 import torch
 
-from kernels import KernelLibrary
+from kernels import KernelLibrary, variant_libraries
 from timing import time_interleaved
 
 
@@ -37,10 +37,8 @@ def main():
     p.add_argument("--reps", type=int, default=15)
     p.add_argument("--chip", default="sm_90a")
     args = p.parse_args()
-    libs = {"base": KernelLibrary(args.base)}
-    for spec in args.variant:
-        label, directory = spec.split("=", 1)
-        libs[label] = KernelLibrary(directory)
+    libs = {"base": KernelLibrary(args.base),
+            **variant_libraries(args.variant)}
     print("| D | L | mask | " + " | ".join(f"{label} us" for label in libs) +
           " | " + " | ".join(f"{label} / base" for label in libs
                              if label != "base") + " |")

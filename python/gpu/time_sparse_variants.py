@@ -22,7 +22,7 @@ import sys
 import torch
 
 from bench_sparse import layout_tensors, random_layouts
-from kernels import KernelLibrary
+from kernels import KernelLibrary, variant_libraries
 from timing import time_interleaved
 
 BLOCK = 128
@@ -43,10 +43,8 @@ def main():
     p.add_argument("--reps", type=int, default=30)
     p.add_argument("--chip", default="sm_90a")
     args = p.parse_args()
-    libs = {"base": KernelLibrary(args.base)}
-    for spec in args.variant:
-        label, directory = spec.split("=", 1)
-        libs[label] = KernelLibrary(directory)
+    libs = {"base": KernelLibrary(args.base),
+            **variant_libraries(args.variant)}
     B, H, L = args.batch, args.heads, args.length
     n = -(-L // BLOCK)
     densities = [float(d) for d in args.densities.split(",")]

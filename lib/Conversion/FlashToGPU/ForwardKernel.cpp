@@ -28,7 +28,9 @@
 // of 128-byte rows with the hardware's 128-byte swizzle (the same XOR, on
 // 1024-byte aligned chunks); P stays in registers. Each warp's part of a
 // wgmma accumulator has the layout of its mma.sync accumulators, so the
-// softmax, the masks and the epilogue are shared.
+// softmax, the masks and the epilogue are shared. Where the plan says so
+// (scoresBeforeCopies), a tile's Q Kᵀ is issued before the next tile's
+// copies and waited for after them.
 //
 // Fragment layouts (lane = 32-lane index, g = lane / 4, c = lane % 4): an
 // accumulator holds (row g, cols 2c, 2c+1) in [0, 1] and (row g + 8, same
