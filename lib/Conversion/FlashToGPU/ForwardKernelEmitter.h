@@ -223,6 +223,10 @@ private:
   /// Dense kernels: iteration `keyTile` visits key tile `keyTile`.
   KeyVisit visitDense(Value keyTile);
 
+  /// A causal kernel's CTA: sets `head` and `batch` and returns the query
+  /// tile, so that the grid runs the longest tiles first across heads.
+  Value scheduleCausalTile();
+
   // Block-sparse kernels stage the live key tiles of the CTA's row of the
   // layout in shared memory, then walk them: iteration i visits staged
   // tile i; a -1 ends the list.

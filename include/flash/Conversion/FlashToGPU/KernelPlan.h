@@ -68,6 +68,11 @@ struct KernelPlan {
   bool scoresBeforeCopies = false;
 
   int64_t getThreads() const { return 32 * warps; }
+  /// Causal kernels launch their longest query tiles first, over sections
+  /// of SMs / this many (batch, head) pairs (ForwardKernel.cpp). Measured
+  /// on an H100 (docs/performance.md): 2 for CTAs of four warps, two per
+  /// SM; 8 for CTAs of eight warps, one per SM.
+  int64_t getSMsPerCausalSectionPair() const { return warps > 4 ? 8 : 2; }
   /// Query rows of one slice: 16 for mma.sync, 64 for a warpgroup MMA.
   int64_t getSliceRows() const { return warpgroupMMA ? 64 : 16; }
   /// Dynamic shared memory: the Q tile and `stages` K and V tiles, and for
