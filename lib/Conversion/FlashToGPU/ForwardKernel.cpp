@@ -2,7 +2,8 @@
 //
 // Emits the FlashAttention-2 forward schedule at the gpu/nvgpu/nvvm level:
 //
-//   one CTA per (query tile, query head, batch); each warp owns
+//   one CTA per (query tile, query head, batch), causal grids starting
+//   their longest tiles first (scheduleCausalTile); each warp owns
 //   `slicesPerWarp` consecutive 16-row slices of the tile, so that every K
 //   and V fragment it reads from shared memory feeds that many mma.sync;
 //   Q is copied to shared memory once (cp.async) and kept in registers as
