@@ -433,7 +433,8 @@ void ForwardKernelEmitter::computeTile(Value stage, Value keyTile, bool masked,
 /// section's pairs innermost. One section of all pairs was up to 21% slower
 /// than reversing each head's tiles where there are many short heads (B·H =
 /// 256, L = 1k): fewer of a head's CTAs run together to share its K and V
-/// in L2 (docs/performance.md). The arithmetic is 32-bit, as grids are.
+/// in L2 (docs/performance.md). The arithmetic is 32-bit: a grid of 2^32
+/// CTAs of at least 64 query rows would need more memory than GPUs have.
 Value ForwardKernelEmitter::scheduleCausalTile() {
   auto i32Of = [&](Value v) {
     return arith::IndexCastUIOp::create(b, loc, i32, v).getResult();
