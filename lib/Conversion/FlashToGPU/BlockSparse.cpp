@@ -30,7 +30,7 @@ void ForwardKernelEmitter::stageSparseRow(ValueRange layoutArgs, Value smem) {
   Value blockKV = maxsi(cast(indexType, layoutArgs[5]), idx(1));
   Value tilesPerBlock = maxsi(divu(blockKV, plan.blockKV), idx(1));
   Value numBlocks = arith::CeilDivUIOp::create(b, loc, keyLen, blockKV);
-  Value layoutTile = arith::DivUIOp::create(b, loc, tileRow0, blockQ);
+  Value layoutTile = divu(tileRow0, blockQ);
 
   // One list's row and its count, clamped to the list's capacity N. A list
   // with N = 0 (no full list) is not read at all.
@@ -232,9 +232,8 @@ ForwardKernelEmitter::KeyVisit ForwardKernelEmitter::visitSparse(Value staged) {
 /// (i32) and nothing else: no trip count, no layout pointers.
 SmallVector<Value> ForwardKernelEmitter::emitSparseLoop(ValueRange init) {
   auto stageOf = [&](Value pos) {
-    return arith::IndexCastOp::create(
-        b, loc, b.getIndexType(),
-        arith::RemUIOp::create(b, loc, pos, i32c(plan.stages)));
+    return arith::IndexCastOp::create(b, loc, b.getIndexType(),
+                                      remu(pos, i32c(plan.stages)));
   };
   SmallVector<Value> operands(init);
   operands.push_back(i32c(0));

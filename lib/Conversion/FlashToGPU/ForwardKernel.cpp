@@ -439,12 +439,6 @@ Value ForwardKernelEmitter::scheduleCausalTile() {
   auto i32Of = [&](Value v) {
     return arith::IndexCastUIOp::create(b, loc, i32, v).getResult();
   };
-  auto div = [&](Value x, Value y) {
-    return arith::DivUIOp::create(b, loc, x, y).getResult();
-  };
-  auto rem = [&](Value x, Value y) {
-    return arith::RemUIOp::create(b, loc, x, y).getResult();
-  };
   auto grid = [&](gpu::Dimension dim) {
     return i32Of(gpu::GridDimOp::create(b, loc, dim));
   };
@@ -463,21 +457,21 @@ Value ForwardKernelEmitter::scheduleCausalTile() {
   Value linear = add(tile, mul(tiles, add(headId, mul(heads, batchId))));
   Value sms = NVVM::SmDimOp::create(b, loc, i32);
   Value share =
-      div(sms, i32c(static_cast<int32_t>(plan.getSMsPerCausalSectionPair())));
+      divu(sms, i32c(static_cast<int32_t>(plan.getSMsPerCausalSectionPair())));
   Value sectionPairs = arith::MaxUIOp::create(b, loc, share, i32c(1));
   Value sectionCtas = mul(sectionPairs, tiles);
-  Value first = mul(div(linear, sectionCtas), sectionPairs);
-  Value within = rem(linear, sectionCtas);
+  Value first = mul(divu(linear, sectionCtas), sectionPairs);
+  Value within = remu(linear, sectionCtas);
   Value inSection =
       arith::MinUIOp::create(b, loc, sectionPairs, sub(pairs, first));
-  Value pair = add(first, rem(within, inSection));
-  Value rank = div(within, inSection);
+  Value pair = add(first, remu(within, inSection));
+  Value rank = divu(within, inSection);
   auto index = [&](Value v) {
     return arith::IndexCastUIOp::create(b, loc, b.getIndexType(), v)
         .getResult();
   };
-  head = index(rem(pair, heads));
-  batch = index(div(pair, heads));
+  head = index(remu(pair, heads));
+  batch = index(divu(pair, heads));
   return index(sub(sub(tiles, i32c(1)), rank));
 }
 
@@ -547,8 +541,7 @@ gpu::GPUFuncOp ForwardKernelEmitter::emit() {
   }
   Value queryHeads = memref::DimOp::create(b, loc, q, 1);
   Value kvHeads = memref::DimOp::create(b, loc, k, 1);
-  kvHead = arith::DivUIOp::create(
-      b, loc, head, arith::DivUIOp::create(b, loc, queryHeads, kvHeads));
+  kvHead = divu(head, divu(queryHeads, kvHeads));
   queryLen = memref::DimOp::create(b, loc, q, 2);
   keyLen = memref::DimOp::create(b, loc, k, 2);
   offset = sub(keyLen, queryLen);

@@ -89,12 +89,10 @@ private:
   Value sub(Value x, Value y) { return arith::SubIOp::create(b, loc, x, y); }
   Value mul(Value x, Value y) { return arith::MulIOp::create(b, loc, x, y); }
   Value mul(Value x, int64_t y) { return mul(x, idx(y)); }
-  Value divu(Value x, int64_t y) {
-    return arith::DivUIOp::create(b, loc, x, idx(y));
-  }
-  Value remu(Value x, int64_t y) {
-    return arith::RemUIOp::create(b, loc, x, idx(y));
-  }
+  Value divu(Value x, Value y) { return arith::DivUIOp::create(b, loc, x, y); }
+  Value divu(Value x, int64_t y) { return divu(x, idx(y)); }
+  Value remu(Value x, Value y) { return arith::RemUIOp::create(b, loc, x, y); }
+  Value remu(Value x, int64_t y) { return remu(x, idx(y)); }
   Value minsi(Value x, Value y) { return arith::MinSIOp::create(b, loc, x, y); }
   Value maxsi(Value x, Value y) { return arith::MaxSIOp::create(b, loc, x, y); }
   Value cmpi(arith::CmpIPredicate p, Value x, Value y) {
