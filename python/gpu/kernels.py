@@ -97,6 +97,21 @@ class KernelLibrary:
         return out, lse
 
 
+def add_variant_arguments(parser):
+    """The variant timers' BASE_DIR argument and --variant LABEL=DIR options;
+    base_and_variants() loads what they name."""
+    parser.add_argument("base")
+    parser.add_argument("--variant", action="append", default=[],
+                        help="LABEL=DIR: another kernel library")
+
+
+def base_and_variants(args):
+    """{"base": KernelLibrary, label: KernelLibrary, ...} of the options of
+    add_variant_arguments()."""
+    return {"base": KernelLibrary(args.base),
+            **variant_libraries(args.variant)}
+
+
 def variant_libraries(specs):
     """{label: KernelLibrary} of the scripts' --variant LABEL=DIR options."""
     libraries = {}

@@ -18,16 +18,14 @@ import sys
 
 import torch
 
-from kernels import KernelLibrary, variant_libraries
+from kernels import add_variant_arguments, base_and_variants
 from timing import time_interleaved
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("base")
-    p.add_argument("--variant", action="append", default=[],
-                   help="LABEL=DIR: another kernel library")
+    add_variant_arguments(p)
     p.add_argument("--dims", default="64,96,128,192,256")
     p.add_argument("--lengths", default="2048,8192")
     p.add_argument("--masks", default="none,causal,sliding_window")
@@ -37,8 +35,7 @@ def main():
     p.add_argument("--reps", type=int, default=15)
     p.add_argument("--chip", default="sm_90a")
     args = p.parse_args()
-    libs = {"base": KernelLibrary(args.base),
-            **variant_libraries(args.variant)}
+    libs = base_and_variants(args)
     print("| D | L | mask | " + " | ".join(f"{label} us" for label in libs) +
           " | " + " | ".join(f"{label} / base" for label in libs
                              if label != "base") + " |")

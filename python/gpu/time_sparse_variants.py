@@ -22,7 +22,7 @@ import sys
 import torch
 
 from bench_sparse import layout_tensors, random_layouts
-from kernels import KernelLibrary, variant_libraries
+from kernels import add_variant_arguments, base_and_variants
 from timing import time_interleaved
 
 BLOCK = 128
@@ -31,9 +31,7 @@ BLOCK = 128
 def main():
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("base")
-    p.add_argument("--variant", action="append", default=[],
-                   help="LABEL=DIR: another kernel library")
+    add_variant_arguments(p)
     p.add_argument("--dims", default="64,128")
     p.add_argument("--densities", default="1,0.1")
     p.add_argument("--layout", choices=("full", "causal"), default="full")
@@ -43,8 +41,7 @@ def main():
     p.add_argument("--reps", type=int, default=30)
     p.add_argument("--chip", default="sm_90a")
     args = p.parse_args()
-    libs = {"base": KernelLibrary(args.base),
-            **variant_libraries(args.variant)}
+    libs = base_and_variants(args)
     B, H, L = args.batch, args.heads, args.length
     n = -(-L // BLOCK)
     densities = [float(d) for d in args.densities.split(",")]
