@@ -99,7 +99,8 @@ llvm::json::Object mlir::flash::describeKernel(const CompiledKernel &kernel) {
                           {"query_in_registers", plan.queryInRegisters},
                           {"warpgroup_mma", plan.warpgroupMMA},
                           {"min_ctas_per_sm", plan.minCTAsPerSM},
-                          {"scores_before_copies", plan.scoresBeforeCopies}}},
+                          {"scores_before_copies", plan.scoresBeforeCopies},
+                          {"copy_pointers", plan.copyPointers}}},
       {"threads", plan.getThreads()},
       {"smem_bytes", plan.getSharedMemoryBytes()},
       {"params", describeParams(spec)}};

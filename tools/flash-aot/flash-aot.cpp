@@ -107,6 +107,12 @@ static cl::opt<std::string> scoresBeforeCopiesOverride(
              "tile's copies (yes/no; warpgroup MMAs only)"),
     cl::cat(aotCategory));
 
+static cl::opt<std::string> copyPointersOverride(
+    "copy-pointers",
+    cl::desc("Override the plan: address the K and V copies by pointers "
+             "advanced per tile (yes/no)"),
+    cl::cat(aotCategory));
+
 static cl::opt<std::string> outputDir("o", cl::desc("Output directory"),
                                       cl::cat(aotCategory),
                                       cl::value_desc("dir"), cl::Required);
@@ -194,7 +200,7 @@ int main(int argc, char **argv) {
   // A yes/no override that is neither is an error, not a silent "no".
   for (const cl::opt<std::string> *option :
        {&warpgroupMMAOverride, &queryInRegistersOverride,
-        &scoresBeforeCopiesOverride})
+        &scoresBeforeCopiesOverride, &copyPointersOverride})
     if (!option->empty() && *option != "yes" && *option != "no") {
       llvm::errs() << "flash-aot: --" << option->ArgStr
                    << " takes yes or no, got '" << *option << "'\n";
@@ -293,6 +299,8 @@ int main(int argc, char **argv) {
       plan.queryInRegisters = queryInRegistersOverride == "yes";
     if (!scoresBeforeCopiesOverride.empty())
       plan.scoresBeforeCopies = scoresBeforeCopiesOverride == "yes";
+    if (!copyPointersOverride.empty())
+      plan.copyPointers = copyPointersOverride == "yes";
     if (llvm::Error err = verifyKernelPlan(spec, plan)) {
       llvm::errs() << "flash-aot: " << spec.getName() << ": "
                    << llvm::toString(std::move(err)) << "\n";

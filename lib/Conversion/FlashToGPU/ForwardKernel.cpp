@@ -136,6 +136,11 @@ void ForwardKernelEmitter::copyTile(Value src, Value srcHead, Value row0,
   int64_t rowsPerCopy = threads / chunksPerRow;
   Value r0 = divu(tid, chunksPerRow);
   Value c0 = remu(tid, chunksPerRow);
+  if (plan.copyPointers && wholeRows && rowsPerCopy % 8 == 0 && stage) {
+    copyWholeRows(src, srcHead, row0, len, dst, stage, total / threads, r0, c0,
+                  rowsPerCopy, inBounds);
+    return;
+  }
   for (int64_t it = 0; it < total / threads; ++it) {
     Value r = add(r0, idx(it * rowsPerCopy)), c = c0;
     if (!wholeRows) {
@@ -164,6 +169,90 @@ void ForwardKernelEmitter::copyTile(Value src, Value srcHead, Value row0,
         b, loc, nvgpu::DeviceAsyncTokenType::get(b.getContext()), dst, dstIdx,
         src, ValueRange{batch, srcHead, srcRow, srcCol}, b.getIndexAttr(8),
         count, b.getUnitAttr());
+  }
+}
+
+/// The copies of copyTile where each thread moves one chunk column of
+/// `copies` rows `rowsPerCopy` apart (a multiple of 8, so every row of the
+/// thread has the same swizzle). The addresses are byte pointers: the
+/// thread's column in src[batch, head] and its chunk in the stage, which do
+/// not depend on the tile, moved by its first row times the row stride,
+/// then by one step per copy. Indexing the 4-D view instead multiplies
+/// every row by the stride anew and keeps more 64-bit values live across
+/// the key loop. Rows past `len` (unless `inBounds`) read row0, which every
+/// tile holds, and copy nothing.
+void ForwardKernelEmitter::copyWholeRows(Value src, Value srcHead, Value row0,
+                                         Value len, Value dst, Value stage,
+                                         int64_t copies, Value r0, Value c0,
+                                         int64_t rowsPerCopy, bool inBounds) {
+  MLIRContext *ctx = b.getContext();
+  Type i64 = b.getI64Type(), i8 = b.getI8Type();
+  auto toI64 = [&](Value v) {
+    return arith::IndexCastOp::create(b, loc, i64, v).getResult();
+  };
+  auto pointerOf = [&](Value memref, unsigned addressSpace) {
+    Value address =
+        toI64(memref::ExtractAlignedPointerAsIndexOp::create(b, loc, memref));
+    return LLVM::IntToPtrOp::create(
+        b, loc, LLVM::LLVMPointerType::get(ctx, addressSpace), address);
+  };
+  auto advance = [&](Value pointer, Value bytes) {
+    return LLVM::GEPOp::create(b, loc, pointer.getType(), i8, pointer,
+                               ValueRange{bytes})
+        .getResult();
+  };
+
+  auto meta = memref::ExtractStridedMetadataOp::create(b, loc, src);
+  ValueRange strides = meta.getStrides();
+  Value col = mul(c0, 8);
+  Value colValid;
+  if (plan.paddedHeadDim != spec.headDim) {
+    colValid = cmpi(arith::CmpIPredicate::slt, col, idx(spec.headDim));
+    col = select(colValid, col, idx(0));
+  }
+  Value columnElement = add(add(meta.getOffset(), mul(batch, strides[0])),
+                            add(mul(srcHead, strides[1]), col));
+  Value rowBytes = toI64(mul(strides[2], 2));
+  Value column = advance(
+      LLVM::AddrSpaceCastOp::create(b, loc, LLVM::LLVMPointerType::get(ctx, 1),
+                                    pointerOf(src, 0)),
+      toI64(mul(columnElement, 2)));
+  auto rowPointer = [&](Value row) {
+    return advance(column, arith::MulIOp::create(b, loc, toI64(row), rowBytes));
+  };
+  Value from = rowPointer(add(row0, r0));
+  Value copyBytes = arith::MulIOp::create(b, loc, rowBytes, i64c(rowsPerCopy));
+
+  auto dstType = cast<MemRefType>(dst.getType());
+  SmallVector<int64_t> dstStrides;
+  int64_t dstBase;
+  if (failed(dstType.getStridesAndOffset(dstStrides, dstBase)))
+    llvm_unreachable("the shared-memory tiles have static strides");
+  Value dstElement = idx(dstBase);
+  for (auto [index, stride] :
+       llvm::zip_equal(tileIndices(stage, r0, c0), dstStrides))
+    dstElement = add(dstElement, mul(index, stride));
+  Value to = advance(pointerOf(dst, 3), toI64(mul(dstElement, 2)));
+  // The row dimension is the second to last in both layouts of the tiles.
+  int64_t dstRowBytes = 2 * dstStrides[dstStrides.size() - 2];
+
+  auto cacheGlobal = NVVM::LoadCacheModifierKindAttr::get(
+      ctx, NVVM::LoadCacheModifierKind::CG);
+  for (int64_t it = 0; it < copies; ++it) {
+    if (it > 0)
+      from = advance(from, copyBytes);
+    Value source = from, valid = colValid;
+    if (!inBounds) {
+      Value inRange = cmpi(arith::CmpIPredicate::slt,
+                           add(row0, add(r0, idx(it * rowsPerCopy))), len);
+      source = LLVM::SelectOp::create(b, loc, inRange, from, rowPointer(row0));
+      valid = valid ? arith::AndIOp::create(b, loc, valid, inRange).getResult()
+                    : inRange;
+    }
+    Value bytes = valid ? select(valid, i32c(16), i32c(0)) : Value();
+    NVVM::CpAsyncOp::create(
+        b, loc, advance(to, i64c(it * rowsPerCopy * dstRowBytes)), source,
+        b.getI32IntegerAttr(16), cacheGlobal, bytes);
   }
 }
 

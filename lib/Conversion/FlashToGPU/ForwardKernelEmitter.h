@@ -144,6 +144,9 @@ private:
   SmallVector<Value> tileIndices(Value stage, Value row, Value chunk);
   void copyTile(Value src, Value head, Value row0, Value len, Value dst,
                 Value stage, int64_t rows, bool inBounds);
+  void copyWholeRows(Value src, Value head, Value row0, Value len, Value dst,
+                     Value stage, int64_t copies, Value r0, Value c0,
+                     int64_t rowsPerCopy, bool inBounds);
   Fragment ldmatrix(Value smem, ValueRange indices, bool transpose);
   Fragment mma(ArrayRef<Value> a, ArrayRef<Value> bFrag, ArrayRef<Value> c);
   /// The A fragment of Q for slice `mt` and k-step `ks`, read from shared

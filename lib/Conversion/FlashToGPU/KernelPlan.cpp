@@ -200,6 +200,9 @@ static KernelPlan selectWarpgroupPlan(const KernelSpec &spec,
     // slower under the causal masks, whose band leaves no registers for
     // it (at D = 96, 1% slower unmasked, 2% faster with the window).
     plan.scoresBeforeCopies = spec.mask == MaskKind::None || window;
+    // The window's band leaves no registers for the copy pointers either
+    // (up to 184 bytes of spills).
+    plan.copyPointers = !window;
   } else {
     plan.warps = 8;
     plan.slicesPerWarp = 1;

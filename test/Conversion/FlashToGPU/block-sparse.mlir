@@ -47,7 +47,8 @@
 // CHECK:             nvvm.cp.async.wait.group 0
 // CHECK-NEXT:        gpu.barrier
 // CHECK:             memref.load %[[STAGED]]
-// CHECK:             nvgpu.device_async_copy
+// CHECK:             llvm.getelementptr
+// CHECK:             nvvm.cp.async.shared.global {{.*}}, 16, cache = cg
 // CHECK:             nvvm.cp.async.commit.group
 // CHECK-NOT:         gpu.barrier
 // CHECK:             nvvm.mma.sync

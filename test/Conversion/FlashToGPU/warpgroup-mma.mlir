@@ -27,7 +27,7 @@
 // CHECK:           nvvm.wgmma.mma_async {{.*}}, <m = 64, n = 96, k = 16>, D[<f32>, <one>], A[<f16>, <one>, <row>], B[<f16>, <one>, <col>]
 // CHECK:           nvvm.wgmma.commit.group.sync.aligned
 // CHECK-NEXT:      arith.constant
-// CHECK:           nvgpu.device_async_copy
+// CHECK:           nvvm.cp.async.shared.global
 // CHECK:           nvvm.cp.async.commit.group
 // CHECK:           nvvm.wgmma.wait.group.sync.aligned 0
 // CHECK:           llvm.call_intrinsic "llvm.nvvm.ex2.approx.ftz.f"
@@ -57,7 +57,7 @@ func.func @causal_f16(%q: tensor<2x8x1000x64xf16>, %k: tensor<2x2x1000x64xf16>,
 // CHECK:       gpu.func @flash_fwd_d128_f16_causal_sm_90a
 // CHECK:         scf.for
 // CHECK:           gpu.barrier
-// CHECK:           nvgpu.device_async_copy
+// CHECK:           nvvm.cp.async.shared.global
 // CHECK:           nvvm.cp.async.commit.group
 // CHECK:           nvvm.wgmma.fence.aligned
 // CHECK:           nvvm.wgmma.commit.group.sync.aligned

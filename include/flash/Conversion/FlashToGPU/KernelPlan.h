@@ -66,6 +66,12 @@ struct KernelPlan {
   /// the warps work out the copies' addresses. The scores in flight over
   /// the copies cost registers.
   bool scoresBeforeCopies = false;
+  /// Whether the K and V copies of a tile take byte pointers advanced from
+  /// the thread's first chunk (ForwardKernelEmitter::copyWholeRows), where
+  /// each thread copies rows a multiple of 8 apart, instead of indexing the 4-D
+  /// views chunk by chunk: fewer instructions per tile, and a few 64-bit
+  /// values more live across the key loop.
+  bool copyPointers = true;
 
   int64_t getThreads() const { return 32 * warps; }
   /// Causal kernels launch their longest query tiles first, over sections
