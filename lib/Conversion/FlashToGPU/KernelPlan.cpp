@@ -169,13 +169,14 @@ static KernelPlan selectWarpgroupPlan(const KernelSpec &spec,
     // Block-sparse rows are short: 64-row CTAs of one slice, 4 per SM at
     // D = 64, were 5% faster than two slices at density 0.1, L = 8k. The
     // registers of more CTAs per SM, where they fit without spills: five
-    // (96 registers) unmasked at D = 64, 3% faster than four; four (128)
-    // but for the window's band at D > 64, 7% faster than three for the
-    // causal kernels at D = 128.
+    // (96 registers) at D = 64 but for the window's band, 3% faster than
+    // four unmasked and 5-7% under the causal masks (which fit since the
+    // copy pointers); four (128) but for the window's band at D > 64, 7%
+    // faster than three for the causal kernels at D = 128.
     plan.warps = 4;
     plan.slicesPerWarp = 1;
     plan.blockKV = paddedHeadDim <= 64 ? 64 : 32;
-    if (paddedHeadDim <= 64 && spec.mask == MaskKind::None)
+    if (paddedHeadDim <= 64 && !window)
       plan.minCTAsPerSM = 5;
     else if (!window || paddedHeadDim <= 64)
       plan.minCTAsPerSM = 4;
