@@ -10,7 +10,8 @@
 //   mma A fragments (ldmatrix);
 //   K and V tiles stream through `stages` shared-memory buffers with
 //   cp.async, prefetching tile t + stages - 1 while tile t is computed,
-//   with one barrier per tile;
+//   with one barrier per tile; each thread addresses its copies with byte
+//   pointers that only the tile's first row moves (copyWholeRows);
 //   S = Q Kᵀ and O += P V run on tensor cores (mma.sync m16n8k16, f32
 //   accumulators); the online softmax stays in registers (exp2 via
 //   ex2.approx, row maxima reduced over the lane quad with shuffles, O
@@ -118,9 +119,10 @@ SmallVector<Value> ForwardKernelEmitter::tileIndices(Value stage, Value row,
 /// Issues the cp.async copies of rows [row0, row0 + rows) of
 /// src[batch, head, :, :] (length `len`) into `dst` ([stage,] rows, Dp).
 /// Columns past the head dim are zero-filled, and so are rows past `len`
-/// unless `inBounds` promises there are none: the unguarded form keeps the
-/// source addresses affine in row0, so they reduce to one increment per
-/// tile.
+/// unless `inBounds` promises there are none. K and V tiles take byte
+/// pointers where the plan says so and the threads cover whole rows
+/// (copyWholeRows); Q, copied once, keeps the indexed form, whose registers
+/// the kernels with the largest accumulators need in their prologue.
 void ForwardKernelEmitter::copyTile(Value src, Value srcHead, Value row0,
                                     Value len, Value dst, Value stage,
                                     int64_t rows, bool inBounds) {
@@ -136,7 +138,8 @@ void ForwardKernelEmitter::copyTile(Value src, Value srcHead, Value row0,
   int64_t rowsPerCopy = threads / chunksPerRow;
   Value r0 = divu(tid, chunksPerRow);
   Value c0 = remu(tid, chunksPerRow);
-  if (plan.copyPointers && wholeRows && rowsPerCopy % 8 == 0 && stage) {
+  bool isKeyTile = stage != nullptr;
+  if (plan.copyPointers && isKeyTile && wholeRows && rowsPerCopy % 8 == 0) {
     copyWholeRows(src, srcHead, row0, len, dst, stage, total / threads, r0, c0,
                   rowsPerCopy, inBounds);
     return;
