@@ -106,7 +106,6 @@ static cl::opt<std::string> scoresBeforeCopiesOverride(
     cl::desc("Override the plan: issue each tile's Q K^T before the next "
              "tile's copies (yes/no; warpgroup MMAs only)"),
     cl::cat(aotCategory));
-
 static cl::opt<std::string> copyPointersOverride(
     "copy-pointers",
     cl::desc("Override the plan: address the K and V copies by pointers "

@@ -194,10 +194,9 @@ void ForwardKernelEmitter::copyWholeRows(Value src, Value srcHead, Value row0,
     return arith::IndexCastOp::create(b, loc, i64, v).getResult();
   };
   auto pointerOf = [&](Value memref, unsigned addressSpace) {
-    Value address =
-        toI64(memref::ExtractAlignedPointerAsIndexOp::create(b, loc, memref));
     return LLVM::IntToPtrOp::create(
-        b, loc, LLVM::LLVMPointerType::get(ctx, addressSpace), address);
+        b, loc, LLVM::LLVMPointerType::get(ctx, addressSpace),
+        alignedAddress(memref));
   };
   auto advance = [&](Value pointer, Value bytes) {
     return LLVM::GEPOp::create(b, loc, pointer.getType(), i8, pointer,
@@ -675,11 +674,11 @@ gpu::GPUFuncOp ForwardKernelEmitter::emit() {
     // blockKV rows of 128 bytes apart.
     Value warpgroupRows = mul(divu(warp, 4), 64 * plan.slicesPerWarp * 128);
     qDesc = matrixDescriptor(
-        add(sharedAddress(sQ),
+        add(alignedAddress(sQ),
             arith::IndexCastOp::create(b, loc, b.getI64Type(), warpgroupRows)),
         16, 1024);
-    kDesc = matrixDescriptor(sharedAddress(sK), 16, 1024);
-    vDesc = matrixDescriptor(sharedAddress(sV), plan.blockKV * 128, 1024);
+    kDesc = matrixDescriptor(alignedAddress(sK), 16, 1024);
+    vDesc = matrixDescriptor(alignedAddress(sV), plan.blockKV * 128, 1024);
   }
 
   // Key tiles that can hold a visible key: [begin, end).

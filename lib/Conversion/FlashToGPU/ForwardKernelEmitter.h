@@ -120,6 +120,13 @@ private:
                ValueRange{x})
         .getResult(0);
   }
+  /// The address (i64) of `memref`'s aligned buffer, from which its offset
+  /// counts: the first element of the shared-memory tile views.
+  Value alignedAddress(Value memref) {
+    Value address =
+        memref::ExtractAlignedPointerAsIndexOp::create(b, loc, memref);
+    return arith::IndexCastOp::create(b, loc, b.getI64Type(), address);
+  }
   Value negInf() { return f32c(-std::numeric_limits<double>::infinity()); }
   /// `m`, or 0 where m is -inf.
   Value safeMax(Value m) {
@@ -198,7 +205,6 @@ private:
   Value i64c(int64_t v) {
     return arith::ConstantIntOp::create(b, loc, b.getI64Type(), v);
   }
-  Value sharedAddress(Value view);
   Value matrixDescriptor(Value address, int64_t leadingBytes,
                          int64_t strideBytes);
   Value offsetDescriptor(Value descriptor, Value stage, int64_t stageBytes,

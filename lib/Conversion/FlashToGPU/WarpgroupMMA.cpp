@@ -6,13 +6,6 @@ using namespace mlir;
 using namespace mlir::flash;
 using namespace mlir::flash::detail;
 
-/// The shared-memory address (i64) of the first element of `view`.
-Value ForwardKernelEmitter::sharedAddress(Value view) {
-  Value address =
-      memref::ExtractAlignedPointerAsIndexOp::create(b, loc, view);
-  return arith::IndexCastOp::create(b, loc, b.getI64Type(), address);
-}
-
 /// A wgmma shared-memory matrix descriptor of a 128-byte-swizzled operand
 /// at `address`: the leading and stride byte offsets, the address in
 /// 16-byte units (bits 0-13) and the swizzle mode (bits 62-63).
