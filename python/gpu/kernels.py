@@ -9,6 +9,7 @@ It checks nothing: the runtime (flash_mlir.attention) is the checked path.
 import json
 import math
 import os
+import re
 
 import cupy as cp
 import numpy as np
@@ -23,6 +24,18 @@ def _memref_args(t):
     ptr = np.uint64(t.data_ptr())
     return ([ptr, ptr, np.int64(0)] + [np.int64(s) for s in t.shape] +
             [np.int64(s) for s in t.stride()])
+
+
+def _cubin_runs(chip):
+    """Whether a cubin for `chip` (sm_XY, or sm_XYa for that chip only) runs
+    on the current device: the same major version and no newer minor one.
+    Elsewhere the driver compiles the PTX (an sm_80 kernel on an H100)."""
+    major, minor, specific = re.fullmatch(r"sm_(\d+)(\d)(a?)", chip).groups()
+    code = (int(major), int(minor))
+    device = torch.cuda.get_device_capability()
+    if specific:
+        return device == code
+    return device[0] == code[0] and code[1] <= device[1]
 
 
 class KernelLibrary:
@@ -46,7 +59,9 @@ class KernelLibrary:
     def function(self, entry):
         name = entry["name"]
         if name not in self._loaded:
-            image = entry.get("cubin") if self.prefer_cubin else None
+            image = None
+            if self.prefer_cubin and _cubin_runs(entry["spec"]["chip"]):
+                image = entry.get("cubin")
             path = os.path.join(self.directory, image or entry["ptx"])
             module = cp.RawModule(path=path)
             fn = module.get_function(name)

@@ -240,6 +240,7 @@ void ForwardKernelEmitter::copyWholeRows(Value src, Value srcHead, Value row0,
 
   auto cacheGlobal = NVVM::LoadCacheModifierKindAttr::get(
       ctx, NVVM::LoadCacheModifierKind::CG);
+  Value firstRow = inBounds ? Value() : rowPointer(row0);
   for (int64_t it = 0; it < copies; ++it) {
     if (it > 0)
       from = advance(from, copyBytes);
@@ -247,7 +248,7 @@ void ForwardKernelEmitter::copyWholeRows(Value src, Value srcHead, Value row0,
     if (!inBounds) {
       Value inRange = cmpi(arith::CmpIPredicate::slt,
                            add(row0, add(r0, idx(it * rowsPerCopy))), len);
-      source = LLVM::SelectOp::create(b, loc, inRange, from, rowPointer(row0));
+      source = LLVM::SelectOp::create(b, loc, inRange, from, firstRow);
       valid = valid ? arith::AndIOp::create(b, loc, valid, inRange).getResult()
                     : inRange;
     }
