@@ -51,7 +51,7 @@ def main():
             short = max(1, round(args.fraction * L))
             q = torch.randn(B, H, L, D, device="cuda", dtype=dtype)
             scale = D ** -0.5
-            flops, impls = {}, {}
+            impls = {}
             for keys in (L, short):
                 k = torch.randn(B, H, keys, D, device="cuda", dtype=dtype)
                 v = torch.randn(B, H, keys, D, device="cuda", dtype=dtype)
@@ -69,13 +69,14 @@ def main():
                             torch.nn.functional.scaled_dot_product_attention(
                                 q, k, v, scale=scale)
                     impls[(name, keys)] = theirs
-                for name in names:
-                    flops[(name, keys)] = 4 * B * H * L * keys * D
             ms = time_interleaved(impls, args.reps)
+
+            def tflops(name, keys):
+                return 4 * B * H * L * keys * D / ms[(name, keys)] / 1e9
+
             cells = []
             for name in names:
-                long_tf = flops[(name, L)] / ms[(name, L)] / 1e9
-                short_tf = flops[(name, short)] / ms[(name, short)] / 1e9
+                long_tf, short_tf = tflops(name, L), tflops(name, short)
                 cells.append(f"{long_tf:.0f} | {short_tf:.0f} | "
                              f"{short_tf / long_tf:.2f}")
             print(f"| {args.dtype} | {D} | {L} | {B} | {short} | " +

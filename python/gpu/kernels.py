@@ -9,7 +9,6 @@ It checks nothing: the runtime (flash_mlir.attention) is the checked path.
 import json
 import math
 import os
-import re
 
 import cupy as cp
 import numpy as np
@@ -24,18 +23,6 @@ def _memref_args(t):
     ptr = np.uint64(t.data_ptr())
     return ([ptr, ptr, np.int64(0)] + [np.int64(s) for s in t.shape] +
             [np.int64(s) for s in t.stride()])
-
-
-def _cubin_runs(chip):
-    """Whether a cubin for `chip` (sm_XY, or sm_XYa for that chip only) runs
-    on the current device: the same major version and no newer minor one.
-    Elsewhere the driver compiles the PTX (an sm_80 kernel on an H100)."""
-    major, minor, specific = re.fullmatch(r"sm_(\d+)(\d)(a?)", chip).groups()
-    code = (int(major), int(minor))
-    device = torch.cuda.get_device_capability()
-    if specific:
-        return device == code
-    return device[0] == code[0] and code[1] <= device[1]
 
 
 class KernelLibrary:
@@ -59,12 +46,16 @@ class KernelLibrary:
     def function(self, entry):
         name = entry["name"]
         if name not in self._loaded:
-            image = None
-            if self.prefer_cubin and _cubin_runs(entry["spec"]["chip"]):
-                image = entry.get("cubin")
-            path = os.path.join(self.directory, image or entry["ptx"])
-            module = cp.RawModule(path=path)
-            fn = module.get_function(name)
+            loaded = None
+            if self.prefer_cubin and entry.get("cubin"):
+                # The driver refuses a cubin built for another chip (an sm_80
+                # kernel on an H100); its PTX is then compiled for the
+                # device, as the runtime does.
+                try:
+                    loaded = self._load_image(entry["cubin"], name)
+                except cp.cuda.driver.CUDADriverError:
+                    pass
+            module, fn = loaded or self._load_image(entry["ptx"], name)
             smem = entry["smem_bytes"]
             if entry["spec"]["block_sparse"]:
                 # A launch adds the staging of its layout, which depends on
@@ -75,6 +66,12 @@ class KernelLibrary:
             fn.max_dynamic_shared_size_bytes = smem
             self._loaded[name] = (module, fn)
         return self._loaded[name][1]
+
+    def _load_image(self, image, name):
+        """The module of file `image` of the directory, and its kernel
+        `name`."""
+        module = cp.RawModule(path=os.path.join(self.directory, image))
+        return module, module.get_function(name)
 
     def forward(self, q, k, v, *, mask="none", scale=None, window=(0, 0),
                 chip="sm_90a", out=None, lse=None, layout=None):
