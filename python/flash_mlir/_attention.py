@@ -6,7 +6,7 @@ import ctypes
 import torch
 import torch.nn.functional as F
 
-from . import _kernels, _layout, _runtime, _spec
+from . import _kernels, _layout, _mask_check, _runtime, _spec
 from ._errors import UnsupportedError
 
 _DTYPES = {torch.float16: ("f16", _runtime.DTYPE_F16),
@@ -39,8 +39,16 @@ def attention(q, k, v, *, attn_mask=None, is_causal=False, scale=None,
     BlockMask) runs the block-sparse kernel: only the mask's live tiles are
     computed; inside its partial tiles the structural mask of is_causal or
     window applies, inside its full tiles none (FlexAttention's convention).
-    The mask function the block mask was built from is not evaluated on the
-    GPU.
+    The mask function the block mask was built from (mask_fn or mask_mod;
+    none: every key visible) is not compiled into the kernels: it is
+    evaluated once per mask and call (on the call's device; the outcome is
+    cached on the mask until its tensors change) on the in-bounds elements
+    of the partial tiles, for every batch and query head, and where it
+    disagrees with the structural mask the call raises UnsupportedError
+    naming the first such element. So a block mask is accepted when the
+    structural mask cuts its partial tiles exactly as its mask function does
+    (e.g. causal documents starting at multiples of the block size, with
+    is_causal=True).
 
     Raises UnsupportedError (a ValueError) for anything the kernels do not
     compute, naming the argument; it never falls back to another
@@ -123,6 +131,10 @@ def check_arguments(q, k, v, *, attn_mask=None, is_causal=False, scale=None,
         raise UnsupportedError(
             f"q, k and v must be on one device, got {q.device}, {k.device} "
             f"and {v.device}")
+    if layout is not None:
+        # Last: it evaluates the mask function on the call's device.
+        _mask_check.check_mask_function(block_mask, layout, mask, win, b, hq,
+                                        lq, lk, q.device)
     return _spec.KernelCall(head_dim, dtype, mask, win, scale, layout)
 
 

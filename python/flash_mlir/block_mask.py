@@ -25,7 +25,9 @@ class BlockMask:
     kv_num_blocks, full_kv_num_blocks: int32 [B|1, H|1, NQ];
     kv_indices, full_kv_indices: int32 [B|1, H|1, NQ, N] (N >= 1);
     block_size: (block_q, block_kv); seq_lengths: (Lq, Lk); mask_fn: the
-    element mask that partial tiles apply.
+    element mask the layout was built from (the GPU kernels apply the call's
+    structural mask in partial tiles instead; flash_mlir.attention refuses a
+    mask_fn that disagrees with it there).
     """
 
     def __init__(self, kv_num_blocks, kv_indices, full_kv_num_blocks,

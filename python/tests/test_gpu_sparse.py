@@ -6,7 +6,11 @@ lists (unsorted, overlapping, with repeats and out-of-range indices), shared
 or per-batch/head layouts, GQA, odd lengths. The bounds are those of
 test_gpu_attention.py: error within 2x of SDPA's own in the same dtype (SDPA
 given the dense boolean mask), every output written (outputs poisoned with
-NaN), lse within 1e-3 and -inf exactly on rows that see no key.
+NaN), lse within 1e-3 and -inf exactly on rows that see no key. The
+random layouts carry the structural mask as their mask function, as the
+package checks that mask functions are what the kernels compute; masks of
+FlexAttention's create_block_mask that the kernels would get wrong
+(documents, prefix-LM, causal without is_causal) are refused.
 
 Run with FLASH_MLIR_KERNELS=<flash-aot dir with block-sparse kernels>
 FLASH_MLIR_RUNTIME=<libFlashRuntime.so>; FLASH_MLIR_GPU_SPARSE_CASES sets
@@ -24,7 +28,7 @@ torch = pytest.importorskip("torch")
 from conftest import requires_cuda  # noqa: E402
 from gpu_util import (call_kwargs, check_against_reference,  # noqa: E402,F401
                       have, kernel_specs, layout_visibility, make, poisoned,
-                      reference, rel_error, tile_states)
+                      reference, rel_error, tile_states, visibility)
 
 import flash_mlir  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
@@ -50,8 +54,18 @@ def pack(rows, shape, device):
             indices.reshape(shape + (n,)).to(device))
 
 
+def structural_mask_fn(mask, window, lq, lk):
+    """The mask function of a structural mask (None for "none": every key
+    visible), so that a random layout's partial tiles are what the kernel
+    computes there."""
+    if mask == "none":
+        return None
+    visible = visibility(mask, lq, lk, window, "cuda")
+    return lambda b, h, i, j: visible[i, j]
+
+
 def random_layout(rng, lb, lh, lq, lk, block, density, full_fraction,
-                  oddities, device="cuda"):
+                  oddities, device="cuda", mask_fn=None):
     """A flash_mlir.BlockMask of random tiles: each live with probability
     `density`, full with `full_fraction`. With `oddities`, lists come
     unsorted, with repeats, tiles listed in both lists (full wins) and
@@ -79,7 +93,7 @@ def random_layout(rng, lb, lh, lq, lk, block, density, full_fraction,
     counts, indices = pack(partial_rows, shape, device)
     full_counts, full_indices = pack(full_rows, shape, device)
     return flash_mlir.BlockMask(counts, indices, full_counts, full_indices,
-                                block, (lq, lk))
+                                block, (lq, lk), mask_fn)
 
 
 def check_case(c, block_mask=None, rng=None):
@@ -91,7 +105,9 @@ def check_case(c, block_mask=None, rng=None):
         block_mask = random_layout(
             rng, c["B"] if c["per_batch"] else 1,
             c["Hq"] if c["per_head"] else 1, c["Lq"], c["Lk"], c["block"],
-            c["density"], c["full"], c["oddities"])
+            c["density"], c["full"], c["oddities"],
+            mask_fn=structural_mask_fn(c["mask"], c["window"], c["Lq"],
+                                       c["Lk"]))
     scale = 1 / math.sqrt(c["D"])
     gqa = c["Hq"] != c["Hkv"]
     out, lse = flash_mlir.attention(
@@ -231,8 +247,10 @@ def test_layout_must_fit_the_kernel():
     if block_q == 64 and block_kv == 32:
         pytest.skip("the d64 kernel takes 64 x 32 layouts")
     q = torch.randn(1, 2, 256, 64, device="cuda", dtype=torch.float16)
-    mask = flash_mlir.create_block_mask(lambda b, h, i, j: j <= i, None, None,
-                                        256, 256, block=(64, 32),
+    # Block-diagonal on 64-token blocks: full or dead tiles only, so that the
+    # mask function is what the kernel computes.
+    mask = flash_mlir.create_block_mask(lambda b, h, i, j: i // 64 == j // 64,
+                                        None, None, 256, 256, block=(64, 32),
                                         device="cuda")
     with pytest.raises(flash_mlir.UnsupportedError,
                        match=rf"block size \(64, 32\) does not fit kernel "
@@ -254,3 +272,91 @@ def test_flex_attention_block_mask():
     # bf16: an ulp is 2^-7 of the value.
     torch.testing.assert_close(ours.float(), theirs.float(), atol=2e-2,
                                rtol=2e-2)
+
+
+# --- FlexAttention's block masks: the mask function is checked -----------------
+
+FLEX_L = 2048
+
+
+def flex_mask_mod(name):
+    """A FlexAttention mask_mod over FLEX_L tokens, on the GPU."""
+    position = torch.arange(FLEX_L, device="cuda")
+    document = position // 300  # documents of 300 tokens
+    aligned = position // 256  # of 256: boundaries on the 128 blocks
+    return {
+        "causal": lambda b, h, q, kv: kv <= q,
+        "documents": lambda b, h, q, kv: document[q] == document[kv],
+        "documents_causal": lambda b, h, q, kv: (
+            (document[q] == document[kv]) & (kv <= q)),
+        "aligned_documents_causal": lambda b, h, q, kv: (
+            (aligned[q] == aligned[kv]) & (kv <= q)),
+        # The first 500 keys visible to every query, causal after them.
+        "prefix_lm": lambda b, h, q, kv: (kv < 500) | (kv <= q),
+    }[name]
+
+
+def flex_case(name, is_causal, run=True):
+    """q, k, v [1, 4, FLEX_L, 64] bf16, the named mask_mod and its
+    FlexAttention BlockMask (128 x 128 blocks). `run`: the case launches a
+    kernel (a refused one needs none)."""
+    flex = pytest.importorskip("torch.nn.attention.flex_attention")
+    if run:
+        needs("bf16", "causal" if is_causal else "none")
+    torch.manual_seed(0)
+    q, k, v = (make(1, 4, FLEX_L, 64, torch.bfloat16, "bhld")
+               for _ in range(3))
+    mask_mod = flex_mask_mod(name)
+    block_mask = flex.create_block_mask(mask_mod, None, None, FLEX_L, FLEX_L,
+                                        device="cuda")
+    return q, k, v, mask_mod, block_mask
+
+
+def dense_mask(mask_mod):
+    i = torch.arange(FLEX_L, device="cuda")
+    return mask_mod(None, None, i[:, None], i[None, :])
+
+
+@pytest.mark.parametrize("name,is_causal,advice", [
+    ("documents", False, "not compiled into the GPU kernels yet"),
+    ("documents_causal", True, "not compiled into the GPU kernels yet"),
+    ("prefix_lm", True, "not compiled into the GPU kernels yet"),
+    ("causal", False, "pass is_causal=True"),
+])
+def test_flex_mask_the_kernels_would_get_wrong_is_refused(name, is_causal,
+                                                          advice):
+    q, k, v, mask_mod, block_mask = flex_case(name, is_causal, run=False)
+    # The first element where the kernel's view (the structural mask in
+    # partial tiles, everything in full ones) differs from mask_mod. Its
+    # layout is shared by the 4 heads: batch 0, head 0.
+    nkv = FLEX_L // 128
+    states = tile_states(block_mask.kv_num_blocks, block_mask.kv_indices,
+                         block_mask.full_kv_num_blocks,
+                         block_mask.full_kv_indices, nkv)
+    kernel = layout_visibility(states, "causal" if is_causal else "none",
+                               FLEX_L, FLEX_L, None, 128, 128)[0, 0]
+    wrong = (kernel != dense_mask(mask_mod)).nonzero()
+    assert len(wrong), "the case must have a mismatch"
+    i, j = wrong[0].tolist()
+    says = "visible" if bool(dense_mask(mask_mod)[i, j]) else "hidden"
+    with pytest.raises(flash_mlir.UnsupportedError,
+                       match=rf"block_mask: .* first at batch 0, head 0, "
+                             rf"query {i}, key {j}: the mask function says "
+                             rf"{says}") as info:
+        flash_mlir.attention(q, k, v, is_causal=is_causal,
+                             block_mask=block_mask)
+    assert advice in str(info.value)
+
+
+@pytest.mark.parametrize("name", ["causal", "aligned_documents_causal"])
+def test_flex_mask_the_kernels_compute_runs(name, poisoned):  # noqa: F811
+    # Causal, and causal documents of 256 tokens (boundaries on the 128
+    # blocks): with is_causal=True the partial tiles are the diagonal ones,
+    # where the structural mask is mask_mod.
+    q, k, v, mask_mod, block_mask = flex_case(name, True)
+    out, lse = flash_mlir.attention(q, k, v, is_causal=True,
+                                    block_mask=block_mask, return_lse=True)
+    torch.cuda.synchronize()
+    visible = dense_mask(mask_mod)[None, None]
+    check_against_reference(q, k, v, out, lse, visible, 1 / 8,
+                            {"flex": name})
