@@ -4,6 +4,8 @@
 #include "Error.h"
 #include "Objects.h"
 
+#include <algorithm>
+
 using namespace flashrt;
 
 ForwardParams::ForwardParams(const ForwardOperands &ops) {
@@ -13,8 +15,11 @@ ForwardParams::ForwardParams(const ForwardOperands &ops) {
   // log2(e) in double, so that the only rounding is to f32 at the end.
   scaleLog2 = static_cast<float>(static_cast<double>(ops.scale) *
                                  1.4426950408889634074);
-  windowLeft = ops.windowLeft;
-  windowRight = ops.windowRight;
+  // A window side of Lq + Lk or more sees every key: kernels built before
+  // they clamped it themselves overflowed on INT64_MAX.
+  int64_t widest = ops.q->sizes[2] + ops.k->sizes[2];
+  windowLeft = std::min(ops.windowLeft, widest);
+  windowRight = std::min(ops.windowRight, widest);
   pointers[count++] = &scaleLog2;
   pointers[count++] = &windowLeft;
   pointers[count++] = &windowRight;

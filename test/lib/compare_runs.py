@@ -24,6 +24,8 @@ Inputs, per argument, by --kinds (one letter per argument, default 'x'):
      (key 0 always visible)
   b  boolean mask, true (attend) for about 85% of the entries (key 0 always)
   n  boolean "masked" flags for masked_fill: the negation of 'b'
+  e  like 'b', but about a quarter of the rows keep no key at all
+  h  like 'n', but about a quarter of the rows hide every key
   r  small real-valued additive bias in [-1, 1]
 """
 
@@ -101,10 +103,12 @@ def make_input(rng, dims, elt, kind, gain):
         keep = rng.random(shape) > 0.25
         keep[..., 0] = True
         return np.where(keep, 0.0, -np.inf)
-    if kind in "bn":
+    if kind in "bneh":
         keep = rng.random(shape) > 0.15
         keep[..., 0] = True
-        return keep if kind == "b" else ~keep
+        if kind in "eh":
+            keep[rng.random(shape[:-1]) < 0.25] = False
+        return keep if kind in "be" else ~keep
     raise SystemExit(f"unknown input kind {kind}")
 
 
@@ -196,6 +200,8 @@ def main():
     p.add_argument("--mlir-lib-dir", required=True)
     p.add_argument("--gain", type=float, default=4.0)
     p.add_argument("--seed", type=int, default=1234)
+    p.add_argument("--bound", type=float, default=None,
+                   help="relative bound instead of the element type's")
     p.add_argument("--pre", default="",
                    help="passes applied before both runs, e.g. "
                         "--flash-decompose-attention")
@@ -218,7 +224,7 @@ def main():
             new = run(args, path, pre + ["--flash-raise-attention"])
         finally:
             os.unlink(path)
-        bound = BOUNDS[elt]
+        bound = args.bound if args.bound is not None else BOUNDS[elt]
         if orig.shape != new.shape or np.isnan(orig).any() or \
                 np.isnan(new).any():
             err = np.inf

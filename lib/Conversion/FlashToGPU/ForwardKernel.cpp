@@ -637,6 +637,14 @@ gpu::GPUFuncOp ForwardKernelEmitter::emit() {
   queryLen = memref::DimOp::create(b, loc, q, 2);
   keyLen = memref::DimOp::create(b, loc, k, 2);
   offset = sub(keyLen, queryLen);
+  if (spec.mask == MaskKind::SlidingWindow) {
+    // A window side of Lq + Lk or more already sees every key; clamping it
+    // keeps the band arithmetic below from overflowing (INT64_MAX is a
+    // valid "unbounded").
+    Value widest = add(queryLen, keyLen);
+    windowLeft = minsi(windowLeft, widest);
+    windowRight = minsi(windowRight, widest);
+  }
   tileRow0 = mul(queryTile, plan.blockQ);
 
   // Shared memory: Q, then the K stages, then the V stages.

@@ -49,6 +49,10 @@ FailureOr<KernelSpec> mlir::flash::getKernelSpec(AttentionOp op, StringRef chip,
     reason = "mask operands are not supported by the GPU kernels yet";
   if (op.getSoftcap())
     reason = "softcap is not supported by the GPU kernels yet";
+  if (op.getMaskedScore() && op.getMaskKind() != MaskKind::None)
+    reason = "a finite masked_score is not supported by the GPU kernels "
+             "(their masked keys score -inf, and a row whose keys are all "
+             "masked gives 0 instead of the mean of V)";
   spec.blockSparse = op.getKvNumBlocks() != nullptr;
   if (op.getScaleValue() <= 0)
     reason = "the GPU kernels take a positive scale (they fold it into the "

@@ -110,10 +110,12 @@ func.func @causal_bottom_right(%q: tensor<1x1x3x16xf32>,
 // CHECK:           %[[I:.+]] = linalg.index 3 : index
 // CHECK:           %[[J:.+]] = linalg.index 4 : index
 // CHECK:           %[[DIAG:.+]] = arith.addi %[[I]], %[[OFFSET]] : index
-// CHECK-DAG:       %[[LO:.+]] = arith.subi %[[DIAG]], %[[LEFT]] : index
-// CHECK-DAG:       %[[HI:.+]] = arith.addi %[[DIAG]], %[[RIGHT]] : index
-// CHECK-DAG:       %[[BELOW_HI:.+]] = arith.cmpi sle, %[[J]], %[[HI]] : index
-// CHECK-DAG:       %[[ABOVE_LO:.+]] = arith.cmpi sge, %[[J]], %[[LO]] : index
+// The sides are compared with distances from the diagonal, which cannot
+// overflow whatever the window (up to INT64_MAX):
+// CHECK-DAG:       %[[BEHIND:.+]] = arith.subi %[[DIAG]], %[[J]] : index
+// CHECK-DAG:       %[[AHEAD:.+]] = arith.subi %[[J]], %[[DIAG]] : index
+// CHECK-DAG:       %[[ABOVE_LO:.+]] = arith.cmpi sle, %[[BEHIND]], %[[LEFT]] : index
+// CHECK-DAG:       %[[BELOW_HI:.+]] = arith.cmpi sle, %[[AHEAD]], %[[RIGHT]] : index
 // CHECK:           %[[VISIBLE:.+]] = arith.andi
 // CHECK:           arith.select %[[VISIBLE]], %{{.+}}, %[[NEG_INF]] : f32
 func.func @sliding_window(%q: tensor<1x1x3x16xf32>, %k: tensor<1x1x8x16xf32>,

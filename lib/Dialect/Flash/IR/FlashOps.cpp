@@ -264,6 +264,9 @@ LogicalResult AttentionOp::verify() {
                 cast<ShapedType>(getValue().getType()));
   if (failed(dims) || failed(verifyMasking(*this, *dims)))
     return failure();
+  if (std::optional<APFloat> fill = getMaskedScore())
+    if (!fill->isFinite())
+      return emitOpError() << "masked_score must be finite (omit it for -inf)";
   StringRef outNames[] = {"batch", "query heads", "query length", "value dim"};
   if (failed(expectShape(*this, "output",
                          cast<ShapedType>(getOutput().getType()),

@@ -121,14 +121,20 @@ Value ScoreTransform::emitStructuralVisible(OpBuilder &b, Location loc, Value i,
     return arith::CmpIOp::create(b, loc, CmpIPredicate::sle, j, diag);
   }
   case MaskKind::SlidingWindow: {
+    // diag - left <= j <= diag + right, compared as distances from the
+    // diagonal, which are bounded by the lengths: a side of up to INT64_MAX
+    // cannot overflow.
     Value diag = arith::AddIOp::create(b, loc, i, offset);
-    Value lo = arith::SubIOp::create(
-        b, loc, diag, arith::ConstantIndexOp::create(b, loc, windowLeft));
-    Value hi = arith::AddIOp::create(
-        b, loc, diag, arith::ConstantIndexOp::create(b, loc, windowRight));
+    Value behind = arith::SubIOp::create(b, loc, diag, j);
+    Value ahead = arith::SubIOp::create(b, loc, j, diag);
     return arith::AndIOp::create(
-        b, loc, arith::CmpIOp::create(b, loc, CmpIPredicate::sge, j, lo),
-        arith::CmpIOp::create(b, loc, CmpIPredicate::sle, j, hi));
+        b, loc,
+        arith::CmpIOp::create(
+            b, loc, CmpIPredicate::sle, behind,
+            arith::ConstantIndexOp::create(b, loc, windowLeft)),
+        arith::CmpIOp::create(
+            b, loc, CmpIPredicate::sle, ahead,
+            arith::ConstantIndexOp::create(b, loc, windowRight)));
   }
   }
   llvm_unreachable("unknown mask kind");
@@ -158,6 +164,13 @@ Value ScoreTransform::emit(OpBuilder &b, Location loc, Value dot, Value i,
 
   Value score = masked;
   Value visible = elementVisible;
+  if (maskedScore && elementVisible) {
+    // Keys hidden by the element masks score the finite fill.
+    score = arith::SelectOp::create(
+        b, loc, elementVisible, masked,
+        floatConstant(b, loc, f32, *maskedScore * outputScale));
+    visible = nullptr;
+  }
   if (tileState) {
     // Full tiles skip the element masks; dead tiles hide everything.
     Type i8 = tileState.getType();
@@ -169,8 +182,8 @@ Value ScoreTransform::emit(OpBuilder &b, Location loc, Value dot, Value i,
         b, loc, arith::CmpIPredicate::ne, tileState,
         arith::ConstantIntOp::create(b, loc, i8,
                                      static_cast<int64_t>(TileState::Dead)));
-    if (masked != base)
-      score = arith::SelectOp::create(b, loc, full, base, masked);
+    if (score != base)
+      score = arith::SelectOp::create(b, loc, full, base, score);
     if (visible)
       visible = arith::OrIOp::create(b, loc, full, visible);
     visible = andOrNull(b, loc, visible, live);

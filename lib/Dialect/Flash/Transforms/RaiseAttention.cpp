@@ -53,7 +53,8 @@ using namespace mlir::flash::raise;
 namespace {
 
 /// A value at or below this hides a key: -inf, or the large negative
-/// constants of masked_fill-style masks.
+/// constants of masked_fill-style masks. A finite one is kept as the op's
+/// masked_score: keys filled with it still take part in the softmax.
 constexpr double kHiddenThreshold = -1.0e4;
 
 /// One masking step found in the scores, resolved once the query variable
@@ -66,6 +67,8 @@ struct MaskTerm {
   bool negate = false;
   /// The product of the scale factors applied after this term.
   double scaleAbove = 1.0;
+  /// The finite value a select fills hidden scores with; none for -inf.
+  std::optional<double> fill = std::nullopt;
 };
 
 /// A linear form over index variables.
@@ -114,6 +117,9 @@ struct AttentionMatch {
   std::optional<int64_t> upper, lower; // bounds on j - i
   MaskKind kind = MaskKind::None;
   int64_t windowLeft = 0, windowRight = 0;
+  /// The finite score of hidden keys (flash.attention's masked_score), or
+  /// none for -inf.
+  std::optional<double> maskedScore;
 };
 
 class Matcher {
@@ -147,6 +153,30 @@ private:
     std::optional<double> c = ctx.evalConst(n);
     return c && *c <= kHiddenThreshold;
   }
+  /// The finite value of a hiding constant, none for -inf.
+  std::optional<double> finiteFill(Node *n) {
+    std::optional<double> c = ctx.evalConst(n);
+    if (c && std::isfinite(*c))
+      return c;
+    return std::nullopt;
+  }
+  /// Whether a row maximum starts at or below every value it can see: -inf,
+  /// or the lowest finite value of its element type. A higher start (say
+  /// -1e4) changes the result where every score is below it.
+  bool startsBelowEveryScore(Node *maxReduce) {
+    std::optional<double> c = ctx.evalConst(maxReduce->init);
+    if (!c)
+      return false;
+    if (std::isinf(*c))
+      return *c < 0;
+    if (!maxReduce->origin || maxReduce->origin->getNumResults() == 0)
+      return false;
+    auto type = dyn_cast<FloatType>(
+        getElementTypeOrSelf(maxReduce->origin->getResult(0).getType()));
+    return type &&
+           *c <= APFloat::getLargest(type.getFloatSemantics(), /*Negative=*/true)
+                     .convertToDouble();
+  }
   bool isOne(Node *n) {
     std::optional<double> c = ctx.evalConst(n);
     return c && *c == 1.0;
@@ -169,6 +199,7 @@ private:
   Node *stripLeaf(Node *n, double *scale);
   bool resolveLayout();
   bool resolveMasks();
+  bool resolveFill();
   bool resolveCondition(Node *c, bool negate);
   bool addConstraint(Node *cmp, bool negate);
   bool linearForm(Node *n, Linear &out, int depth = 0);
@@ -265,8 +296,9 @@ bool Matcher::matchExponential(Node *e, Node *&scores) {
       mx->reduceKind != ReduceKind::Max)
     return fail("the exponent subtracts something other than a row maximum");
   std::optional<Var> r = single(mx->vars);
-  if (!r || !isHidden(mx->init))
-    return fail("the row maximum does not start from -inf");
+  if (!r || !startsBelowEveryScore(mx))
+    return fail("the row maximum does not start from -inf (or the lowest "
+                "finite value of its type)");
   DenseMap<Var, Var> map;
   map[*r] = m.j;
   if (!ctx.equal(arg->operands[0], mx->body, map))
@@ -422,12 +454,14 @@ bool Matcher::matchScores(Node *s) {
       return fail("the scores are divided by a non-constant");
     case OpKind::Select:
       if (isHidden(n->operands[2])) {
-        terms.push_back({true, n->operands[0], false, scale});
+        terms.push_back({true, n->operands[0], false, scale,
+                         finiteFill(n->operands[2])});
         n = n->operands[1];
         continue;
       }
       if (isHidden(n->operands[1])) {
-        terms.push_back({true, n->operands[0], true, scale});
+        terms.push_back({true, n->operands[0], true, scale,
+                         finiteFill(n->operands[1])});
         n = n->operands[2];
         continue;
       }
@@ -496,12 +530,17 @@ bool Matcher::addAdditiveTerm(Node *t, double scaleAbove) {
       t = t->operands[0];
       continue;
     }
+    // select(c, 0, -inf) hides keys. A finite fill is added to the scores
+    // instead (their sum, not the fill, reaches the softmax): such a mask
+    // is kept as the tensor it is read from.
     if (isOp(t, OpKind::Select)) {
-      if (isZero(t->operands[1]) && isHidden(t->operands[2])) {
+      if (isZero(t->operands[1]) && isHidden(t->operands[2]) &&
+          !finiteFill(t->operands[2])) {
         terms.push_back({true, t->operands[0], false, scaleAbove});
         return true;
       }
-      if (isHidden(t->operands[1]) && isZero(t->operands[2])) {
+      if (isHidden(t->operands[1]) && isZero(t->operands[2]) &&
+          !finiteFill(t->operands[1])) {
         terms.push_back({true, t->operands[0], true, scaleAbove});
         return true;
       }
@@ -781,8 +820,10 @@ std::optional<bool> Matcher::constantPattern(Node *view, bool isBool,
     if (!isa<FloatType>(dense.getElementType()))
       return std::nullopt;
     for (APFloat f : dense.getValues<APFloat>()) {
+      // Only -inf hides exactly: a finite bias is added to the score, so
+      // such a constant stays an additive mask operand.
       double x = f.convertToDouble();
-      if (x != 0.0 && !(x <= kHiddenThreshold))
+      if (x != 0.0 && !(std::isinf(x) && x < 0))
         return std::nullopt;
       visit(x == 0.0);
     }
@@ -856,7 +897,49 @@ bool Matcher::resolveCondition(Node *c, bool negate) {
   return setMaskOperand(lastView, /*isBool=*/true, negAtView);
 }
 
+static std::string printed(double value) {
+  std::string text;
+  llvm::raw_string_ostream(text) << value;
+  return text;
+}
+
+/// The one score that the selects give hidden keys, at the softmax: none for
+/// -inf, or a finite value (flash.attention's masked_score). Fails when the
+/// graph gives hidden keys scores that one value cannot describe.
+bool Matcher::resolveFill() {
+  std::optional<double> fill;
+  bool negInfFill = false, additive = false;
+  for (const MaskTerm &t : terms) {
+    if (!t.isCondition) {
+      additive = true;
+      continue;
+    }
+    if (!t.fill) {
+      negInfFill = true;
+      continue;
+    }
+    double value = *t.fill * t.scaleAbove;
+    if (fill && *fill != value)
+      return fail("two selects fill hidden scores with different finite "
+                  "values (" + printed(*fill) + " and " + printed(value) +
+                  " at the softmax)");
+    fill = value;
+  }
+  if (fill && negInfFill)
+    return fail("one select fills hidden scores with -inf and another with " +
+                printed(*fill) + ": flash.attention gives all hidden keys one "
+                "score");
+  if (fill && additive)
+    return fail("a select fills hidden scores with the finite value " +
+                printed(*fill) + " and an additive mask is applied too: "
+                "flash.attention cannot say which keys take the fill");
+  m.maskedScore = fill;
+  return true;
+}
+
 bool Matcher::resolveMasks() {
+  if (!resolveFill())
+    return false;
   for (const MaskTerm &t : terms) {
     if (t.isCondition) {
       if (!resolveCondition(t.node, t.negate))
@@ -1240,11 +1323,16 @@ LogicalResult Matcher::rewrite(DenseSet<Operation *> &erased) {
   DenseI64ArrayAttr window;
   if (m.kind == MaskKind::SlidingWindow)
     window = b.getDenseI64ArrayAttr({m.windowLeft, m.windowRight});
+  // A finite fill matters only where some key is hidden.
+  FloatAttr maskedScore;
+  if (m.maskedScore && (m.kind != MaskKind::None || mask))
+    maskedScore = b.getF32FloatAttr(static_cast<float>(*m.maskedScore));
   auto attention = AttentionOp::create(
       b, loc, outType, /*lse=*/Type(), q, k, v, mask,
       /*kv_num_blocks=*/Value(), /*kv_indices=*/Value(),
       /*full_kv_num_blocks=*/Value(), /*full_kv_indices=*/Value(), scaleAttr,
-      m.kind, window, /*softcap=*/FloatAttr(), /*block_sizes=*/nullptr);
+      m.kind, window, /*softcap=*/FloatAttr(), /*block_sizes=*/nullptr,
+      maskedScore);
 
   Value result = root->getResult(0);
   Value out = relayout(b, loc, attention.getOutput(), oSrc, m.rootIndex,

@@ -42,6 +42,21 @@ namespace {
 constexpr double kNegInf = -std::numeric_limits<double>::infinity();
 
 
+/// Scores are in base-2 units (outputScale log2(e)) unless a finite
+/// masked_score is set: that fill times log2(e) may not be representable in
+/// f32 (e.g. finfo(f32).min), so such ops stay in natural units.
+bool usesBase2(const ScoreTransform &transform) {
+  return transform.outputScale != 1.0;
+}
+
+/// exp2(x) in base-2 units, exp(x) in natural units.
+Value emitExponential(OpBuilder &b, Location loc,
+                      const ScoreTransform &transform, Value x) {
+  if (usesBase2(transform))
+    return math::Exp2Op::create(b, loc, x);
+  return math::ExpOp::create(b, loc, x);
+}
+
 /// The state carried across key tiles for one query tile.
 struct SoftmaxState {
   Value rowMax; // [bq], base-2 units
@@ -79,6 +94,9 @@ SoftmaxState foldKeyTile(OpBuilder &b, Location loc,
                                  ctx.offset, /*tileState=*/nullptr,
                                  applyElementMask);
 
+  auto exponential = [&](OpBuilder &nb, Location nl, Value x) -> Value {
+    return emitExponential(nb, nl, ctx.transform, x);
+  };
   Value newMax = tileReduceRows(
       b, loc, scores, state.rowMax,
       [](OpBuilder &nb, Location nl, Value x, Value acc) -> Value {
@@ -86,14 +104,14 @@ SoftmaxState foldKeyTile(OpBuilder &b, Location loc,
       });
   Value probs = tileMap(
       b, loc, {scores, newMax}, {false, true},
-      [](OpBuilder &nb, Location nl, ValueRange a) -> Value {
-        return math::Exp2Op::create(
+      [&](OpBuilder &nb, Location nl, ValueRange a) -> Value {
+        return exponential(
             nb, nl, arith::SubFOp::create(nb, nl, a[0], zeroIfNegInf(nb, nl, a[1])));
       });
   Value alpha = tileMap(
       b, loc, {state.rowMax, newMax}, {},
-      [](OpBuilder &nb, Location nl, ValueRange a) -> Value {
-        return math::Exp2Op::create(
+      [&](OpBuilder &nb, Location nl, ValueRange a) -> Value {
+        return exponential(
             nb, nl, arith::SubFOp::create(nb, nl, a[0], zeroIfNegInf(nb, nl, a[1])));
       });
   auto scaleByAlpha = [](OpBuilder &nb, Location nl, ValueRange a) -> Value {
@@ -130,49 +148,48 @@ SoftmaxState foldKeyTileMaybeMasked(OpBuilder &b, Location loc,
   return SoftmaxState::from(ifOp.getResults());
 }
 
-/// Folds the key tiles listed in one CSR row of a block-sparse layout.
-SoftmaxState foldListedTiles(OpBuilder &b, Location loc,
-                             const QueryTileContext &ctx, Value numBlocks,
-                             Value indices, Value queryTileIdx,
-                             Value numKeyTiles, bool applyElementMask,
-                             const SoftmaxState &state) {
+/// Folds the live key tiles of one query tile of a block-sparse layout, in
+/// increasing order: partial tiles with the element masks, full ones
+/// without. `tileStates` is the dense state built from the CSR lists
+/// (buildTileStates), so that a repeated index or a tile in both lists
+/// counts once, as the dialect says; dead tiles cost a lookup only.
+SoftmaxState foldLiveTiles(OpBuilder &b, Location loc,
+                           const QueryTileContext &ctx, Value tileStates,
+                           Value queryTileIdx, Value numKeyTiles,
+                           bool applyElementMask, const SoftmaxState &state) {
   Value zero = arith::ConstantIndexOp::create(b, loc, 0);
   Value one = arith::ConstantIndexOp::create(b, loc, 1);
-  auto layoutType = cast<ShapedType>(numBlocks.getType());
-  Value bl = layoutType.getDimSize(0) == 1 ? zero : ctx.batch;
-  Value hl = layoutType.getDimSize(1) == 1 ? zero : ctx.head;
-  Type indexType = b.getIndexType();
-  Value count = arith::IndexCastOp::create(
-      b, loc, indexType,
-      tensor::ExtractOp::create(b, loc, numBlocks,
-                                ValueRange{bl, hl, queryTileIdx}));
-  Value bound = arith::MinSIOp::create(
-      b, loc, count, tensor::DimOp::create(b, loc, indices, 3));
+  auto statesType = cast<ShapedType>(tileStates.getType());
+  Value bl = statesType.getDimSize(0) == 1 ? zero : ctx.batch;
+  Value hl = statesType.getDimSize(1) == 1 ? zero : ctx.head;
+  Type i8 = b.getI8Type();
+  auto isState = [&](OpBuilder &nb, Location nl, Value tileState,
+                     TileState expected) -> Value {
+    return arith::CmpIOp::create(
+        nb, nl, arith::CmpIPredicate::eq, tileState,
+        arith::ConstantIntOp::create(nb, nl, i8,
+                                     static_cast<int64_t>(expected)));
+  };
   auto loop = scf::ForOp::create(
-      b, loc, zero, bound, one, state.values(),
-      [&](OpBuilder &lb, Location ll, Value n, ValueRange args) {
-        Value idx = arith::IndexCastOp::create(
-            lb, ll, indexType,
-            tensor::ExtractOp::create(lb, ll, indices,
-                                      ValueRange{bl, hl, queryTileIdx, n}));
-        Value inRange = arith::AndIOp::create(
-            lb, ll,
-            arith::CmpIOp::create(lb, ll, arith::CmpIPredicate::sge, idx, zero),
-            arith::CmpIOp::create(lb, ll, arith::CmpIPredicate::slt, idx,
-                                  numKeyTiles));
-        auto ifOp = scf::IfOp::create(
-            lb, ll, inRange,
+      b, loc, zero, numKeyTiles, one, state.values(),
+      [&](OpBuilder &lb, Location ll, Value kt, ValueRange args) {
+        Value tileState = tensor::ExtractOp::create(
+            lb, ll, tileStates, ValueRange{bl, hl, queryTileIdx, kt});
+        auto live = scf::IfOp::create(
+            lb, ll, isState(lb, ll, tileState, TileState::Dead),
             [&](OpBuilder &tb, Location tl) {
-              scf::YieldOp::create(tb, tl,
-                                   foldKeyTile(tb, tl, ctx, idx,
-                                               applyElementMask,
-                                               SoftmaxState::from(args))
-                                       .values());
+              scf::YieldOp::create(tb, tl, args);
             },
             [&](OpBuilder &eb, Location el) {
-              scf::YieldOp::create(eb, el, args);
+              Value full = isState(eb, el, tileState, TileState::Full);
+              SoftmaxState s = SoftmaxState::from(args);
+              if (applyElementMask)
+                s = foldKeyTileMaybeMasked(eb, el, ctx, kt, full, s);
+              else
+                s = foldKeyTile(eb, el, ctx, kt, false, s);
+              scf::YieldOp::create(eb, el, s.values());
             });
-        scf::YieldOp::create(lb, ll, ifOp.getResults());
+        scf::YieldOp::create(lb, ll, live.getResults());
       });
   return SoftmaxState::from(loop.getResults());
 }
@@ -188,7 +205,8 @@ struct TileAttentionOp : OpRewritePattern<AttentionOp> {
     Type elt = op.getOutput().getType().getElementType();
     Value q = op.getQuery(), k = op.getKey(), v = op.getValue();
     ScoreTransform transform = ScoreTransform::get(op);
-    transform.outputScale = llvm::numbers::log2e;
+    if (!transform.maskedScore)
+      transform.outputScale = llvm::numbers::log2e;
 
     TiledExtents e = getTiledExtents(rewriter, loc, q, k, v,
                                      op.getBlockSizes(), blockQ, blockKV);
@@ -206,6 +224,12 @@ struct TileAttentionOp : OpRewritePattern<AttentionOp> {
     outDims.push_back(valueDim);
     inits.insert(inits.begin(),
                  tensor::EmptyOp::create(rewriter, loc, outDims, elt));
+
+    Value tileStates;
+    if (Value numBlocks = op.getKvNumBlocks())
+      tileStates = buildTileStates(rewriter, loc, numBlocks, op.getKvIndices(),
+                                   op.getFullKvNumBlocks(),
+                                   op.getFullKvIndices(), numKeyTiles);
 
     Value zero = arith::ConstantIndexOp::create(rewriter, loc, 0);
     Value one = arith::ConstantIndexOp::create(rewriter, loc, 1);
@@ -238,20 +262,20 @@ struct TileAttentionOp : OpRewritePattern<AttentionOp> {
           state.acc = buildFilled(b, l, {b.getIndexAttr(blockQ), valueDim},
                                   f32, floatConstant(b, l, f32, 0.0));
           bool hasMaskOperand = static_cast<bool>(op.getMask());
-          if (Value numBlocks = op.getKvNumBlocks()) {
-            // Block-sparse: visit the live tiles only.
-            state = foldListedTiles(
-                b, l, ctx, numBlocks, op.getKvIndices(), ivs[2], numKeyTiles,
-                transform.hasElementMask(hasMaskOperand), state);
-            if (Value fullNum = op.getFullKvNumBlocks())
-              state = foldListedTiles(b, l, ctx, fullNum, op.getFullKvIndices(),
-                                      ivs[2], numKeyTiles,
-                                      /*applyElementMask=*/false, state);
+          if (tileStates) {
+            // Block-sparse: compute the live tiles only.
+            state = foldLiveTiles(b, l, ctx, tileStates, ivs[2], numKeyTiles,
+                                  transform.hasElementMask(hasMaskOperand),
+                                  state);
           } else {
             // Dense: visit the tiles of the visible band; mask only where
-            // the band's edge crosses a tile.
-            auto [begin, end] = getKeyTileBand(b, l, transform, ctx.rows,
-                                               numKeyTiles, blockKV, offset);
+            // the band's edge crosses a tile. Keys that score a finite
+            // masked_score count everywhere: then every tile is visited.
+            auto [begin, end] =
+                transform.hiddenKeysCount()
+                    ? std::pair<Value, Value>(zero, numKeyTiles)
+                    : getKeyTileBand(b, l, transform, ctx.rows, numKeyTiles,
+                                     blockKV, offset);
             auto loop = scf::ForOp::create(
                 b, l, begin, end, one, state.values(),
                 [&](OpBuilder &lb, Location ll, Value kt, ValueRange args) {
@@ -271,7 +295,7 @@ struct TileAttentionOp : OpRewritePattern<AttentionOp> {
           }
 
           // Epilogue: O = acc / l (0 for rows that saw no key) and
-          // lse = (m + log2 l) · ln 2.
+          // lse = (m + log2 l) · ln 2 (m + log l in natural units).
           Value outInit = tensor::EmptyOp::create(
               b, l, getDims(b, l, state.acc), elt);
           Value outTile = buildGeneric(
@@ -289,9 +313,14 @@ struct TileAttentionOp : OpRewritePattern<AttentionOp> {
               storeTile(b, l, outTile, results[0], ctx.batch, ctx.head,
                         ctx.rows)};
           if (results.size() > 1) {
+            bool base2 = usesBase2(transform);
             Value lseTile = tileMap(
                 b, l, {state.rowMax, state.rowSum}, {},
-                [](OpBuilder &nb, Location nl, ValueRange a) -> Value {
+                [&](OpBuilder &nb, Location nl, ValueRange a) -> Value {
+                  if (!base2)
+                    return arith::AddFOp::create(
+                        nb, nl, zeroIfNegInf(nb, nl, a[0]),
+                        math::LogOp::create(nb, nl, a[1]));
                   Value log2Sum = math::Log2Op::create(nb, nl, a[1]);
                   Value sum = arith::AddFOp::create(
                       nb, nl, zeroIfNegInf(nb, nl, a[0]), log2Sum);

@@ -275,17 +275,30 @@ std::pair<Value, Value> mlir::flash::getKeyTileBand(
   };
   bool window = transform.kind == MaskKind::SlidingWindow;
   // Last visible key of the last row, and first visible key of the first row.
+  // A window side only moves them as far as one key past either end of the
+  // keys (a wider side clamps to the same tile), so each side is cut to that
+  // distance first: a side of up to INT64_MAX cannot overflow.
   Value jHi = arith::AddIOp::create(b, loc, lastRow, diag);
-  if (window)
-    jHi = arith::AddIOp::create(
-        b, loc, jHi, arith::ConstantIndexOp::create(b, loc, transform.windowRight));
+  if (window) {
+    Value allKeys = arith::MulIOp::create(b, loc, numKeyTiles, block);
+    Value room = arith::MaxSIOp::create(
+        b, loc, arith::SubIOp::create(b, loc, allKeys, jHi), zero);
+    Value right = arith::MinSIOp::create(
+        b, loc, arith::ConstantIndexOp::create(b, loc, transform.windowRight),
+        room);
+    jHi = arith::AddIOp::create(b, loc, jHi, right);
+  }
   Value end = clamp(arith::AddIOp::create(
       b, loc, arith::FloorDivSIOp::create(b, loc, jHi, block), one));
   Value begin = zero;
   if (window) {
-    Value jLo = arith::SubIOp::create(
-        b, loc, arith::AddIOp::create(b, loc, rows.start, diag),
-        arith::ConstantIndexOp::create(b, loc, transform.windowLeft));
+    Value firstDiag = arith::AddIOp::create(b, loc, rows.start, diag);
+    Value room = arith::AddIOp::create(
+        b, loc, arith::MaxSIOp::create(b, loc, firstDiag, zero), one);
+    Value left = arith::MinSIOp::create(
+        b, loc, arith::ConstantIndexOp::create(b, loc, transform.windowLeft),
+        room);
+    Value jLo = arith::SubIOp::create(b, loc, firstDiag, left);
     begin = clamp(arith::FloorDivSIOp::create(b, loc, jLo, block));
   }
   return {begin, end};
@@ -302,24 +315,26 @@ Value mlir::flash::isTileFullyVisible(OpBuilder &b, Location loc,
   Value lastCol = arith::SubIOp::create(
       b, loc, arith::AddIOp::create(b, loc, cols.start, toIndex(b, loc, cols.size)),
       one);
-  // The last key must be visible to the first query ...
+  // The last key must be visible to the first query ... (window sides are
+  // compared with distances from the diagonal, which cannot overflow)
   Value firstDiag = arith::AddIOp::create(b, loc, rows.start, diag);
-  Value hi = firstDiag;
-  if (transform.kind == MaskKind::SlidingWindow)
-    hi = arith::AddIOp::create(
-        b, loc, hi, arith::ConstantIndexOp::create(b, loc, transform.windowRight));
-  Value visible =
-      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sle, lastCol, hi);
-  if (transform.kind != MaskKind::SlidingWindow)
+  bool window = transform.kind == MaskKind::SlidingWindow;
+  Value ahead = arith::SubIOp::create(b, loc, lastCol, firstDiag);
+  Value visible = arith::CmpIOp::create(
+      b, loc, arith::CmpIPredicate::sle, ahead,
+      arith::ConstantIndexOp::create(b, loc, window ? transform.windowRight
+                                                    : 0));
+  if (!window)
     return visible;
   // ... and the first key to the last query.
   Value lastRow = arith::SubIOp::create(
       b, loc, arith::AddIOp::create(b, loc, rows.start, toIndex(b, loc, rows.size)),
       one);
-  Value lo = arith::SubIOp::create(
-      b, loc, arith::AddIOp::create(b, loc, lastRow, diag),
-      arith::ConstantIndexOp::create(b, loc, transform.windowLeft));
+  Value behind = arith::SubIOp::create(
+      b, loc, arith::AddIOp::create(b, loc, lastRow, diag), cols.start);
   return arith::AndIOp::create(
       b, loc, visible,
-      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sge, cols.start, lo));
+      arith::CmpIOp::create(
+          b, loc, arith::CmpIPredicate::sle, behind,
+          arith::ConstantIndexOp::create(b, loc, transform.windowLeft)));
 }

@@ -83,10 +83,11 @@ func.func @masked_fill_bool(%q: tensor<1x2x8x8xf32>, %k: tensor<1x2x8x8xf32>, %v
 // -----
 
 // A causal mask from linalg.index comparisons, applied with a large negative
-// constant (-1e9) rather than -inf.
+// constant (-1e9) rather than -inf: the fill is kept as masked_score, since
+// rows that hide every key average V with it (and give 0 with -inf).
 #c_id = affine_map<(b, h, i, j) -> (b, h, i, j)>
 // CHECK-LABEL: func.func @causal_from_index(
-// CHECK: flash.attention %{{.*}}, %{{.*}}, %{{.*}} {mask_kind = #flash.mask<causal>} : tensor<1x2x16x8xf32>
+// CHECK: flash.attention %{{.*}}, %{{.*}}, %{{.*}} {mask_kind = #flash.mask<causal>, masked_score = -1.000000e+09 : f32} : tensor<1x2x16x8xf32>
 // CHECK-NOT: linalg.softmax
 // CHECK: return
 func.func @causal_from_index(%q: tensor<1x2x16x8xf32>, %k: tensor<1x2x16x8xf32>, %v: tensor<1x2x16x8xf32>) -> tensor<1x2x16x8xf32> {
@@ -214,4 +215,130 @@ func.func @neg_select_positive_fill(%q: tensor<2x16x8xf32>, %k: tensor<2x16x8xf3
   %zo = linalg.fill ins(%c0 : f32) outs(%eo : tensor<2x16x8xf32>) -> tensor<2x16x8xf32>
   %o = linalg.batch_matmul ins(%p, %v : tensor<2x16x16xf32>, tensor<2x16x8xf32>) outs(%zo : tensor<2x16x8xf32>) -> tensor<2x16x8xf32>
   return %o : tensor<2x16x8xf32>
+}
+
+// -----
+
+// masked_fill(mask, -1e9) where the mask hides every key of some rows: those
+// rows average V in the graph, so the raised op keeps the fill.
+#mff_id = affine_map<(b, h, i, j) -> (b, h, i, j)>
+#mff_m = affine_map<(b, h, i, j) -> (b, 0, i, j)>
+// CHECK-LABEL: func.func @masked_fill_finite(
+// CHECK: flash.attention %{{.*}}, %{{.*}}, %{{.*}} mask(%{{.*}} : tensor<1x1x8x8xi1>) {masked_score = -1.000000e+09 : f32} : tensor<1x2x8x8xf32>
+// CHECK-NOT: linalg.softmax
+// CHECK: return
+func.func @masked_fill_finite(%q: tensor<1x2x8x8xf32>, %k: tensor<1x2x8x8xf32>, %v: tensor<1x2x8x8xf32>, %m: tensor<1x1x8x8xi1>) -> tensor<1x2x8x8xf32> {
+  %c0 = arith.constant 0.0 : f32
+  %big = arith.constant -1.0e9 : f32
+  %scale = arith.constant 0.353553385 : f32
+  %e = tensor.empty() : tensor<1x2x8x8xf32>
+  %z = linalg.fill ins(%c0 : f32) outs(%e : tensor<1x2x8x8xf32>) -> tensor<1x2x8x8xf32>
+  %s = linalg.generic {indexing_maps = [affine_map<(b, h, i, j, d) -> (b, h, i, d)>, affine_map<(b, h, i, j, d) -> (b, h, j, d)>, affine_map<(b, h, i, j, d) -> (b, h, i, j)>], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]} ins(%q, %k : tensor<1x2x8x8xf32>, tensor<1x2x8x8xf32>) outs(%z : tensor<1x2x8x8xf32>) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %x = arith.mulf %a, %b : f32
+    %y = arith.addf %acc, %x : f32
+    linalg.yield %y : f32
+  } -> tensor<1x2x8x8xf32>
+  %sm = linalg.generic {indexing_maps = [#mff_id, #mff_m, #mff_id], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%s, %m : tensor<1x2x8x8xf32>, tensor<1x1x8x8xi1>) outs(%e : tensor<1x2x8x8xf32>) {
+  ^bb0(%a: f32, %b: i1, %o: f32):
+    %x = arith.mulf %a, %scale : f32
+    %y = arith.select %b, %big, %x : f32
+    linalg.yield %y : f32
+  } -> tensor<1x2x8x8xf32>
+  %p = linalg.softmax dimension(3) ins(%sm : tensor<1x2x8x8xf32>) outs(%e : tensor<1x2x8x8xf32>) -> tensor<1x2x8x8xf32>
+  %o = linalg.generic {indexing_maps = [affine_map<(b, h, i, e, j) -> (b, h, i, j)>, affine_map<(b, h, i, e, j) -> (b, h, j, e)>, affine_map<(b, h, i, e, j) -> (b, h, i, e)>], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]} ins(%p, %v : tensor<1x2x8x8xf32>, tensor<1x2x8x8xf32>) outs(%z : tensor<1x2x8x8xf32>) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %x = arith.mulf %a, %b : f32
+    %y = arith.addf %acc, %x : f32
+    linalg.yield %y : f32
+  } -> tensor<1x2x8x8xf32>
+  return %o : tensor<1x2x8x8xf32>
+}
+
+// -----
+
+// Bottom-right causal with Lq = 16 > Lk = 8 from linalg.index, filled with
+// finfo(f32).min: rows 0-7 see no key and average V in the graph.
+#brf_id = affine_map<(b, h, i, j) -> (b, h, i, j)>
+// CHECK-LABEL: func.func @causal_bottom_right_finite(
+// CHECK: flash.attention %{{.*}}, %{{.*}}, %{{.*}} {mask_kind = #flash.mask<causal_bottom_right>, masked_score = -3.40282347E+38 : f32} : tensor<1x2x16x8xf32>
+// CHECK-NOT: linalg.softmax
+// CHECK: return
+func.func @causal_bottom_right_finite(%q: tensor<1x2x16x8xf32>, %k: tensor<1x2x8x8xf32>, %v: tensor<1x2x8x8xf32>) -> tensor<1x2x16x8xf32> {
+  %c0 = arith.constant 0.0 : f32
+  %c8 = arith.constant 8 : index
+  %lowest = arith.constant -3.40282347E+38 : f32
+  %scale = arith.constant 0.353553385 : f32
+  %e = tensor.empty() : tensor<1x2x16x8xf32>
+  %z = linalg.fill ins(%c0 : f32) outs(%e : tensor<1x2x16x8xf32>) -> tensor<1x2x16x8xf32>
+  %s = linalg.generic {indexing_maps = [affine_map<(b, h, i, j, d) -> (b, h, i, d)>, affine_map<(b, h, i, j, d) -> (b, h, j, d)>, affine_map<(b, h, i, j, d) -> (b, h, i, j)>], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]} ins(%q, %k : tensor<1x2x16x8xf32>, tensor<1x2x8x8xf32>) outs(%z : tensor<1x2x16x8xf32>) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %x = arith.mulf %a, %b : f32
+    %y = arith.addf %acc, %x : f32
+    linalg.yield %y : f32
+  } -> tensor<1x2x16x8xf32>
+  %sm = linalg.generic {indexing_maps = [#brf_id, #brf_id], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%s : tensor<1x2x16x8xf32>) outs(%e : tensor<1x2x16x8xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %i = linalg.index 2 : index
+    %j = linalg.index 3 : index
+    %j8 = arith.addi %j, %c8 : index
+    %future = arith.cmpi sgt, %j8, %i : index
+    %x = arith.mulf %a, %scale : f32
+    %y = arith.select %future, %lowest, %x : f32
+    linalg.yield %y : f32
+  } -> tensor<1x2x16x8xf32>
+  %p = linalg.softmax dimension(3) ins(%sm : tensor<1x2x16x8xf32>) outs(%e : tensor<1x2x16x8xf32>) -> tensor<1x2x16x8xf32>
+  %o = linalg.generic {indexing_maps = [affine_map<(b, h, i, e, j) -> (b, h, i, j)>, affine_map<(b, h, i, e, j) -> (b, h, j, e)>, affine_map<(b, h, i, e, j) -> (b, h, i, e)>], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]} ins(%p, %v : tensor<1x2x16x8xf32>, tensor<1x2x8x8xf32>) outs(%z : tensor<1x2x16x8xf32>) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %x = arith.mulf %a, %b : f32
+    %y = arith.addf %acc, %x : f32
+    linalg.yield %y : f32
+  } -> tensor<1x2x16x8xf32>
+  return %o : tensor<1x2x16x8xf32>
+}
+
+// -----
+
+// An additive mask select(keep, 0, -1e4) read from a tensor: the graph adds
+// -1e4 to the hidden scores (it does not replace them), so the tensor stays
+// an additive mask operand instead of becoming a boolean mask.
+#af_id = affine_map<(b, h, i, j) -> (b, h, i, j)>
+#af_m = affine_map<(b, h, i, j) -> (b, 0, i, j)>
+// CHECK-LABEL: func.func @additive_finite_select(
+// CHECK: %[[BIAS:.*]] = linalg.generic
+// CHECK: flash.attention %{{.*}}, %{{.*}}, %{{.*}} mask(%{{.*}} : tensor<1x1x8x8xf32>) : tensor<1x2x8x8xf32>
+// CHECK-NOT: linalg.softmax
+// CHECK: return
+func.func @additive_finite_select(%q: tensor<1x2x8x8xf32>, %k: tensor<1x2x8x8xf32>, %v: tensor<1x2x8x8xf32>, %keep: tensor<1x1x8x8xi1>) -> tensor<1x2x8x8xf32> {
+  %c0 = arith.constant 0.0 : f32
+  %low = arith.constant -1.0e4 : f32
+  %scale = arith.constant 0.353553385 : f32
+  %eb = tensor.empty() : tensor<1x1x8x8xf32>
+  %bias = linalg.generic {indexing_maps = [#af_id, #af_id], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%keep : tensor<1x1x8x8xi1>) outs(%eb : tensor<1x1x8x8xf32>) {
+  ^bb0(%b: i1, %o: f32):
+    %y = arith.select %b, %c0, %low : f32
+    linalg.yield %y : f32
+  } -> tensor<1x1x8x8xf32>
+  %e = tensor.empty() : tensor<1x2x8x8xf32>
+  %z = linalg.fill ins(%c0 : f32) outs(%e : tensor<1x2x8x8xf32>) -> tensor<1x2x8x8xf32>
+  %s = linalg.generic {indexing_maps = [affine_map<(b, h, i, j, d) -> (b, h, i, d)>, affine_map<(b, h, i, j, d) -> (b, h, j, d)>, affine_map<(b, h, i, j, d) -> (b, h, i, j)>], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]} ins(%q, %k : tensor<1x2x8x8xf32>, tensor<1x2x8x8xf32>) outs(%z : tensor<1x2x8x8xf32>) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %x = arith.mulf %a, %b : f32
+    %y = arith.addf %acc, %x : f32
+    linalg.yield %y : f32
+  } -> tensor<1x2x8x8xf32>
+  %sm = linalg.generic {indexing_maps = [#af_id, #af_m, #af_id], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%s, %bias : tensor<1x2x8x8xf32>, tensor<1x1x8x8xf32>) outs(%e : tensor<1x2x8x8xf32>) {
+  ^bb0(%a: f32, %b: f32, %o: f32):
+    %x = arith.mulf %a, %scale : f32
+    %y = arith.addf %x, %b : f32
+    linalg.yield %y : f32
+  } -> tensor<1x2x8x8xf32>
+  %p = linalg.softmax dimension(3) ins(%sm : tensor<1x2x8x8xf32>) outs(%e : tensor<1x2x8x8xf32>) -> tensor<1x2x8x8xf32>
+  %o = linalg.generic {indexing_maps = [affine_map<(b, h, i, e, j) -> (b, h, i, j)>, affine_map<(b, h, i, e, j) -> (b, h, j, e)>, affine_map<(b, h, i, e, j) -> (b, h, i, e)>], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]} ins(%p, %v : tensor<1x2x8x8xf32>, tensor<1x2x8x8xf32>) outs(%z : tensor<1x2x8x8xf32>) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %x = arith.mulf %a, %b : f32
+    %y = arith.addf %acc, %x : f32
+    linalg.yield %y : f32
+  } -> tensor<1x2x8x8xf32>
+  return %o : tensor<1x2x8x8xf32>
 }

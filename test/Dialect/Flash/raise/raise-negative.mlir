@@ -451,3 +451,134 @@ func.func @neg_mask_scaled(%q: tensor<2x4x64x32xf32>, %k: tensor<2x4x48x32xf32>,
   return %o : tensor<2x4x64x32xf32>
 }
 
+
+
+// -----
+
+// Two selects that give hidden scores different values (-inf and -1e9):
+// flash.attention gives every hidden key one score, so nothing is raised.
+#mx_id = affine_map<(b, h, i, j) -> (b, h, i, j)>
+#mx_m = affine_map<(b, h, i, j) -> (b, 0, i, j)>
+// CHECK-LABEL: func.func @neg_mixed_fills(
+// CHECK-NOT: flash.attention
+// CHECK: linalg.softmax
+func.func @neg_mixed_fills(%q: tensor<1x2x8x8xf32>, %k: tensor<1x2x8x8xf32>, %v: tensor<1x2x8x8xf32>, %m: tensor<1x1x8x8xi1>) -> tensor<1x2x8x8xf32> {
+  %c0 = arith.constant 0.0 : f32
+  %ninf = arith.constant 0xFF800000 : f32
+  %big = arith.constant -1.0e9 : f32
+  %e = tensor.empty() : tensor<1x2x8x8xf32>
+  %z = linalg.fill ins(%c0 : f32) outs(%e : tensor<1x2x8x8xf32>) -> tensor<1x2x8x8xf32>
+  %s = linalg.generic {indexing_maps = [affine_map<(b, h, i, j, d) -> (b, h, i, d)>, affine_map<(b, h, i, j, d) -> (b, h, j, d)>, affine_map<(b, h, i, j, d) -> (b, h, i, j)>], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]} ins(%q, %k : tensor<1x2x8x8xf32>, tensor<1x2x8x8xf32>) outs(%z : tensor<1x2x8x8xf32>) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %x = arith.mulf %a, %b : f32
+    %y = arith.addf %acc, %x : f32
+    linalg.yield %y : f32
+  } -> tensor<1x2x8x8xf32>
+  %sm = linalg.generic {indexing_maps = [#mx_id, #mx_m, #mx_id], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%s, %m : tensor<1x2x8x8xf32>, tensor<1x1x8x8xi1>) outs(%e : tensor<1x2x8x8xf32>) {
+  ^bb0(%a: f32, %b: i1, %o: f32):
+    %i = linalg.index 2 : index
+    %j = linalg.index 3 : index
+    %future = arith.cmpi sgt, %j, %i : index
+    %x = arith.select %b, %ninf, %a : f32
+    %y = arith.select %future, %big, %x : f32
+    linalg.yield %y : f32
+  } -> tensor<1x2x8x8xf32>
+  %p = linalg.softmax dimension(3) ins(%sm : tensor<1x2x8x8xf32>) outs(%e : tensor<1x2x8x8xf32>) -> tensor<1x2x8x8xf32>
+  %o = linalg.generic {indexing_maps = [affine_map<(b, h, i, e, j) -> (b, h, i, j)>, affine_map<(b, h, i, e, j) -> (b, h, j, e)>, affine_map<(b, h, i, e, j) -> (b, h, i, e)>], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]} ins(%p, %v : tensor<1x2x8x8xf32>, tensor<1x2x8x8xf32>) outs(%z : tensor<1x2x8x8xf32>) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %x = arith.mulf %a, %b : f32
+    %y = arith.addf %acc, %x : f32
+    linalg.yield %y : f32
+  } -> tensor<1x2x8x8xf32>
+  return %o : tensor<1x2x8x8xf32>
+}
+
+// -----
+
+// A finite fill over scores that an additive bias tensor also shifts: the
+// hidden keys take -1e9, the others keep their bias; flash.attention applies
+// the bias before hiding, so nothing is raised.
+#fb_id = affine_map<(b, h, i, j) -> (b, h, i, j)>
+#fb_m = affine_map<(b, h, i, j) -> (b, 0, i, j)>
+// CHECK-LABEL: func.func @neg_fill_and_bias(
+// CHECK-NOT: flash.attention
+// CHECK: linalg.softmax
+func.func @neg_fill_and_bias(%q: tensor<1x2x8x8xf32>, %k: tensor<1x2x8x8xf32>, %v: tensor<1x2x8x8xf32>, %m: tensor<1x1x8x8xi1>, %bias: tensor<1x1x8x8xf32>) -> tensor<1x2x8x8xf32> {
+  %c0 = arith.constant 0.0 : f32
+  %big = arith.constant -1.0e9 : f32
+  %e = tensor.empty() : tensor<1x2x8x8xf32>
+  %z = linalg.fill ins(%c0 : f32) outs(%e : tensor<1x2x8x8xf32>) -> tensor<1x2x8x8xf32>
+  %s = linalg.generic {indexing_maps = [affine_map<(b, h, i, j, d) -> (b, h, i, d)>, affine_map<(b, h, i, j, d) -> (b, h, j, d)>, affine_map<(b, h, i, j, d) -> (b, h, i, j)>], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]} ins(%q, %k : tensor<1x2x8x8xf32>, tensor<1x2x8x8xf32>) outs(%z : tensor<1x2x8x8xf32>) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %x = arith.mulf %a, %b : f32
+    %y = arith.addf %acc, %x : f32
+    linalg.yield %y : f32
+  } -> tensor<1x2x8x8xf32>
+  %sm = linalg.generic {indexing_maps = [#fb_id, #fb_m, #fb_m, #fb_id], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%s, %m, %bias : tensor<1x2x8x8xf32>, tensor<1x1x8x8xi1>, tensor<1x1x8x8xf32>) outs(%e : tensor<1x2x8x8xf32>) {
+  ^bb0(%a: f32, %b: i1, %c: f32, %o: f32):
+    %x = arith.addf %a, %c : f32
+    %y = arith.select %b, %big, %x : f32
+    linalg.yield %y : f32
+  } -> tensor<1x2x8x8xf32>
+  %p = linalg.softmax dimension(3) ins(%sm : tensor<1x2x8x8xf32>) outs(%e : tensor<1x2x8x8xf32>) -> tensor<1x2x8x8xf32>
+  %o = linalg.generic {indexing_maps = [affine_map<(b, h, i, e, j) -> (b, h, i, j)>, affine_map<(b, h, i, e, j) -> (b, h, j, e)>, affine_map<(b, h, i, e, j) -> (b, h, i, e)>], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]} ins(%p, %v : tensor<1x2x8x8xf32>, tensor<1x2x8x8xf32>) outs(%z : tensor<1x2x8x8xf32>) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %x = arith.mulf %a, %b : f32
+    %y = arith.addf %acc, %x : f32
+    linalg.yield %y : f32
+  } -> tensor<1x2x8x8xf32>
+  return %o : tensor<1x2x8x8xf32>
+}
+
+// -----
+
+// A row maximum that starts at -1e4: where every score is below it, the
+// graph's exponentials underflow (0 / 0), unlike a softmax; not raised.
+#mi4 = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>
+#mi4r = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, 0)>
+// CHECK-LABEL: func.func @neg_max_starts_high(
+// CHECK-NOT: flash.attention
+// CHECK: math.exp
+func.func @neg_max_starts_high(%q: tensor<1x2x8x8xf32>, %k: tensor<1x2x8x8xf32>, %v: tensor<1x2x8x8xf32>) -> tensor<1x2x8x8xf32> {
+  %c0 = arith.constant 0.0 : f32
+  %start = arith.constant -1.0e4 : f32
+  %e = tensor.empty() : tensor<1x2x8x8xf32>
+  %z = linalg.fill ins(%c0 : f32) outs(%e : tensor<1x2x8x8xf32>) -> tensor<1x2x8x8xf32>
+  %s = linalg.generic {indexing_maps = [affine_map<(b, h, i, j, d) -> (b, h, i, d)>, affine_map<(b, h, i, j, d) -> (b, h, j, d)>, affine_map<(b, h, i, j, d) -> (b, h, i, j)>], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]} ins(%q, %k : tensor<1x2x8x8xf32>, tensor<1x2x8x8xf32>) outs(%z : tensor<1x2x8x8xf32>) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %x = arith.mulf %a, %b : f32
+    %y = arith.addf %acc, %x : f32
+    linalg.yield %y : f32
+  } -> tensor<1x2x8x8xf32>
+  %e1 = tensor.empty() : tensor<1x2x8x1xf32>
+  %mi = linalg.fill ins(%start : f32) outs(%e1 : tensor<1x2x8x1xf32>) -> tensor<1x2x8x1xf32>
+  %mx = linalg.generic {indexing_maps = [#mi4, #mi4r], iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%s : tensor<1x2x8x8xf32>) outs(%mi : tensor<1x2x8x1xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %r = arith.maximumf %in, %out : f32
+    linalg.yield %r : f32
+  } -> tensor<1x2x8x1xf32>
+  %ex = linalg.generic {indexing_maps = [#mi4, #mi4r, #mi4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%s, %mx : tensor<1x2x8x8xf32>, tensor<1x2x8x1xf32>) outs(%e : tensor<1x2x8x8xf32>) {
+  ^bb0(%in: f32, %in1: f32, %out: f32):
+    %d = arith.subf %in, %in1 : f32
+    %x = math.exp %d : f32
+    linalg.yield %x : f32
+  } -> tensor<1x2x8x8xf32>
+  %zi = linalg.fill ins(%c0 : f32) outs(%e1 : tensor<1x2x8x1xf32>) -> tensor<1x2x8x1xf32>
+  %sm = linalg.generic {indexing_maps = [#mi4, #mi4r], iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%ex : tensor<1x2x8x8xf32>) outs(%zi : tensor<1x2x8x1xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %r = arith.addf %in, %out : f32
+    linalg.yield %r : f32
+  } -> tensor<1x2x8x1xf32>
+  %p = linalg.generic {indexing_maps = [#mi4, #mi4r, #mi4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%ex, %sm : tensor<1x2x8x8xf32>, tensor<1x2x8x1xf32>) outs(%e : tensor<1x2x8x8xf32>) {
+  ^bb0(%in: f32, %in1: f32, %out: f32):
+    %d = arith.divf %in, %in1 : f32
+    linalg.yield %d : f32
+  } -> tensor<1x2x8x8xf32>
+  %o = linalg.generic {indexing_maps = [affine_map<(b, h, i, e, j) -> (b, h, i, j)>, affine_map<(b, h, i, e, j) -> (b, h, j, e)>, affine_map<(b, h, i, e, j) -> (b, h, i, e)>], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]} ins(%p, %v : tensor<1x2x8x8xf32>, tensor<1x2x8x8xf32>) outs(%z : tensor<1x2x8x8xf32>) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %x = arith.mulf %a, %b : f32
+    %y = arith.addf %acc, %x : f32
+    linalg.yield %y : f32
+  } -> tensor<1x2x8x8xf32>
+  return %o : tensor<1x2x8x8xf32>
+}

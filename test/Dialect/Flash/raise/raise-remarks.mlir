@@ -10,6 +10,9 @@
 // CHECK: remark: attention not raised: the row maximum is not taken over the scores along the key axis contracted with V
 // CHECK: remark: attention not raised: a select on the scores does not replace them with -inf or a large negative value
 // CHECK: remark: attention not raised: an additive mask is scaled together with the scores
+// CHECK: remark: attention not raised: one select fills hidden scores with -inf and another with -1.000000e+09: flash.attention gives all hidden keys one score
+// CHECK: remark: attention not raised: a select fills hidden scores with the finite value -1.000000e+09 and an additive mask is applied too: flash.attention cannot say which keys take the fill
+// CHECK: remark: attention not raised: the row maximum does not start from -inf (or the lowest finite value of its type)
 
 // A plain matmul chain with no softmax is not a near-match: no remark.
 func.func @no_softmax(%a: tensor<8x8xf32>, %b: tensor<8x8xf32>, %c: tensor<8x8xf32>) -> tensor<8x8xf32> {

@@ -86,6 +86,18 @@ def Flash_AttentionOp : Flash_Op<"attention",
 
   }], Flash_SharedDescription, [{
 
+    **Finite fills.** By default a hidden score is -inf. `masked_score`
+    (finite, f32) gives the keys hidden by the element masks of steps 2 and
+    3 that score instead, as `masked_fill(hide, value)` does: they then take
+    part in the softmax with weight `exp(masked_score - max)`, and a row
+    whose keys are all hidden by them averages V over those keys instead of
+    producing 0 (with no layout, its log-sum-exp is
+    `masked_score + log(Lk)`). Dead tiles of a block-sparse
+    layout and keys hidden by an additive `-inf` stay -inf.
+    `flash-raise-attention` sets it for graphs that fill with a finite
+    value. The GPU kernels do not take it (`convert-flash-to-gpu` leaves
+    such an op in place with a remark).
+
     Example:
 
     ```mlir
@@ -98,7 +110,8 @@ def Flash_AttentionOp : Flash_Op<"attention",
   let arguments = !con((ins
     Flash_FloatTensor:$query,
     Flash_FloatTensor:$key,
-    Flash_FloatTensor:$value), Flash_SharedMaskArgs);
+    Flash_FloatTensor:$value), Flash_SharedMaskArgs,
+    (ins OptionalAttr<F32Attr>:$masked_score));
   let results = (outs Flash_FloatTensor:$output,
                       Optional<RankedTensorOf<[F32]>>:$lse);
 

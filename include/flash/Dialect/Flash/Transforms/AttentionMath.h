@@ -16,6 +16,7 @@
 #include "mlir/IR/PatternMatch.h"
 
 #include <optional>
+#include <type_traits>
 
 namespace mlir::flash {
 
@@ -32,6 +33,9 @@ struct ScoreTransform {
   int64_t windowLeft = 0, windowRight = 0;
   /// Whether the mask operand is boolean (hides keys) or additive.
   bool booleanMask = false;
+  /// The finite score of keys hidden by the element masks (the op's
+  /// masked_score), or none for -inf.
+  std::optional<double> maskedScore;
   /// A factor applied to the final score, folded into the scale (and the
   /// softcap): log2(e) lets the tiled form use exp2 instead of exp.
   double outputScale = 1.0;
@@ -50,8 +54,16 @@ struct ScoreTransform {
     if (Value mask = op.getMask())
       t.booleanMask =
           cast<ShapedType>(mask.getType()).getElementType().isInteger(1);
+    if constexpr (std::is_same_v<OpT, AttentionOp>)
+      if (std::optional<APFloat> fill = op.getMaskedScore())
+        t.maskedScore = fill->convertToDouble();
     return t;
   }
+
+  /// Whether a key hidden by the element masks still takes part in the
+  /// softmax (a finite masked_score): then no tile may be skipped for the
+  /// structural mask alone.
+  bool hiddenKeysCount() const { return maskedScore.has_value(); }
 
   /// Whether any element mask (structural or operand) applies at all.
   bool hasElementMask(bool hasMaskOperand) const {
