@@ -89,10 +89,14 @@ def select_mask(is_causal, window, lq, lk):
         return "none", (0, 0)
     if left is None and right == 0:
         return "causal_bottom_right", (0, 0)
-    # Any window wider than both lengths sees every key.
+    # Any window wider than both lengths sees every key: None and sides
+    # beyond that (up to any int, past what the kernels' int64 takes) are
+    # passed as lq + lk.
     unbounded = lq + lk
-    return "sliding_window", (unbounded if left is None else left,
-                              unbounded if right is None else right)
+    return "sliding_window", (unbounded if left is None else
+                              min(left, unbounded),
+                              unbounded if right is None else
+                              min(right, unbounded))
 
 
 def compile_chip(device_chip, chip_runs):

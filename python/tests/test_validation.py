@@ -241,6 +241,10 @@ def test_valid_call_reaches_the_device_check():
     ({"window": (None, None)}, (64, "f16", "none", (0, 0))),
     ({"window": (3, 1)}, (64, "f16", "sliding_window", (3, 1))),
     ({"window": (3, None)}, (64, "f16", "sliding_window", (3, 16 + 24))),
+    # Sides past Lq + Lk (even past int64) are unbounded: passed as Lq + Lk.
+    ({"window": (2**63 - 1, 2**70)},
+     (64, "f16", "sliding_window", (16 + 24, 16 + 24))),
+    ({"window": (41, 40)}, (64, "f16", "sliding_window", (40, 40))),
 ])
 def test_spec_selection(kwargs, expected, monkeypatch):
     q, k, v = qkv(lq=16, lk=24)

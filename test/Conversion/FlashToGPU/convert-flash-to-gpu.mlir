@@ -73,3 +73,50 @@ func.func @unsupported(%q: tensor<1x1x16x64xf32>, %k: tensor<1x1x16x64xf32>,
       -> tensor<1x1x16x64xf16>
   return %a, %b, %c : tensor<1x1x16x64xf32>, tensor<1x1x16x64xf16>, tensor<1x1x16x64xf16>
 }
+
+// -----
+
+// A finite masked_score gives rows that hide every key the mean of V, which
+// the kernels do not compute; without a structural mask nothing is hidden
+// and the fill does not matter.
+// CHECK-LABEL: func.func @masked_score
+// CHECK: flash.attention
+// CHECK-SAME: masked_score
+// CHECK: gpu.launch_func
+func.func @masked_score(%h: tensor<1x1x16x64xf16>)
+    -> (tensor<1x1x16x64xf16>, tensor<1x1x16x64xf16>) {
+  // expected-remark @below {{not lowered to a GPU kernel: a finite masked_score is not supported by the GPU kernels (their masked keys score -inf, and a row whose keys are all masked gives 0 instead of the mean of V)}}
+  %a = flash.attention %h, %h, %h
+      {mask_kind = #flash.mask<causal>, masked_score = -1.0e9 : f32}
+      : tensor<1x1x16x64xf16>, tensor<1x1x16x64xf16>, tensor<1x1x16x64xf16>
+      -> tensor<1x1x16x64xf16>
+  %b = flash.attention %h, %h, %h {masked_score = -1.0e9 : f32}
+      : tensor<1x1x16x64xf16>, tensor<1x1x16x64xf16>, tensor<1x1x16x64xf16>
+      -> tensor<1x1x16x64xf16>
+  return %a, %b : tensor<1x1x16x64xf16>, tensor<1x1x16x64xf16>
+}
+
+// -----
+
+// Window sides reach the kernel as i64 arguments (INT64_MAX is a valid
+// "unbounded"); the kernel clamps both to Lq + Lk before the band
+// arithmetic, so that nothing overflows.
+// CHECK-LABEL: func.func @window_int64_max
+// CHECK: %[[MAX:.+]] = arith.constant 9223372036854775807 : i64
+// CHECK: gpu.launch_func {{.*}}sliding_window{{.*}} args({{.*}}, %[[MAX]] : i64, %{{.*}} : i64)
+// CHECK: gpu.func
+// CHECK-DAG: %[[LEFT:.+]] = arith.index_cast %arg6 : i64 to index
+// CHECK-DAG: %[[RIGHT:.+]] = arith.index_cast %arg7 : i64 to index
+// CHECK-DAG: %[[LQ:.+]] = memref.dim %arg0, %c2 : memref
+// CHECK-DAG: %[[LK:.+]] = memref.dim %arg1, %c2{{.*}} : memref
+// CHECK: %[[WIDEST:.+]] = arith.addi %[[LQ]], %[[LK]] : index
+// CHECK-DAG: arith.minsi %[[LEFT]], %[[WIDEST]] : index
+// CHECK-DAG: arith.minsi %[[RIGHT]], %[[WIDEST]] : index
+func.func @window_int64_max(%h: tensor<1x1x16x64xf16>) -> tensor<1x1x16x64xf16> {
+  %o = flash.attention %h, %h, %h
+      {mask_kind = #flash.mask<sliding_window>,
+       window = array<i64: 9223372036854775807, 9223372036854775807>}
+      : tensor<1x1x16x64xf16>, tensor<1x1x16x64xf16>, tensor<1x1x16x64xf16>
+      -> tensor<1x1x16x64xf16>
+  return %o : tensor<1x1x16x64xf16>
+}

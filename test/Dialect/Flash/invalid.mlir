@@ -641,3 +641,19 @@ func.func @unknown_mask_kind(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32>,
   %o = flash.attention %q, %k, %v {mask_kind = #flash.mask<diagonal>} : tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32> -> tensor<2x4x8x16xf32>
   return
 }
+
+// -----
+
+func.func @masked_score_infinite(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32>, %v: tensor<2x2x8x16xf32>) {
+  // expected-error @+1 {{masked_score must be finite (omit it for -inf)}}
+  %o = flash.attention %q, %k, %v {mask_kind = #flash.mask<causal>, masked_score = 0xFF800000 : f32} : tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32> -> tensor<2x4x8x16xf32>
+  return
+}
+
+// -----
+
+func.func @masked_score_nan(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32>, %v: tensor<2x2x8x16xf32>) {
+  // expected-error @+1 {{masked_score must be finite (omit it for -inf)}}
+  %o = flash.attention %q, %k, %v {mask_kind = #flash.mask<causal>, masked_score = 0x7FC00000 : f32} : tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32> -> tensor<2x4x8x16xf32>
+  return
+}

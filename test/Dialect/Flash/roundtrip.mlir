@@ -52,6 +52,16 @@ func.func @scale_softcap_lse_bf16(%q: tensor<2x8x64x128xbf16>,
   return %o, %lse : tensor<2x8x64x128xbf16>, tensor<2x8x64xf32>
 }
 
+// CHECK-LABEL: func.func @masked_score
+// CHECK: flash.attention {{.*}} {mask_kind = #flash.mask<causal>, masked_score = -3.40282347E+38 : f32} : tensor<1x2x16x32xf16>
+func.func @masked_score(%q: tensor<1x2x16x32xf16>) -> tensor<1x2x16x32xf16> {
+  %o = flash.attention %q, %q, %q
+      {mask_kind = #flash.mask<causal>, masked_score = -3.40282347E+38 : f32}
+      : tensor<1x2x16x32xf16>, tensor<1x2x16x32xf16>, tensor<1x2x16x32xf16>
+      -> tensor<1x2x16x32xf16>
+  return %o : tensor<1x2x16x32xf16>
+}
+
 // CHECK-LABEL: func.func @masks
 // CHECK: flash.attention %{{.*}}, %{{.*}}, %{{.*}} mask(%{{.*}} : tensor<2x4x16x16xi1>) :
 // CHECK: flash.attention %{{.*}}, %{{.*}}, %{{.*}} mask(%{{.*}} : tensor<1x1x16x16xf32>) {mask_kind = #flash.mask<causal>} :
