@@ -38,7 +38,9 @@ def random_case(rng, head_dims):
     G = rng.choice([1, 1, 2, 4])
     Hkv = rng.choice([1, 2, 3])
     mask = rng.choice(MASKS)
-    window = (rng.choice([0, 5, 64, 300]), rng.choice([0, 0, 9, 100]))
+    # Sides near the int64 limit too: the kernels must clamp, not overflow.
+    window = (rng.choice([0, 5, 64, 300, 2**62, 2**63 - 1]),
+              rng.choice([0, 0, 9, 100, 2**63 - 1]))
     return dict(B=rng.choice([1, 2, 3]), Hkv=Hkv, Hq=Hkv * G,
                 Lq=rng.choice(LENGTHS), Lk=rng.choice(LENGTHS),
                 D=rng.choice(head_dims), mask=mask,

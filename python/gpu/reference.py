@@ -32,8 +32,9 @@ def visibility(mask, Lq, Lk, window, device):
         return j <= i
     if mask == "causal_bottom_right":
         return j <= i + off
+    # Distances from the diagonal: sides up to INT64_MAX do not overflow.
     left, right = window
-    return (j >= i + off - left) & (j <= i + off + right)
+    return (i + off - j <= left) & (j - (i + off) <= right)
 
 
 def reference(q, k, v, vis, scale):
