@@ -21,18 +21,13 @@
 //   scale is folded into the exponent (one fma per score);
 //   the output is normalized once and stored, with the log-sum-exp.
 //
-// Shared memory rows are XOR-swizzled in 16-byte chunks, within 128-byte
-// groups, so that ldmatrix and cp.async hit distinct banks.
-//
-// On sm_90a the plan may ask for warpgroup MMAs (wgmma) instead: each group
-// of four warps computes 64-row slices; Q, K and V are read by the tensor
-// cores from shared memory, where each tile is stored as 64-column chunks
-// of 128-byte rows with the hardware's 128-byte swizzle (the same XOR, on
-// 1024-byte aligned chunks); P stays in registers. Each warp's part of a
-// wgmma accumulator has the layout of its mma.sync accumulators, so the
-// softmax, the masks and the epilogue are shared. Where the plan says so
-// (scoresBeforeCopies), a tile's Q Kᵀ is issued before the next tile's
-// copies and waited for after them.
+// The products run on an MMA flavour (MmaFlavor.h): mma.sync as above
+// (MmaSync.cpp), or on sm_90a, where the plan asks for them, Hopper's
+// warpgroup MMAs (WarpgroupMMA.cpp), which read Q, K and V from shared
+// memory and may be issued before the next tile's copies
+// (scoresBeforeCopies). The flavour lays out the shared-memory tiles; each
+// warp's part of an accumulator has the mma.sync layout in both, so the
+// softmax, the masks and the epilogue here are shared.
 //
 // Fragment layouts (lane = 32-lane index, g = lane / 4, c = lane % 4): an
 // accumulator holds (row g, cols 2c, 2c+1) in [0, 1] and (row g + 8, same
@@ -69,35 +64,6 @@ constexpr unsigned kNumDenseArgs = 8;
 } // namespace
 
 using namespace mlir::flash::detail;
-
-SmallVector<Value>
-ForwardKernelEmitter::emitIf(Value cond, TypeRange types,
-                             function_ref<SmallVector<Value>()> thenFn,
-                             function_ref<SmallVector<Value>()> elseFn) {
-  auto ifOp = scf::IfOp::create(b, loc, types, cond, /*withElseRegion=*/true);
-  OpBuilder::InsertionGuard guard(b);
-  for (auto [block, fn] : {std::make_pair(ifOp.thenBlock(), thenFn),
-                           std::make_pair(ifOp.elseBlock(), elseFn)}) {
-    if (!block->empty())
-      block->back().erase();
-    b.setInsertionPointToEnd(block);
-    SmallVector<Value> values = fn();
-    scf::YieldOp::create(b, loc, values);
-  }
-  return SmallVector<Value>(ifOp.getResults());
-}
-
-/// Two f32 values rounded to the element type and packed into an i32, the
-/// first in the low half.
-Value ForwardKernelEmitter::pack(Value lo, Value hi) {
-  Value pair = vector::FromElementsOp::create(
-      b, loc, VectorType::get({2}, f32), ValueRange{lo, hi});
-  Value narrow =
-      arith::TruncFOp::create(b, loc, VectorType::get({2}, elt), pair);
-  Value asInt =
-      vector::BitCastOp::create(b, loc, VectorType::get({1}, i32), narrow);
-  return vector::ExtractOp::create(b, loc, asInt, 0);
-}
 
 /// The keys visible to query `row`: [lo, hi], with hi clamped to the last
 /// key and lo null when there is no lower bound. Where `band` (i1, null:
@@ -148,10 +114,6 @@ ForwardKernelEmitter::KeyVisit ForwardKernelEmitter::visitDense(Value keyTile) {
   return {keyTile, coverTile(keyTile).inBand, nullptr};
 }
 
-Value ForwardKernelEmitter::i32c(int32_t v) {
-  return arith::ConstantIntOp::create(b, loc, i32, v);
-}
-
 /// One key-loop iteration: waits for the tile in `stage`, issues the copies
 /// of the tile `stages` - 1 ahead (`prefetchNext`), folds what `visitFn`
 /// says into the warp state `carried`, and returns the new state. One
@@ -166,19 +128,13 @@ ForwardKernelEmitter::foldTile(ValueRange carried, Value stage,
   // stages - 1 tiles ahead: all but the last stages - 2 groups hold this
   // tile or older ones.
   NVVM::CpAsyncWaitGroupOp::create(b, loc, plan.stages - 2);
-  // The tensor cores read warpgroup MMA operands through the async proxy:
-  // the copies must be made visible to it before the barrier.
-  if (plan.warpgroupMMA)
-    NVVM::FenceProxyOp::create(
-        b, loc, NVVM::ProxyKind::async_shared,
-        NVVM::SharedSpaceAttr::get(b.getContext(),
-                                   NVVM::SharedSpace::shared_cta));
+  mma->fenceCopies();
   gpu::BarrierOp::create(b, loc);
   // The tensor cores may run Q Kᵀ while the warps issue the next tile's
   // copies.
   SmallVector<Value> pendingScores;
   if (plan.scoresBeforeCopies)
-    pendingScores = issueScoresWarpgroup(stage);
+    pendingScores = mma->issueScores(stage);
   prefetchNext();
   // Commit every iteration, even empty, so the wait count stays right.
   NVVM::CpAsyncCommitGroupOp::create(b, loc);
@@ -186,7 +142,7 @@ ForwardKernelEmitter::foldTile(ValueRange carried, Value stage,
   KeyVisit visit = visitFn();
   std::optional<Scores> scores;
   if (plan.scoresBeforeCopies)
-    scores = collectScoresWarpgroup(pendingScores);
+    scores = mma->collectScores(pendingScores);
   SmallVector<Type> types = llvm::to_vector(carried.getTypes());
   auto step = [&](bool masked) {
     WarpState s = WarpState::unflatten(carried, 2 * plan.slicesPerWarp);
@@ -273,11 +229,7 @@ gpu::GPUFuncOp ForwardKernelEmitter::emit() {
   warp = divu(tid, 32);
   groupRow = divu(lane, 4);
   groupCol = remu(lane, 4);
-  // A warpgroup's slices are 64 rows apart, and its warps 16.
-  warpRow0 = plan.warpgroupMMA
-                 ? add(mul(divu(warp, 4), 64 * plan.slicesPerWarp),
-                       mul(remu(warp, 4), 16))
-                 : mul(warp, 16 * plan.slicesPerWarp);
+  warpRow0 = mma->getWarpFirstRow(warp);
   bool causal = spec.mask == MaskKind::CausalTopLeft ||
                 spec.mask == MaskKind::CausalBottomRight;
   Value queryTile;
@@ -311,22 +263,12 @@ gpu::GPUFuncOp ForwardKernelEmitter::emit() {
   int64_t dp = plan.paddedHeadDim;
   auto tileType = [&](ArrayRef<int64_t> stages, int64_t rows) {
     SmallVector<int64_t> shape(stages);
-    if (plan.warpgroupMMA)
-      shape.append({dp / 64, rows, 64});
-    else
-      shape.append({rows, dp});
+    shape.append(mma->getTileShape(rows));
     return MemRefType::get(shape, elt, nullptr, workgroup);
   };
   int64_t qBytes = plan.blockQ * dp * 2;
-  int64_t kvBytes = plan.stages * getStageBytes();
-  // Warpgroup MMA operands start on 1024-byte boundaries (the swizzle
-  // pattern repeats every 8 rows of 128 bytes), within the plan's slack.
-  Value base = idx(0);
-  if (plan.warpgroupMMA) {
-    Value address =
-        memref::ExtractAlignedPointerAsIndexOp::create(b, loc, smem);
-    base = remu(sub(idx(1024), remu(address, 1024)), 1024);
-  }
+  int64_t kvBytes = plan.stages * plan.blockKV * dp * 2;
+  Value base = mma->getTilesOffset(smem);
   sQ = memref::ViewOp::create(b, loc, tileType({}, plan.blockQ), smem, base,
                               ValueRange{});
   sK = memref::ViewOp::create(b, loc, tileType({plan.stages}, plan.blockKV),
@@ -334,18 +276,7 @@ gpu::GPUFuncOp ForwardKernelEmitter::emit() {
   sV = memref::ViewOp::create(b, loc, tileType({plan.stages}, plan.blockKV),
                               smem, add(base, idx(qBytes + kvBytes)),
                               ValueRange{});
-  if (plan.warpgroupMMA) {
-    // K-major Q and K: 8-row groups 1024 bytes apart (the leading offset is
-    // unused). MN-major V: 8-key groups 1024 bytes apart, 64-column chunks
-    // blockKV rows of 128 bytes apart.
-    Value warpgroupRows = mul(divu(warp, 4), 64 * plan.slicesPerWarp * 128);
-    qDesc = matrixDescriptor(
-        add(alignedAddress(sQ),
-            arith::IndexCastOp::create(b, loc, b.getI64Type(), warpgroupRows)),
-        16, 1024);
-    kDesc = matrixDescriptor(alignedAddress(sK), 16, 1024);
-    vDesc = matrixDescriptor(alignedAddress(sV), plan.blockKV * 128, 1024);
-  }
+  mma->setOperands({sQ, sK, sV, lane, warp, warpRow0});
 
   // Key tiles that can hold a visible key: [begin, end).
   Value numKeyTiles = arith::CeilDivUIOp::create(b, loc, keyLen,
@@ -394,9 +325,7 @@ gpu::GPUFuncOp ForwardKernelEmitter::emit() {
   if (plan.queryInRegisters) {
     NVVM::CpAsyncWaitGroupOp::create(b, loc, plan.stages - 1);
     gpu::BarrierOp::create(b, loc);
-    for (int64_t mt = 0; mt < plan.slicesPerWarp; ++mt)
-      for (int64_t ks = 0; ks < headSteps; ++ks)
-        qFrags.push_back(loadQueryFragment(mt, ks));
+    mma->loadQuery();
   }
 
   // The key loop (an iteration is foldTile), carrying the warp state.
@@ -404,7 +333,7 @@ gpu::GPUFuncOp ForwardKernelEmitter::emit() {
   WarpState initState;
   initState.rowMax.assign(rowsPerThread, negInf());
   initState.rowSum.assign(rowsPerThread, f32c(0.0));
-  initState.acc.assign(plan.slicesPerWarp * accTilesPerSlice,
+  initState.acc.assign(plan.slicesPerWarp * mma->getAccTilesPerSlice(),
                        Fragment(4, f32c(0.0)));
   SmallVector<Value> init = initState.flatten();
   SmallVector<Value> results =
@@ -428,7 +357,7 @@ gpu::GPUFuncOp ForwardKernelEmitter::emit() {
                           f32c(llvm::numbers::ln2));
     emitIf(inRange, {}, [&] {
       for (int64_t n = 0; n < spec.headDim / 8; ++n) {
-        const Fragment &acc = state.acc[mt * accTilesPerSlice + n];
+        const Fragment &acc = state.acc[mt * mma->getAccTilesPerSlice() + n];
         Value lo = fmul(acc[2 * half], inv);
         Value hi = fmul(acc[2 * half + 1], inv);
         Value pair = vector::FromElementsOp::create(

@@ -36,10 +36,7 @@ void ForwardKernelEmitter::computeTile(Value stage, Value keyTile, bool masked,
                                        const Scores *scores) {
   int64_t keyTiles8 = plan.blockKV / 8;
   int64_t slices = plan.slicesPerWarp;
-  Scores s = scores              ? *scores
-             : plan.warpgroupMMA ? collectScoresWarpgroup(
-                                       issueScoresWarpgroup(stage))
-                                 : computeScores(stage);
+  Scores s = scores ? *scores : mma->collectScores(mma->issueScores(stage));
 
   // Mask the raw scores; the scale is folded into the exponent below.
   // Per row, the visible keys are [lo, hi] (hi already clamped to the key
@@ -97,6 +94,7 @@ void ForwardKernelEmitter::computeTile(Value stage, Value keyTile, bool masked,
     }
   }
   Value allLanes = arith::ConstantIntOp::create(b, loc, i32, -1);
+  int64_t accTilesPerSlice = mma->getAccTilesPerSlice();
   Value warpMoved = NVVM::VoteSyncOp::create(b, loc, b.getI1Type(), allLanes,
                                              moved, NVVM::VoteSyncKind::any);
   SmallVector<Value> accValues = state.flattenAcc();
@@ -129,9 +127,6 @@ void ForwardKernelEmitter::computeTile(Value stage, Value keyTile, bool masked,
         state.rowSum[r] = fadd(state.rowSum[r], s[mt][n][e]);
       }
 
-  if (plan.warpgroupMMA)
-    accumulateValuesWarpgroup(stage, s, state);
-  else
-    accumulateValues(stage, s, state);
+  mma->accumulateValues(stage, s, state);
 }
 

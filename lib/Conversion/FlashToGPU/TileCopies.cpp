@@ -1,8 +1,9 @@
 //===- TileCopies.cpp - Shared-memory tiles and their copies --------------===//
 //
-// The forward kernel's shared-memory tiles (XOR-swizzled in 16-byte chunks)
-// and the cp.async copies that fill them from global memory: Q once, K and
-// V tile by tile (ForwardKernel.cpp describes the schedule).
+// The cp.async copies that fill the forward kernel's shared-memory tiles
+// from global memory: Q once, K and V tile by tile, in 16-byte chunks placed
+// where the MMA flavour lays them out (ForwardKernel.cpp describes the
+// schedule).
 //
 //===----------------------------------------------------------------------===//
 
@@ -20,31 +21,6 @@
 using namespace mlir;
 using namespace mlir::flash;
 using namespace mlir::flash::detail;
-
-/// Column (in elements) of 16-byte chunk `chunk` of shared-memory row `row`:
-/// the chunk index is XORed with row % 8 inside its group of eight.
-Value ForwardKernelEmitter::swizzledColumn(Value row, Value chunk) {
-  Value group = mul(divu(chunk, 8), 8);
-  Value within = arith::XOrIOp::create(b, loc, remu(chunk, 8), remu(row, 8));
-  return mul(add(group, within), 8);
-}
-
-/// The indices of 16-byte chunk `chunk` of tile row `row` in a tile view
-/// ([stage,] rows, Dp) for mma.sync, ([stage,] Dp / 64, rows, 64) for
-/// warpgroup MMAs: both XOR the chunk with row % 8 within its 128 bytes.
-SmallVector<Value> ForwardKernelEmitter::tileIndices(Value stage, Value row,
-                                                     Value chunk) {
-  SmallVector<Value> indices;
-  if (stage)
-    indices.push_back(stage);
-  if (!plan.warpgroupMMA) {
-    indices.append({row, swizzledColumn(row, chunk)});
-    return indices;
-  }
-  Value within = arith::XOrIOp::create(b, loc, remu(chunk, 8), remu(row, 8));
-  indices.append({divu(chunk, 8), row, mul(within, 8)});
-  return indices;
-}
 
 /// Issues the cp.async copies of rows [row0, row0 + rows) of
 /// src[batch, head, :, :] (length `len`) into `dst` ([stage,] rows, Dp).
@@ -97,7 +73,7 @@ void ForwardKernelEmitter::copyTile(Value src, Value srcHead, Value row0,
     }
     if (valid)
       count = select(valid, idx(8), idx(0));
-    SmallVector<Value> dstIdx = tileIndices(stage, r, c);
+    SmallVector<Value> dstIdx = mma->getChunkIndices(stage, r, c);
     nvgpu::DeviceAsyncCopyOp::create(
         b, loc, nvgpu::DeviceAsyncTokenType::get(b.getContext()), dst, dstIdx,
         src, ValueRange{batch, srcHead, srcRow, srcCol}, b.getIndexAttr(8),
@@ -162,7 +138,7 @@ void ForwardKernelEmitter::copyWholeRows(Value src, Value srcHead, Value row0,
     llvm_unreachable("the shared-memory tiles have static strides");
   Value dstElement = idx(dstBase);
   for (auto [index, stride] :
-       llvm::zip_equal(tileIndices(stage, r0, c0), dstStrides))
+       llvm::zip_equal(mma->getChunkIndices(stage, r0, c0), dstStrides))
     dstElement = add(dstElement, mul(index, stride));
   Value to = advance(pointerOf(dst, 3), toI64(mul(dstElement, 2)));
   // The row dimension is the second to last in both layouts of the tiles.
