@@ -40,6 +40,8 @@
 
 #include "ForwardKernelEmitter.h"
 
+#include "flash/Dialect/Flash/IR/KeyBand.h"
+
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
@@ -72,15 +74,9 @@ using namespace mlir::flash::detail;
 std::pair<Value, Value> ForwardKernelEmitter::visibleKeys(Value row,
                                                           Value band) {
   Value last = sub(keyLen, idx(1));
-  if (spec.mask == MaskKind::None)
+  if (keyBand.isEverything())
     return {nullptr, last};
-  Value diag = spec.mask == MaskKind::CausalTopLeft ? row : add(row, offset);
-  Value hi = diag;
-  if (spec.mask == MaskKind::SlidingWindow)
-    hi = add(hi, windowRight);
-  Value lo;
-  if (spec.mask == MaskKind::SlidingWindow)
-    lo = sub(diag, windowLeft);
+  auto [lo, hi] = keyBand.getKeys(b, loc, row);
   hi = minsi(hi, last);
   if (band) {
     hi = select(band, hi, last);
@@ -92,22 +88,11 @@ std::pair<Value, Value> ForwardKernelEmitter::visibleKeys(Value row,
 
 ForwardKernelEmitter::TileCoverage
 ForwardKernelEmitter::coverTile(Value keyTile) {
-  using P = arith::CmpIPredicate;
   Value firstKey = mul(keyTile, plan.blockKV);
   Value lastKey = add(firstKey, idx(plan.blockKV - 1));
-  Value whole = cmpi(P::slt, lastKey, keyLen);
-  Value full = whole;
-  if (spec.mask != MaskKind::None) {
-    Value hi = add(tileRow0, diagOffset);
-    if (spec.mask == MaskKind::SlidingWindow)
-      hi = add(hi, windowRight);
-    full = arith::AndIOp::create(b, loc, full, cmpi(P::sle, lastKey, hi));
-  }
-  if (spec.mask == MaskKind::SlidingWindow) {
-    Value lo = sub(add(lastRow, diagOffset), windowLeft);
-    full = arith::AndIOp::create(b, loc, full, cmpi(P::sge, firstKey, lo));
-  }
-  return {whole, full};
+  Value whole = cmpi(arith::CmpIPredicate::slt, lastKey, keyLen);
+  return {whole, keyBand.coversKeys(b, loc, tileRow0, lastRow, firstKey,
+                                    lastKey, /*given=*/whole)};
 }
 
 ForwardKernelEmitter::KeyVisit ForwardKernelEmitter::visitDense(Value keyTile) {
@@ -246,14 +231,12 @@ gpu::GPUFuncOp ForwardKernelEmitter::emit() {
   queryLen = memref::DimOp::create(b, loc, q, 2);
   keyLen = memref::DimOp::create(b, loc, k, 2);
   offset = sub(keyLen, queryLen);
-  if (spec.mask == MaskKind::SlidingWindow) {
-    // A window side of Lq + Lk or more already sees every key; clamping it
-    // keeps the band arithmetic below from overflowing (INT64_MAX is a
-    // valid "unbounded").
-    Value widest = add(queryLen, keyLen);
-    windowLeft = minsi(windowLeft, widest);
-    windowRight = minsi(windowRight, widest);
-  }
+  // Window sides clamped to Lq + Lk (KeyBand.h): INT64_MAX is a valid
+  // "unbounded".
+  if (spec.mask == MaskKind::SlidingWindow)
+    std::tie(windowLeft, windowRight) =
+        clampWindowSides(b, loc, windowLeft, windowRight, queryLen, keyLen);
+  keyBand = KeyBand(spec.mask, offset, windowLeft, windowRight);
   tileRow0 = mul(queryTile, plan.blockQ);
 
   // Shared memory: Q, then the K stages, then the V stages.
@@ -282,24 +265,8 @@ gpu::GPUFuncOp ForwardKernelEmitter::emit() {
   Value numKeyTiles = arith::CeilDivUIOp::create(b, loc, keyLen,
                                                  idx(plan.blockKV));
   lastRow = sub(minsi(add(tileRow0, idx(plan.blockQ)), queryLen), idx(1));
-  tileBegin = idx(0);
-  tileEnd = numKeyTiles;
-  auto clampTiles = [&](Value t) {
-    return minsi(maxsi(t, idx(0)), numKeyTiles);
-  };
-  diagOffset = spec.mask == MaskKind::CausalTopLeft ? idx(0) : offset;
-  if (spec.mask != MaskKind::None) {
-    Value hi = add(lastRow, diagOffset);
-    if (spec.mask == MaskKind::SlidingWindow)
-      hi = add(hi, windowRight);
-    tileEnd = clampTiles(
-        add(arith::FloorDivSIOp::create(b, loc, hi, idx(plan.blockKV)), idx(1)));
-  }
-  if (spec.mask == MaskKind::SlidingWindow) {
-    Value lo = sub(add(tileRow0, diagOffset), windowLeft);
-    tileBegin =
-        clampTiles(arith::FloorDivSIOp::create(b, loc, lo, idx(plan.blockKV)));
-  }
+  std::tie(tileBegin, tileEnd) = keyBand.getTileRange(
+      b, loc, tileRow0, lastRow, numKeyTiles, plan.blockKV);
 
   // Prologue: Q (one group), then the first stages - 1 K/V tiles (a group
   // each, empty past the last tile).

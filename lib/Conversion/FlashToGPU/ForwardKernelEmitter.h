@@ -16,6 +16,7 @@
 #include "MmaFlavor.h"
 
 #include "flash/Conversion/FlashToGPU/KernelPlan.h"
+#include "flash/Dialect/Flash/IR/KeyBand.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
@@ -110,9 +111,11 @@ private:
   Value batch, head, kvHead, tid, lane, warp, groupRow, groupCol;
   Value queryLen, keyLen, offset, tileRow0;
   Value warpRow0; // the warp's first row within the query tile
-  // Key tiles that can hold a visible key, [tileBegin, tileEnd), the CTA's
-  // last query row, and the diagonal's offset for the structural mask.
-  Value tileBegin, tileEnd, lastRow, diagOffset;
+  // Key tiles that can hold a visible key, [tileBegin, tileEnd), and the
+  // CTA's last query row.
+  Value tileBegin, tileEnd, lastRow;
+  // The keys the structural mask lets each row see.
+  KeyBand keyBand{MaskKind::None, nullptr};
   // Block-sparse kernels: the staged tiles (i32 in shared memory).
   Value sTiles;
   Value sQ, sK, sV;

@@ -225,6 +225,7 @@ struct TileAttentionOp : OpRewritePattern<AttentionOp> {
     inits.insert(inits.begin(),
                  tensor::EmptyOp::create(rewriter, loc, outDims, elt));
 
+    KeyBand band = getKeyBand(rewriter, loc, transform, e);
     Value tileStates;
     if (Value numBlocks = op.getKvNumBlocks())
       tileStates = buildTileStates(rewriter, loc, numBlocks, op.getKvIndices(),
@@ -274,8 +275,8 @@ struct TileAttentionOp : OpRewritePattern<AttentionOp> {
             auto [begin, end] =
                 transform.hiddenKeysCount()
                     ? std::pair<Value, Value>(zero, numKeyTiles)
-                    : getKeyTileBand(b, l, transform, ctx.rows, numKeyTiles,
-                                     blockKV, offset);
+                    : getKeyTileBand(b, l, band, ctx.rows, numKeyTiles,
+                                     blockKV);
             auto loop = scf::ForOp::create(
                 b, l, begin, end, one, state.values(),
                 [&](OpBuilder &lb, Location ll, Value kt, ValueRange args) {
@@ -285,8 +286,8 @@ struct TileAttentionOp : OpRewritePattern<AttentionOp> {
                                     transform.hasElementMask(hasMaskOperand), s);
                   } else {
                     TileSpan cols = getTileSpan(lb, ll, kt, keyLen, blockKV);
-                    Value full = isTileFullyVisible(lb, ll, transform, ctx.rows,
-                                                    cols, offset);
+                    Value full =
+                        isTileFullyVisible(lb, ll, band, ctx.rows, cols);
                     s = foldKeyTileMaybeMasked(lb, ll, ctx, kt, full, s);
                   }
                   scf::YieldOp::create(lb, ll, s.values());

@@ -81,6 +81,7 @@ struct TileAttentionGradOp : OpRewritePattern<AttentionGradOp> {
           return arith::AddFOp::create(b, l, a[2], prod);
         });
 
+    KeyBand band = getKeyBand(rewriter, loc, transform, e);
     Value tileStates;
     if (Value numBlocks = op.getKvNumBlocks())
       tileStates = buildTileStates(rewriter, loc, numBlocks, op.getKvIndices(),
@@ -132,8 +133,8 @@ struct TileAttentionGradOp : OpRewritePattern<AttentionGradOp> {
                       ib, il, arith::CmpIPredicate::ne, state,
                       arith::ConstantIntOp::create(ib, il, ib.getI8Type(), 0));
                 } else {
-                  auto [begin, end] = getKeyTileBand(
-                      ib, il, transform, rows, numKeyTiles, blockKV, offset);
+                  auto [begin, end] = getKeyTileBand(ib, il, band, rows,
+                                                     numKeyTiles, blockKV);
                   live = arith::AndIOp::create(
                       ib, il,
                       arith::CmpIOp::create(ib, il, arith::CmpIPredicate::sge,

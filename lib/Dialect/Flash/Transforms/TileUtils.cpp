@@ -246,95 +246,43 @@ Value mlir::flash::tileReduceRows(
                       });
 }
 
-/// The diagonal offset of the structural mask: key j is on query i's
-/// diagonal when j = i + offset.
-static Value diagonalOffset(OpBuilder &b, Location loc,
-                            const ScoreTransform &transform, Value offset) {
-  if (transform.kind == MaskKind::CausalTopLeft)
-    return arith::ConstantIndexOp::create(b, loc, 0);
-  return offset;
+KeyBand mlir::flash::getKeyBand(OpBuilder &b, Location loc,
+                                const ScoreTransform &transform,
+                                const TiledExtents &extents) {
+  if (transform.kind != MaskKind::SlidingWindow)
+    return KeyBand(transform.kind, extents.offset);
+  auto [left, right] = clampWindowSides(
+      b, loc, arith::ConstantIndexOp::create(b, loc, transform.windowLeft),
+      arith::ConstantIndexOp::create(b, loc, transform.windowRight),
+      toIndex(b, loc, extents.queryLen), toIndex(b, loc, extents.keyLen));
+  return KeyBand(transform.kind, extents.offset, left, right);
 }
 
-std::pair<Value, Value> mlir::flash::getKeyTileBand(
-    OpBuilder &b, Location loc, const ScoreTransform &transform,
-    const TileSpan &rows, Value numKeyTiles, int64_t blockKV, Value offset) {
-  Value zero = arith::ConstantIndexOp::create(b, loc, 0);
-  Value one = arith::ConstantIndexOp::create(b, loc, 1);
-  if (transform.kind == MaskKind::None)
-    return {zero, numKeyTiles};
-  Value diag = diagonalOffset(b, loc, transform, offset);
-  Value block = arith::ConstantIndexOp::create(b, loc, blockKV);
-  Value lastRow = arith::SubIOp::create(
-      b, loc, arith::AddIOp::create(b, loc, rows.start, toIndex(b, loc, rows.size)),
-      one);
-  auto clamp = [&](Value v) {
-    return arith::MinSIOp::create(b, loc,
-                                  arith::MaxSIOp::create(b, loc, v, zero),
-                                  numKeyTiles)
-        .getResult();
-  };
-  bool window = transform.kind == MaskKind::SlidingWindow;
-  // Last visible key of the last row, and first visible key of the first row.
-  // A window side only moves them as far as one key past either end of the
-  // keys (a wider side clamps to the same tile), so each side is cut to that
-  // distance first: a side of up to INT64_MAX cannot overflow.
-  Value jHi = arith::AddIOp::create(b, loc, lastRow, diag);
-  if (window) {
-    Value allKeys = arith::MulIOp::create(b, loc, numKeyTiles, block);
-    Value room = arith::MaxSIOp::create(
-        b, loc, arith::SubIOp::create(b, loc, allKeys, jHi), zero);
-    Value right = arith::MinSIOp::create(
-        b, loc, arith::ConstantIndexOp::create(b, loc, transform.windowRight),
-        room);
-    jHi = arith::AddIOp::create(b, loc, jHi, right);
-  }
-  Value end = clamp(arith::AddIOp::create(
-      b, loc, arith::FloorDivSIOp::create(b, loc, jHi, block), one));
-  Value begin = zero;
-  if (window) {
-    Value firstDiag = arith::AddIOp::create(b, loc, rows.start, diag);
-    Value room = arith::AddIOp::create(
-        b, loc, arith::MaxSIOp::create(b, loc, firstDiag, zero), one);
-    Value left = arith::MinSIOp::create(
-        b, loc, arith::ConstantIndexOp::create(b, loc, transform.windowLeft),
-        room);
-    Value jLo = arith::SubIOp::create(b, loc, firstDiag, left);
-    begin = clamp(arith::FloorDivSIOp::create(b, loc, jLo, block));
-  }
-  return {begin, end};
+/// The last row of `rows`.
+static Value lastOf(OpBuilder &b, Location loc, const TileSpan &span) {
+  return arith::SubIOp::create(
+      b, loc,
+      arith::AddIOp::create(b, loc, span.start, toIndex(b, loc, span.size)),
+      arith::ConstantIndexOp::create(b, loc, 1));
+}
+
+std::pair<Value, Value> mlir::flash::getKeyTileBand(OpBuilder &b, Location loc,
+                                                    const KeyBand &band,
+                                                    const TileSpan &rows,
+                                                    Value numKeyTiles,
+                                                    int64_t blockKV) {
+  if (band.isEverything())
+    return {arith::ConstantIndexOp::create(b, loc, 0), numKeyTiles};
+  return band.getTileRange(b, loc, rows.start, lastOf(b, loc, rows),
+                           numKeyTiles, blockKV);
 }
 
 Value mlir::flash::isTileFullyVisible(OpBuilder &b, Location loc,
-                                      const ScoreTransform &transform,
+                                      const KeyBand &band,
                                       const TileSpan &rows,
-                                      const TileSpan &cols, Value offset) {
-  if (transform.kind == MaskKind::None)
+                                      const TileSpan &cols) {
+  if (band.isEverything())
     return arith::ConstantIntOp::create(b, loc, b.getI1Type(), 1);
-  Value one = arith::ConstantIndexOp::create(b, loc, 1);
-  Value diag = diagonalOffset(b, loc, transform, offset);
-  Value lastCol = arith::SubIOp::create(
-      b, loc, arith::AddIOp::create(b, loc, cols.start, toIndex(b, loc, cols.size)),
-      one);
-  // The last key must be visible to the first query ... (window sides are
-  // compared with distances from the diagonal, which cannot overflow)
-  Value firstDiag = arith::AddIOp::create(b, loc, rows.start, diag);
-  bool window = transform.kind == MaskKind::SlidingWindow;
-  Value ahead = arith::SubIOp::create(b, loc, lastCol, firstDiag);
-  Value visible = arith::CmpIOp::create(
-      b, loc, arith::CmpIPredicate::sle, ahead,
-      arith::ConstantIndexOp::create(b, loc, window ? transform.windowRight
-                                                    : 0));
-  if (!window)
-    return visible;
-  // ... and the first key to the last query.
-  Value lastRow = arith::SubIOp::create(
-      b, loc, arith::AddIOp::create(b, loc, rows.start, toIndex(b, loc, rows.size)),
-      one);
-  Value behind = arith::SubIOp::create(
-      b, loc, arith::AddIOp::create(b, loc, lastRow, diag), cols.start);
-  return arith::AndIOp::create(
-      b, loc, visible,
-      arith::CmpIOp::create(
-          b, loc, arith::CmpIPredicate::sle, behind,
-          arith::ConstantIndexOp::create(b, loc, transform.windowLeft)));
+  return band.coversKeys(b, loc, rows.start, lastOf(b, loc, rows), cols.start,
+                         lastOf(b, loc, cols));
 }

@@ -9,6 +9,7 @@
 #ifndef FLASH_LIB_DIALECT_FLASH_TRANSFORMS_TILEUTILS_H
 #define FLASH_LIB_DIALECT_FLASH_TRANSFORMS_TILEUTILS_H
 
+#include "flash/Dialect/Flash/IR/KeyBand.h"
 #include "flash/Dialect/Flash/Transforms/AttentionMath.h"
 
 namespace mlir::flash {
@@ -94,19 +95,22 @@ Value tileReduceRows(OpBuilder &b, Location loc, Value tile, Value init,
                      function_ref<Value(OpBuilder &, Location, Value, Value)>
                          combine);
 
-/// The key tiles [begin, end) that can hold a key visible under a structural
-/// mask to some query of the span `rows`, given `keyLen`, the number of key
-/// tiles and Lk - Lq.
+/// The band of keys `transform`'s structural mask leaves visible, for the
+/// op of `extents` (window sides clamped to Lq + Lk).
+KeyBand getKeyBand(OpBuilder &b, Location loc, const ScoreTransform &transform,
+                   const TiledExtents &extents);
+
+/// The key tiles [begin, end) that can hold a key visible to some query of
+/// the span `rows`.
 std::pair<Value, Value> getKeyTileBand(OpBuilder &b, Location loc,
-                                       const ScoreTransform &transform,
+                                       const KeyBand &band,
                                        const TileSpan &rows, Value numKeyTiles,
-                                       int64_t blockKV, Value offset);
+                                       int64_t blockKV);
 
 /// Whether every key of `cols` is visible to every query of `rows` under the
 /// structural mask (an i1): such a tile needs no element mask.
-Value isTileFullyVisible(OpBuilder &b, Location loc,
-                         const ScoreTransform &transform, const TileSpan &rows,
-                         const TileSpan &cols, Value offset);
+Value isTileFullyVisible(OpBuilder &b, Location loc, const KeyBand &band,
+                         const TileSpan &rows, const TileSpan &cols);
 
 /// `v` as an index value.
 Value toIndex(OpBuilder &b, Location loc, OpFoldResult v);
