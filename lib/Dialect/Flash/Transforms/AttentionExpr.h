@@ -17,6 +17,11 @@
 // tensor as [B, H, ...]): the context records the refinement and `resolve`
 // rewrites every index in terms of the finest variables.
 //
+// AttentionExpr.cpp holds the variables, the nodes and the queries on them
+// (free variables, equality up to renaming, constant folding);
+// AttentionExprExpand.cpp the expansion of views from the ops that produce
+// them.
+//
 //===----------------------------------------------------------------------===//
 
 #ifndef FLASH_LIB_DIALECT_FLASH_TRANSFORMS_ATTENTIONEXPR_H
