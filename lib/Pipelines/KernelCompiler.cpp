@@ -3,6 +3,7 @@
 #include "flash/Pipelines/KernelCompiler.h"
 
 #include "flash/Conversion/FlashToGPU/ForwardKernel.h"
+#include "flash/Conversion/FlashToGPU/KernelABI.h"
 #include "flash/Conversion/Passes.h"
 #include "flash/Pipelines/Pipelines.h"
 
@@ -107,15 +108,8 @@ llvm::json::Object mlir::flash::describeKernel(const CompiledKernel &kernel) {
 }
 
 llvm::json::Array mlir::flash::describeParams(const KernelSpec &spec) {
-  llvm::json::Array params{"memref4:q",      "memref4:k",
-                           "memref4:v",      "memref4:o",
-                           "memref3:lse",    "f32:scale_log2",
-                           "i64:window_left", "i64:window_right"};
-  if (spec.blockSparse)
-    for (const char *param :
-         {"memref3:kv_num_blocks", "memref4:kv_indices",
-          "memref3:full_kv_num_blocks", "memref4:full_kv_indices",
-          "i64:layout_block_q", "i64:layout_block_kv"})
-      params.push_back(param);
+  llvm::json::Array params;
+  for (const KernelParam &param : getForwardParams(spec.blockSparse))
+    params.push_back(describeKernelParam(param));
   return params;
 }

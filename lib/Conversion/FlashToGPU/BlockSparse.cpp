@@ -2,6 +2,8 @@
 
 #include "ForwardKernelEmitter.h"
 
+#include "flash/Conversion/FlashToGPU/KernelABI.h"
+
 using namespace mlir;
 using namespace mlir::flash;
 using namespace mlir::flash::detail;
@@ -26,8 +28,8 @@ void ForwardKernelEmitter::stageSparseRow(ValueRange layoutArgs, Value smem) {
   // plan's tiles and that the staged tiles fit in shared memory
   // (docs/kernel-abi.md); clamping only keeps the arithmetic defined
   // whatever the caller passes.
-  Value blockQ = maxsi(cast(indexType, layoutArgs[4]), idx(1));
-  Value blockKV = maxsi(cast(indexType, layoutArgs[5]), idx(1));
+  Value blockQ = maxsi(cast(indexType, layoutArgs[kLayoutBlockQ - kNumDenseForwardParams]), idx(1));
+  Value blockKV = maxsi(cast(indexType, layoutArgs[kLayoutBlockKV - kNumDenseForwardParams]), idx(1));
   Value tilesPerBlock = maxsi(divu(blockKV, plan.blockKV), idx(1));
   Value numBlocks = arith::CeilDivUIOp::create(b, loc, keyLen, blockKV);
   Value layoutTile = divu(tileRow0, blockQ);
@@ -58,8 +60,10 @@ void ForwardKernelEmitter::stageSparseRow(ValueRange layoutArgs, Value smem) {
         [&] { return SmallVector<Value>{idx(0)}; })[0];
     return row;
   };
-  ListRow full = readList(layoutArgs[2], layoutArgs[3]);
-  ListRow partial = readList(layoutArgs[0], layoutArgs[1]);
+  ListRow full = readList(layoutArgs[kFullKvNumBlocks - kNumDenseForwardParams],
+                           layoutArgs[kFullKvIndices - kNumDenseForwardParams]);
+  ListRow partial = readList(layoutArgs[kKvNumBlocks - kNumDenseForwardParams],
+                              layoutArgs[kKvIndices - kNumDenseForwardParams]);
 
   // Shared memory past the K and V stages: the staged tiles (every kernel
   // tile of the NKV blocks, and the final -1), then the two bitmaps.

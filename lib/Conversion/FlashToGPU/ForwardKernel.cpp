@@ -37,6 +37,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "flash/Conversion/FlashToGPU/ForwardKernel.h"
+#include "flash/Conversion/FlashToGPU/KernelABI.h"
 
 #include "ForwardKernelEmitter.h"
 
@@ -56,14 +57,6 @@
 
 using namespace mlir;
 using namespace mlir::flash;
-
-namespace {
-
-/// q, k, v, o, lse, scale·log2(e), window left and right; block-sparse
-/// kernels take their layout after these.
-constexpr unsigned kNumDenseArgs = 8;
-
-} // namespace
 
 using namespace mlir::flash::detail;
 
@@ -172,20 +165,33 @@ gpu::GPUFuncOp ForwardKernelEmitter::emit() {
   auto tensorType = MemRefType::get({dyn, dyn, dyn, dyn}, elt, strided4);
   auto lseType = MemRefType::get({dyn, dyn, dyn}, f32,
                                  StridedLayoutAttr::get(ctx, dyn, {dyn, dyn, 1}));
-  SmallVector<Type> argTypes = {tensorType, tensorType, tensorType,
-                                tensorType, lseType,    f32,
-                                b.getI64Type(), b.getI64Type()};
-  if (spec.blockSparse) {
-    // kv_num_blocks, kv_indices, full_kv_num_blocks, full_kv_indices (i32,
-    // any strides), then the layout's block_q and block_kv.
-    auto counts =
-        MemRefType::get({dyn, dyn, dyn}, i32,
-                        StridedLayoutAttr::get(ctx, dyn, {dyn, dyn, dyn}));
-    auto indices =
-        MemRefType::get({dyn, dyn, dyn, dyn}, i32,
-                        StridedLayoutAttr::get(ctx, dyn, {dyn, dyn, dyn, dyn}));
-    argTypes.append(
-        {counts, indices, counts, indices, b.getI64Type(), b.getI64Type()});
+  // The element tensors take the kernel's element type, the lse f32 and
+  // the layout's lists i32 (any strides); scalars as they are
+  // (KernelABI.h).
+  auto indexList = [&](int64_t rank) {
+    SmallVector<int64_t> shape(rank, dyn);
+    return MemRefType::get(
+        shape, i32,
+        StridedLayoutAttr::get(ctx, dyn, SmallVector<int64_t>(rank, dyn)));
+  };
+  SmallVector<Type> argTypes;
+  for (auto [position, param] :
+       llvm::enumerate(getForwardParams(spec.blockSparse))) {
+    bool layout = position >= kNumDenseForwardParams;
+    switch (param.kind) {
+    case KernelParamKind::Memref4:
+      argTypes.push_back(layout ? indexList(4) : Type(tensorType));
+      break;
+    case KernelParamKind::Memref3:
+      argTypes.push_back(layout ? indexList(3) : Type(lseType));
+      break;
+    case KernelParamKind::F32:
+      argTypes.push_back(f32);
+      break;
+    case KernelParamKind::I64:
+      argTypes.push_back(b.getI64Type());
+      break;
+    }
   }
   auto funcType = b.getFunctionType(argTypes, {});
   auto func = gpu::GPUFuncOp::create(b, loc, spec.getName(), funcType);
@@ -200,14 +206,16 @@ gpu::GPUFuncOp ForwardKernelEmitter::emit() {
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPointToStart(&func.getBody().front());
   ValueRange args = func.getArguments();
-  q = args[0];
-  k = args[1];
-  v = args[2];
-  o = args[3];
-  lse = args[4];
-  scaleLog2 = args[5];
-  windowLeft = arith::IndexCastOp::create(b, loc, b.getIndexType(), args[6]);
-  windowRight = arith::IndexCastOp::create(b, loc, b.getIndexType(), args[7]);
+  q = args[kQuery];
+  k = args[kKey];
+  v = args[kValue];
+  o = args[kOutput];
+  lse = args[kLse];
+  scaleLog2 = args[kScaleLog2];
+  windowLeft = arith::IndexCastOp::create(b, loc, b.getIndexType(),
+                                          args[kWindowLeft]);
+  windowRight = arith::IndexCastOp::create(b, loc, b.getIndexType(),
+                                           args[kWindowRight]);
 
   tid = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
   lane = remu(tid, 32);
@@ -274,7 +282,8 @@ gpu::GPUFuncOp ForwardKernelEmitter::emit() {
            /*inBounds=*/false);
   NVVM::CpAsyncCommitGroupOp::create(b, loc);
   if (spec.blockSparse) {
-    stageSparseRow(func.getArguments().drop_front(kNumDenseArgs), smem);
+    stageSparseRow(func.getArguments().drop_front(kNumDenseForwardParams),
+                   smem);
     // The staging's stores are read by every thread from here on.
     gpu::BarrierOp::create(b, loc);
     prefetchStaged(loadStagedTile(i32c(0)), idx(0));

@@ -1,0 +1,85 @@
+//===- KernelABI.h - The launch parameters of the kernels -------*- C++ -*-===//
+//
+// The parameters of the generated forward kernels, in launch order
+// (docs/kernel-abi.md), written once: the lowering builds the gpu.func
+// signature and reads its arguments by them, and flash-aot and the C API
+// describe them in the manifest from them. The runtime links no MLIR and
+// keeps its own copy (lib/Runtime/Manifest.cpp), against which it checks
+// every manifest it opens; test/tools/flash-aot/abi.test opens a library
+// described from this one there.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef FLASH_CONVERSION_FLASHTOGPU_KERNELABI_H
+#define FLASH_CONVERSION_FLASHTOGPU_KERNELABI_H
+
+#include "llvm/ADT/ArrayRef.h"
+
+#include <string>
+
+namespace mlir::flash {
+
+/// How a parameter is passed: a strided memref of rank 4 or 3 (expanded to
+/// its pointers, offset, sizes and strides), or a scalar.
+enum class KernelParamKind { Memref4, Memref3, F32, I64 };
+
+struct KernelParam {
+  KernelParamKind kind;
+  const char *name;
+};
+
+/// The forward kernels' parameters, by position.
+enum ForwardParam : unsigned {
+  kQuery,
+  kKey,
+  kValue,
+  kOutput,
+  kLse,
+  kScaleLog2,
+  kWindowLeft,
+  kWindowRight,
+  // Block-sparse kernels only: the layout's CSR lists and block sizes.
+  kKvNumBlocks,
+  kKvIndices,
+  kFullKvNumBlocks,
+  kFullKvIndices,
+  kLayoutBlockQ,
+  kLayoutBlockKV,
+  kNumSparseForwardParams,
+  kNumDenseForwardParams = kKvNumBlocks,
+};
+
+inline constexpr KernelParam kForwardParams[kNumSparseForwardParams] = {
+    {KernelParamKind::Memref4, "q"},
+    {KernelParamKind::Memref4, "k"},
+    {KernelParamKind::Memref4, "v"},
+    {KernelParamKind::Memref4, "o"},
+    {KernelParamKind::Memref3, "lse"},
+    {KernelParamKind::F32, "scale_log2"},
+    {KernelParamKind::I64, "window_left"},
+    {KernelParamKind::I64, "window_right"},
+    {KernelParamKind::Memref3, "kv_num_blocks"},
+    {KernelParamKind::Memref4, "kv_indices"},
+    {KernelParamKind::Memref3, "full_kv_num_blocks"},
+    {KernelParamKind::Memref4, "full_kv_indices"},
+    {KernelParamKind::I64, "layout_block_q"},
+    {KernelParamKind::I64, "layout_block_kv"},
+};
+
+/// The parameters of a dense or a block-sparse forward kernel.
+inline llvm::ArrayRef<KernelParam> getForwardParams(bool blockSparse) {
+  return llvm::ArrayRef(kForwardParams)
+      .take_front(blockSparse ? kNumSparseForwardParams
+                              : kNumDenseForwardParams);
+}
+
+/// The manifest's description of a parameter: "memref4:q", "f32:scale_log2".
+inline std::string describeKernelParam(const KernelParam &param) {
+  static constexpr const char *kinds[] = {"memref4", "memref3", "f32", "i64"};
+  return std::string(kinds[static_cast<unsigned>(param.kind)]) + ":" +
+         param.name;
+}
+
+} // namespace mlir::flash
+
+#endif // FLASH_CONVERSION_FLASHTOGPU_KERNELABI_H
