@@ -226,11 +226,7 @@ struct TileAttentionOp : OpRewritePattern<AttentionOp> {
                  tensor::EmptyOp::create(rewriter, loc, outDims, elt));
 
     KeyBand band = getKeyBand(rewriter, loc, transform, e);
-    Value tileStates;
-    if (Value numBlocks = op.getKvNumBlocks())
-      tileStates = buildTileStates(rewriter, loc, numBlocks, op.getKvIndices(),
-                                   op.getFullKvNumBlocks(),
-                                   op.getFullKvIndices(), numKeyTiles);
+    Value tileStates = buildTileStatesOf(rewriter, loc, op, numKeyTiles);
 
     Value zero = arith::ConstantIndexOp::create(rewriter, loc, 0);
     Value one = arith::ConstantIndexOp::create(rewriter, loc, 1);

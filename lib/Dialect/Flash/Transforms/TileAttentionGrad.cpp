@@ -82,11 +82,7 @@ struct TileAttentionGradOp : OpRewritePattern<AttentionGradOp> {
         });
 
     KeyBand band = getKeyBand(rewriter, loc, transform, e);
-    Value tileStates;
-    if (Value numBlocks = op.getKvNumBlocks())
-      tileStates = buildTileStates(rewriter, loc, numBlocks, op.getKvIndices(),
-                                   op.getFullKvNumBlocks(),
-                                   op.getFullKvIndices(), numKeyTiles);
+    Value tileStates = buildTileStatesOf(rewriter, loc, op, numKeyTiles);
 
     Value dQInit = buildFilled(rewriter, loc, qDims, f32, zeroF);
     Value dKInit = tensor::EmptyOp::create(

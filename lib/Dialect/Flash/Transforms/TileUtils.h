@@ -95,6 +95,19 @@ Value tileReduceRows(OpBuilder &b, Location loc, Value tile, Value init,
                      function_ref<Value(OpBuilder &, Location, Value, Value)>
                          combine);
 
+/// The dense tile state of `op`'s block-sparse layout (buildTileStates), or
+/// null when it has none.
+template <typename OpT>
+Value buildTileStatesOf(OpBuilder &b, Location loc, OpT op,
+                        Value numKeyTiles) {
+  Value numBlocks = op.getKvNumBlocks();
+  if (!numBlocks)
+    return nullptr;
+  return buildTileStates(b, loc, numBlocks, op.getKvIndices(),
+                         op.getFullKvNumBlocks(), op.getFullKvIndices(),
+                         numKeyTiles);
+}
+
 /// The band of keys `transform`'s structural mask leaves visible, for the
 /// op of `extents` (window sides clamped to Lq + Lk).
 KeyBand getKeyBand(OpBuilder &b, Location loc, const ScoreTransform &transform,
