@@ -524,6 +524,40 @@ static int runLaunch(const char *dir) {
   return 0;
 }
 
+/* Loads the d128 bf16 sliding-window kernel of DIR and launches it with
+ * window sides past Lq + Lk: the runtime passes Lq + Lk, which sees the same
+ * keys (kernels built before they clamped the sides overflowed on
+ * INT64_MAX). */
+static int runLaunchWindow(const char *dir) {
+  flashrt_context *ctx = NULL;
+  flashrt_library *lib = NULL;
+  if (report("context", flashrt_context_create(0, &ctx)) ||
+      report("library", flashrt_library_open(dir, &lib)))
+    return 1;
+  flashrt_spec spec = {128, FLASHRT_DTYPE_BF16, FLASHRT_MASK_SLIDING_WINDOW, 0,
+                       FLASHRT_CHIP_ANY};
+  flashrt_kernel *kernel = NULL;
+  if (!report("load window d128", flashrt_kernel_load(ctx, lib, &spec,
+                                                      &kernel))) {
+    Problem p;
+    makeProblem(&p, 1, 2, 2, 100, 120);
+    contiguous(&p.q, (void *)0x100000, FLASHRT_DTYPE_BF16, 4, 1, 2, 100, 128);
+    contiguous(&p.k, (void *)0x200000, FLASHRT_DTYPE_BF16, 4, 1, 2, 120, 128);
+    contiguous(&p.v, (void *)0x300000, FLASHRT_DTYPE_BF16, 4, 1, 2, 120, 128);
+    contiguous(&p.o, (void *)0x400000, FLASHRT_DTYPE_BF16, 4, 1, 2, 100, 128);
+    p.windowLeft = INT64_MAX;
+    p.windowRight = 3;
+    launch("forward, left side INT64_MAX", ctx, kernel, &p, NULL);
+    p.windowLeft = 219;
+    p.windowRight = 221;
+    launch("forward, sides Lq + Lk - 1 and + 1", ctx, kernel, &p, NULL);
+    flashrt_kernel_destroy(kernel);
+  }
+  flashrt_library_destroy(lib);
+  flashrt_context_destroy(ctx);
+  return 0;
+}
+
 /* Loads the block-sparse d64 f16 kernel of DIR and launches it with and
  * without full lists; then the errors only a launch can see. */
 static int runLaunchSparse(const char *dir) {
@@ -644,6 +678,8 @@ int main(int argc, char **argv) {
     return runValidateSparse();
   if (argc == 3 && strcmp(argv[1], "launch") == 0)
     return runLaunch(argv[2]);
+  if (argc == 3 && strcmp(argv[1], "launch-window") == 0)
+    return runLaunchWindow(argv[2]);
   if (argc == 3 && strcmp(argv[1], "launch-sparse") == 0)
     return runLaunchSparse(argv[2]);
   if (argc == 8 && strcmp(argv[1], "load") == 0)
