@@ -26,7 +26,7 @@ typedef struct {
   const char *mask;  /* "none", "causal", "causal_bottom_right",
                         "sliding_window" */
   bool blockSparse;
-  const char *chip; /* "sm_80", "sm_86", "sm_89", "sm_90", "sm_90a" */
+  const char *chip; /* a chip of the chip table (docs/kernel-abi.md) */
 } FlashKernelSpec;
 
 /// A generated kernel; release with flashCompiledKernelDestroy.

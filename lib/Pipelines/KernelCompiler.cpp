@@ -63,7 +63,7 @@ mlir::flash::compileForwardKernel(MLIRContext &ctx, const KernelSpec &spec,
 
   PassManager pm(&ctx);
   FlashToPTXOptions options;
-  options.chip = spec.chip;
+  options.chip = stringifyChip(spec.chip).str();
   buildKernelsToPTXPipeline(pm, options);
   if (failed(pm.run(*module)))
     return llvm::createStringError("generating %s failed: %s",
@@ -90,7 +90,7 @@ llvm::json::Object mlir::flash::describeKernel(const CompiledKernel &kernel) {
                                   {"dtype", spec.getElementTypeName()},
                                   {"mask", stringifyMaskKind(spec.mask)},
                                   {"block_sparse", spec.blockSparse},
-                                  {"chip", spec.chip}}},
+                                  {"chip", stringifyChip(spec.chip)}}},
       {"config",
        llvm::json::Object{{"block_q", plan.blockQ},
                           {"block_kv", plan.blockKV},

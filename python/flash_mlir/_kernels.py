@@ -212,8 +212,7 @@ def _missing_message(rt, library, head_dim, dtype, mask, block_sparse,
             f"it, is not available ({_capi.load_error()}). Generate one with "
             f"`{_paths.flash_aot_hint()} --head-dim={head_dim} "
             f"--dtype={dtype} --mask={mask} "
-            f"--block-sparse={'yes' if block_sparse else 'no'} "
-            f"--chip=sm_80,sm_90a -o DIR` on "
+            f"--block-sparse={'yes' if block_sparse else 'no'} -o DIR` on "
             f"a machine with flash-mlir's compiler, then set "
             f"{_paths.KERNELS_ENV}=DIR or call flash_mlir.set_kernel_dir(DIR); "
             f"or set {_paths.CAPI_ENV} to libFlashCAPI.so")

@@ -13,7 +13,9 @@ from ._errors import UnsupportedError
 KERNEL_HEAD_DIMS = (32, 64, 96, 128, 192, 256)
 MAX_HEAD_DIM = KERNEL_HEAD_DIMS[-1]
 
-# The chips libFlashCAPI generates for, newest first.
+# The chips libFlashCAPI generates for, newest first: the names of the C++
+# chip table (lib/Conversion/FlashToGPU/Chip.cpp), of which this is the one
+# Python copy (test/tools/flash-aot/chips.test checks that they agree).
 COMPILE_CHIPS = ("sm_90a", "sm_90", "sm_89", "sm_86", "sm_80")
 
 # A kernel and its scalar arguments: `head_dim` is the kernel's (padded) head
@@ -107,8 +109,8 @@ def compile_chip(device_chip, chip_runs):
         if chip_runs(device_chip, chip_code(name), 1):
             return name
     raise UnsupportedError(
-        f"the GPU is {chip_label(device_chip)}: the kernels need sm_80 "
-        f"(Ampere) or newer")
+        f"the GPU is {chip_label(device_chip)}: the kernels need "
+        f"{COMPILE_CHIPS[-1]} (Ampere) or newer")
 
 
 def chip_code(name):

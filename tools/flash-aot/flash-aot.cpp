@@ -1,16 +1,19 @@
 //===- flash-aot.cpp - Generate attention kernel libraries ahead of time --===//
 //
 // flash-aot --head-dim=64,128 --dtype=f16,bf16 --mask=none,causal
-//           --block-sparse=no,yes --chip=sm_80,sm_90a -o DIR
-// flash-aot model.mlir --chip=sm_90a -o DIR
+//           --block-sparse=no,yes --chip=CHIP,... -o DIR
+// flash-aot model.mlir --chip=CHIP -o DIR
+// flash-aot --list-chips
 //
 // writes one PTX file per kernel, a cubin next to it when ptxas is found,
 // and DIR/manifest.json describing every kernel (docs/kernel-abi.md). Given
 // an MLIR file, the kernels are those its attention needs: naive
-// softmax(QKᵀ)V graphs are raised into flash.attention first.
+// softmax(QKᵀ)V graphs are raised into flash.attention first. The chips are
+// those of the chip table (Chip.cpp), which --list-chips prints.
 //
 //===----------------------------------------------------------------------===//
 
+#include "flash/Conversion/FlashToGPU/Chip.h"
 #include "flash/Conversion/FlashToGPU/ForwardKernel.h"
 #include "flash/Conversion/FlashToGPU/KernelPlan.h"
 #include "flash/Conversion/Passes.h"
@@ -67,11 +70,18 @@ static cl::list<std::string> blockSparse(
     "block-sparse", cl::CommaSeparated,
     cl::desc("Dense and/or block-sparse kernels: no, yes (default no,yes)"),
     cl::cat(aotCategory));
+/// "Chips: sm_80, ... (default sm_80, ...)", from the chip table.
+static const std::string chipsHelp =
+    "Chips: " + listChips() + " (default " +
+    listChips([](const ChipInfo &info) { return info.inDefaultLibrary; }) +
+    ")";
 static cl::list<std::string> chips("chip", cl::CommaSeparated,
-                                   cl::desc("Chips: sm_80, sm_86, sm_89, "
-                                            "sm_90, sm_90a (default sm_80, "
-                                            "sm_90a)"),
-                                   cl::cat(aotCategory));
+                                   cl::desc(chipsHelp), cl::cat(aotCategory));
+static cl::opt<bool> listChipTable(
+    "list-chips",
+    cl::desc("Print the chip table (name, runtime code, shared memory per "
+             "CTA, warpgroup MMAs, in the default library) and exit"),
+    cl::cat(aotCategory));
 // Schedule overrides, for measuring plans other than the table's.
 static cl::opt<int64_t> blockQOverride(
     "block-q", cl::desc("Override the plan: query rows per CTA (64 or 128)"),
@@ -95,7 +105,8 @@ static cl::opt<int64_t> minCTAsPerSMOverride(
     cl::cat(aotCategory), cl::init(0));
 static cl::opt<std::string> warpgroupMMAOverride(
     "warpgroup-mma",
-    cl::desc("Override the plan: Hopper warpgroup MMAs on sm_90a (yes/no)"),
+    cl::desc("Override the plan: Hopper warpgroup MMAs (yes/no; on the chips "
+             "that have them)"),
     cl::cat(aotCategory));
 static cl::opt<std::string> queryInRegistersOverride(
     "query-in-registers",
@@ -112,9 +123,11 @@ static cl::opt<std::string> copyPointersOverride(
              "advanced per tile (yes/no)"),
     cl::cat(aotCategory));
 
-static cl::opt<std::string> outputDir("o", cl::desc("Output directory"),
+static cl::opt<std::string> outputDir("o",
+                                      cl::desc("Output directory (required "
+                                               "but with --list-chips)"),
                                       cl::cat(aotCategory),
-                                      cl::value_desc("dir"), cl::Required);
+                                      cl::value_desc("dir"));
 static cl::opt<std::string>
     ptxasPath("ptxas",
               cl::desc("ptxas to build cubins with (default: found on PATH "
@@ -126,8 +139,7 @@ namespace {
 /// The kernel specs that the attention in `path` needs on `chips`, after
 /// raising naive attention graphs; ops without a GPU kernel are reported.
 FailureOr<SmallVector<KernelSpec>>
-collectModelSpecs(MLIRContext &ctx, StringRef path,
-                  ArrayRef<std::string> chips) {
+collectModelSpecs(MLIRContext &ctx, StringRef path, ArrayRef<Chip> chips) {
   ctx.getOrLoadDialect<FlashDialect>();
   llvm::SourceMgr sourceMgr;
   SourceMgrDiagnosticHandler diagnostics(sourceMgr, &ctx);
@@ -142,7 +154,7 @@ collectModelSpecs(MLIRContext &ctx, StringRef path,
   SmallVector<KernelSpec> specs;
   std::set<std::string> seen;
   bool any = false;
-  for (const std::string &chip : chips) {
+  for (Chip chip : chips) {
     module->walk([&](AttentionOp op) {
       any = true;
       std::string reason;
@@ -177,9 +189,9 @@ std::string findPtxas() {
 }
 
 /// Assembles `ptxFile` into `cubinFile`; returns the ptxas diagnostics.
-bool assemble(StringRef ptxas, StringRef chip, StringRef ptxFile,
+bool assemble(StringRef ptxas, Chip chip, StringRef ptxFile,
               StringRef cubinFile, std::string &message) {
-  std::string arch = ("-arch=" + chip).str();
+  std::string arch = ("-arch=" + stringifyChip(chip)).str();
   SmallVector<StringRef> args = {ptxas, arch, "-O3", ptxFile, "-o", cubinFile};
   int rc = llvm::sys::ExecuteAndWait(ptxas, args, std::nullopt, {}, 0, 0,
                                      &message);
@@ -206,9 +218,31 @@ int main(int argc, char **argv) {
       return 1;
     }
 
-  SmallVector<std::string> chipNames(chips.begin(), chips.end());
-  if (chipNames.empty())
-    chipNames = {"sm_80", "sm_90a"};
+  if (listChipTable) {
+    for (const ChipInfo &info : getChipTable())
+      llvm::outs() << llvm::formatv("{0} {1} {2} {3} {4}\n", info.name,
+                                    info.runtimeCode, info.maxSharedMemoryBytes,
+                                    info.warpgroupMMA ? "wgmma" : "mma.sync",
+                                    info.inDefaultLibrary ? "default" : "-");
+    return 0;
+  }
+  if (outputDir.empty()) {
+    llvm::errs() << "flash-aot: -o DIR is required\n";
+    return 1;
+  }
+  SmallVector<Chip> targets;
+  for (const std::string &name : chips) {
+    std::optional<Chip> chip = parseChip(name);
+    if (!chip) {
+      llvm::errs() << "flash-aot: " << describeChipError(name) << "\n";
+      return 1;
+    }
+    targets.push_back(*chip);
+  }
+  if (targets.empty())
+    for (const ChipInfo &info : getChipTable())
+      if (info.inDefaultLibrary)
+        targets.push_back(info.chip);
 
   std::unique_ptr<MLIRContext> ctx = createKernelCompilerContext();
   SmallVector<KernelSpec> specs;
@@ -222,7 +256,7 @@ int main(int argc, char **argv) {
       return 1;
     }
     FailureOr<SmallVector<KernelSpec>> found =
-        collectModelSpecs(*ctx, inputFile, chipNames);
+        collectModelSpecs(*ctx, inputFile, targets);
     if (failed(found))
       return 1;
     specs = std::move(*found);
@@ -250,13 +284,14 @@ int main(int argc, char **argv) {
     if (sparseValues.empty())
       sparseValues = {false, true};
     // Check the whole request before generating anything.
-    for (const std::string &chip : chipNames)
+    for (Chip chip : targets)
       for (bool sparse : sparseValues)
         for (const std::string &type : types)
           for (const std::string &maskName : maskNames)
             for (int64_t dim : dims) {
               llvm::Expected<KernelSpec> spec =
-                  parseKernelSpec(dim, type, maskName, sparse, chip);
+                  parseKernelSpec(dim, type, maskName, sparse,
+                                  stringifyChip(chip));
               if (!spec) {
                 llvm::errs() << "flash-aot: "
                              << llvm::toString(spec.takeError()) << "\n";

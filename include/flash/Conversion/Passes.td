@@ -13,8 +13,9 @@ def ConvertFlashToGPU : Pass<"convert-flash-to-gpu", "ModuleOp"> {
     spec to the `gpu.module @flash_kernels` (once per spec) and replaces the
     op with a `gpu.launch_func` on buffers, following docs/kernel-abi.md.
     The tile sizes, warps and stages come from the plan table
-    (KernelPlan.cpp). For sm_90a the products are Hopper warpgroup MMAs
-    (wgmma); for sm_80 to sm_90, ldmatrix and mma.sync. An op with a
+    (KernelPlan.cpp). On the chips that have them (the chip table,
+    docs/kernel-abi.md) the products are Hopper warpgroup MMAs (wgmma); on
+    the others, ldmatrix and mma.sync. An op with a
     block-sparse layout gets the block-sparse kernel of its spec, launched
     with the four CSR buffers, the block sizes and the shared memory in
     which the kernel stages its row of the layout.
@@ -26,8 +27,11 @@ def ConvertFlashToGPU : Pass<"convert-flash-to-gpu", "ModuleOp"> {
     remark saying why.
   }];
   let options = [
-    Option<"chip", "chip", "std::string", /*default=*/"\"sm_80\"",
-           "Target chip: sm_80, sm_86, sm_89, sm_90 or sm_90a">
+    Option<"chip", "chip", "std::string",
+           /*default=*/"::mlir::flash::stringifyChip("
+                       "::mlir::flash::Chip::SM80).str()",
+           "Target chip: a chip of the chip table (docs/kernel-abi.md); "
+           "the pass's error for any other lists them">
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",

@@ -3,6 +3,7 @@
 #ifndef FLASH_PIPELINES_PIPELINES_H
 #define FLASH_PIPELINES_PIPELINES_H
 
+#include "flash/Conversion/FlashToGPU/Chip.h"
 #include "mlir/Pass/PassOptions.h"
 
 namespace mlir {
@@ -29,9 +30,8 @@ void buildFlashToCPUPipeline(OpPassManager &pm,
 
 struct FlashToPTXOptions : PassPipelineOptions<FlashToPTXOptions> {
   PassOptions::Option<std::string> chip{
-      *this, "chip",
-      llvm::cl::desc("Target chip: sm_80, sm_86, sm_89, sm_90 or sm_90a"),
-      llvm::cl::init("sm_80")};
+      *this, "chip", llvm::cl::desc(getChipOptionDescription()),
+      llvm::cl::init(stringifyChip(Chip::SM80).str())};
   PassOptions::Option<std::string> features{
       *this, "features", llvm::cl::desc("PTX features for the NVVM target"),
       llvm::cl::init("+ptx80")};

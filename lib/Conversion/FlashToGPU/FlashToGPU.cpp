@@ -110,7 +110,8 @@ struct ConvertFlashToGPUPass
   void runOnOperation() override {
     ModuleOp module = getOperation();
     // A bad option is one error, not a remark on every op.
-    if (!isSupportedChip(chip)) {
+    std::optional<Chip> target = parseChip(chip);
+    if (!target) {
       module.emitError() << "convert-flash-to-gpu: " << describeChipError(chip);
       return signalPassFailure();
     }
@@ -118,13 +119,14 @@ struct ConvertFlashToGPUPass
     module.walk([&](AttentionOp op) { ops.push_back(op); });
     OpBuilder b(&getContext());
     for (AttentionOp op : ops)
-      if (failed(convert(op, module, b)))
+      if (failed(convert(op, *target, module, b)))
         return signalPassFailure();
   }
 
-  LogicalResult convert(AttentionOp op, ModuleOp module, OpBuilder &b) {
+  LogicalResult convert(AttentionOp op, Chip target, ModuleOp module,
+                        OpBuilder &b) {
     std::string reason;
-    FailureOr<KernelSpec> spec = getKernelSpec(op, chip, reason);
+    FailureOr<KernelSpec> spec = getKernelSpec(op, target, reason);
     if (failed(spec)) {
       op.emitRemark() << "not lowered to a GPU kernel: " << reason;
       return success();

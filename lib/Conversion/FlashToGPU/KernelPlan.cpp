@@ -14,7 +14,7 @@ std::string KernelSpec::getName() const {
                                    getElementTypeName(), stringifyMaskKind(mask));
   if (blockSparse)
     name += "_sparse";
-  return name + "_" + chip;
+  return name + "_" + stringifyChip(chip).str();
 }
 
 StringRef KernelSpec::getElementTypeName() const {
@@ -27,12 +27,12 @@ Type KernelSpec::getElementType(MLIRContext *ctx) const {
   return BFloat16Type::get(ctx);
 }
 
-FailureOr<KernelSpec> mlir::flash::getKernelSpec(AttentionOp op, StringRef chip,
-                                    std::string &reason) {
+FailureOr<KernelSpec> mlir::flash::getKernelSpec(AttentionOp op, Chip chip,
+                                                 std::string &reason) {
   auto q = cast<RankedTensorType>(op.getQuery().getType());
   auto v = cast<RankedTensorType>(op.getValue().getType());
   KernelSpec spec;
-  spec.chip = chip.str();
+  spec.chip = chip;
   Type elt = q.getElementType();
   if (elt.isF16())
     spec.elementType = KernelElementType::F16;
@@ -96,26 +96,6 @@ std::optional<KernelElementType> mlir::flash::parseKernelElementType(
       .Default(std::nullopt);
 }
 
-bool mlir::flash::isSupportedChip(StringRef chip) {
-  return llvm::is_contained(ArrayRef<StringRef>{"sm_80", "sm_86", "sm_89",
-                                                "sm_90", "sm_90a"},
-                            chip);
-}
-
-int64_t mlir::flash::getMaxSharedMemoryBytes(StringRef chip) {
-  if (chip == "sm_80")
-    return 163 * 1024;
-  if (chip == "sm_86" || chip == "sm_89")
-    return 99 * 1024;
-  return 227 * 1024;
-}
-
-std::string mlir::flash::describeChipError(StringRef chip) {
-  return ("chip must be one of sm_80, sm_86, sm_89, sm_90, sm_90a, got '" +
-          chip + "'")
-      .str();
-}
-
 llvm::Expected<KernelSpec>
 mlir::flash::parseKernelSpec(int64_t headDim, StringRef dtype, StringRef mask,
                              bool blockSparse, StringRef chip) {
@@ -134,9 +114,12 @@ mlir::flash::parseKernelSpec(int64_t headDim, StringRef dtype, StringRef mask,
                                    mask + "'");
   spec.mask = *kind;
   spec.blockSparse = blockSparse;
-  spec.chip = chip.str();
   if (llvm::Error err = verifyKernelSpec(spec))
     return std::move(err);
+  std::optional<Chip> parsedChip = parseChip(chip);
+  if (!parsedChip)
+    return llvm::createStringError(describeChipError(chip));
+  spec.chip = *parsedChip;
   return spec;
 }
 
@@ -145,12 +128,10 @@ llvm::Error mlir::flash::verifyKernelSpec(const KernelSpec &spec) {
     return llvm::createStringError(
         "head_dim must be a positive multiple of 8 up to 256, got %lld",
         static_cast<long long>(spec.headDim));
-  if (!isSupportedChip(spec.chip))
-    return llvm::createStringError("%s", describeChipError(spec.chip).c_str());
   return llvm::Error::success();
 }
 
-/// The plan of the warpgroup-MMA kernels (sm_90a), measured on an H100
+/// The plan of the warpgroup-MMA kernels, measured on an H100
 /// (docs/performance.md). Up to D = 128, dense kernels take one warpgroup
 /// of two 64-row slices (128 query rows): each K and V tile read by the
 /// tensor cores serves both, and two CTAs share an SM, so that one's
@@ -225,7 +206,7 @@ KernelPlan mlir::flash::selectKernelPlan(const KernelSpec &spec,
                                          bool allowWarpgroupMMA) {
   KernelPlan plan;
   plan.paddedHeadDim = (spec.headDim + 63) / 64 * 64;
-  if (spec.chip == "sm_90a" && allowWarpgroupMMA)
+  if (getChipInfo(spec.chip).warpgroupMMA && allowWarpgroupMMA)
     return selectWarpgroupPlan(spec, plan.paddedHeadDim);
   plan.warps = 4;
   plan.stages = 2;
@@ -298,21 +279,23 @@ llvm::Error mlir::flash::verifyKernelPlan(const KernelSpec &spec,
     return llvm::createStringError(
         "block-sparse kernels take 2 stages, got %lld",
         static_cast<long long>(plan.stages));
-  int64_t limit = getMaxSharedMemoryBytes(spec.chip);
-  if (plan.getSharedMemoryBytes() > limit)
+  const ChipInfo &chip = getChipInfo(spec.chip);
+  if (plan.getSharedMemoryBytes() > chip.maxSharedMemoryBytes)
     return llvm::createStringError(
         "the plan needs %lld bytes of shared memory, more than the %lld that "
         "%s gives a CTA",
         static_cast<long long>(plan.getSharedMemoryBytes()),
-        static_cast<long long>(limit), spec.chip.c_str());
+        static_cast<long long>(chip.maxSharedMemoryBytes), chip.name.data());
   if (plan.minCTAsPerSM < 1 || plan.minCTAsPerSM > 32)
     return llvm::createStringError(
         "min CTAs per SM must be between 1 and 32, got %lld",
         static_cast<long long>(plan.minCTAsPerSM));
   if (plan.warpgroupMMA) {
-    if (spec.chip != "sm_90a")
+    if (!chip.warpgroupMMA)
       return llvm::createStringError(
-          "warpgroup MMAs need chip sm_90a, got '%s'", spec.chip.c_str());
+          Twine("warpgroup MMAs need a chip that has them (") +
+          listChips([](const ChipInfo &info) { return info.warpgroupMMA; }) +
+          "), got '" + chip.name + "'");
     if (plan.warps % 4 != 0)
       return llvm::createStringError(
           "warpgroup MMAs need a multiple of 4 warps, got %lld",

@@ -10,6 +10,7 @@
 #ifndef FLASH_CONVERSION_FLASHTOGPU_KERNELPLAN_H
 #define FLASH_CONVERSION_FLASHTOGPU_KERNELPLAN_H
 
+#include "flash/Conversion/FlashToGPU/Chip.h"
 #include "flash/Dialect/Flash/IR/FlashOps.h"
 #include "mlir/Support/LLVM.h"
 #include "llvm/Support/Error.h"
@@ -25,7 +26,7 @@ struct KernelSpec {
   KernelElementType elementType = KernelElementType::F16;
   MaskKind mask = MaskKind::None;
   bool blockSparse = false;
-  std::string chip = "sm_80";
+  Chip chip = Chip::SM80;
 
   /// The kernel's symbol, e.g. flash_fwd_d64_f16_causal_sm_80.
   std::string getName() const;
@@ -53,10 +54,11 @@ struct KernelPlan {
   /// are re-read from shared memory (ldmatrix) at each k-step: the latter
   /// frees 4 · D/16 registers, what large head dims need to avoid spills.
   bool queryInRegisters;
-  /// Whether the two products run as Hopper warpgroup MMAs (wgmma, sm_90a
-  /// only) instead of mma.sync: each group of four warps computes 64-row
-  /// slices, reading Q, K and V straight from shared memory (laid out in
-  /// 128-byte-swizzled 64-column chunks) and P from registers.
+  /// Whether the two products run as Hopper warpgroup MMAs (wgmma, on the
+  /// chips that have them: ChipInfo::warpgroupMMA) instead of mma.sync:
+  /// each group of four warps computes 64-row slices, reading Q, K and V
+  /// straight from shared memory (laid out in 128-byte-swizzled 64-column
+  /// chunks) and P from registers.
   bool warpgroupMMA = false;
   /// CTAs that should share an SM: ptxas keeps the registers per thread
   /// within what that many CTAs leave (.minnctapersm). 1 leaves ptxas free.
@@ -86,20 +88,11 @@ struct KernelPlan {
   int64_t getSharedMemoryBytes() const;
 };
 
-/// Whether kernels are generated for `chip` (sm_80 and newer).
-bool isSupportedChip(StringRef chip);
-
-/// The most dynamic shared memory a CTA can opt in to on a supported chip.
-int64_t getMaxSharedMemoryBytes(StringRef chip);
-
-/// The message for an unsupported chip.
-std::string describeChipError(StringRef chip);
-
 /// Checks that a spec is supported, with a message naming the bad field.
 llvm::Error verifyKernelSpec(const KernelSpec &spec);
 
-/// The plan for a supported spec: the table of record. Kernels for sm_90a
-/// use warpgroup MMAs unless `allowWarpgroupMMA` is false.
+/// The plan for a supported spec: the table of record. Kernels for chips
+/// with warpgroup MMAs use them unless `allowWarpgroupMMA` is false.
 KernelPlan selectKernelPlan(const KernelSpec &spec,
                             bool allowWarpgroupMMA = true);
 
@@ -116,7 +109,7 @@ llvm::Error verifyBlockSizes(const KernelPlan &plan, int64_t blockQ,
 
 /// The kernel spec of a flash.attention op for `chip`, or failure with the
 /// reason its kernel does not exist yet in `reason`.
-FailureOr<KernelSpec> getKernelSpec(AttentionOp op, StringRef chip,
+FailureOr<KernelSpec> getKernelSpec(AttentionOp op, Chip chip,
                                     std::string &reason);
 
 /// A spec from its spelled fields, checked by verifyKernelSpec; the error
