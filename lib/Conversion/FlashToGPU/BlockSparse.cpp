@@ -28,8 +28,12 @@ void ForwardKernelEmitter::stageSparseRow(ValueRange layoutArgs, Value smem) {
   // plan's tiles and that the staged tiles fit in shared memory
   // (docs/kernel-abi.md); clamping only keeps the arithmetic defined
   // whatever the caller passes.
-  Value blockQ = maxsi(cast(indexType, layoutArgs[kLayoutBlockQ - kNumDenseForwardParams]), idx(1));
-  Value blockKV = maxsi(cast(indexType, layoutArgs[kLayoutBlockKV - kNumDenseForwardParams]), idx(1));
+  // layoutArgs are the kernel's arguments past the dense ones (KernelABI.h).
+  auto layoutArg = [&](ForwardParam param) {
+    return layoutArgs[param - kNumDenseForwardParams];
+  };
+  Value blockQ = maxsi(cast(indexType, layoutArg(kLayoutBlockQ)), idx(1));
+  Value blockKV = maxsi(cast(indexType, layoutArg(kLayoutBlockKV)), idx(1));
   Value tilesPerBlock = maxsi(divu(blockKV, plan.blockKV), idx(1));
   Value numBlocks = arith::CeilDivUIOp::create(b, loc, keyLen, blockKV);
   Value layoutTile = divu(tileRow0, blockQ);
@@ -60,10 +64,9 @@ void ForwardKernelEmitter::stageSparseRow(ValueRange layoutArgs, Value smem) {
         [&] { return SmallVector<Value>{idx(0)}; })[0];
     return row;
   };
-  ListRow full = readList(layoutArgs[kFullKvNumBlocks - kNumDenseForwardParams],
-                           layoutArgs[kFullKvIndices - kNumDenseForwardParams]);
-  ListRow partial = readList(layoutArgs[kKvNumBlocks - kNumDenseForwardParams],
-                              layoutArgs[kKvIndices - kNumDenseForwardParams]);
+  ListRow full =
+      readList(layoutArg(kFullKvNumBlocks), layoutArg(kFullKvIndices));
+  ListRow partial = readList(layoutArg(kKvNumBlocks), layoutArg(kKvIndices));
 
   // Shared memory past the K and V stages: the staged tiles (every kernel
   // tile of the NKV blocks, and the final -1), then the two bitmaps.

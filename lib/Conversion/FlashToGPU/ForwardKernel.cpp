@@ -3,7 +3,7 @@
 // Emits the FlashAttention-2 forward schedule at the gpu/nvgpu/nvvm level:
 //
 //   one CTA per (query tile, query head, batch), causal grids starting
-//   their longest tiles first (scheduleCausalTile); each warp owns
+//   their longest tiles first (GridSchedule.h); each warp owns
 //   `slicesPerWarp` consecutive 16-row slices of the tile, so that every K
 //   and V fragment it reads from shared memory feeds that many mma.sync;
 //   Q is copied to shared memory once (cp.async) and kept in registers as
@@ -40,6 +40,7 @@
 #include "flash/Conversion/FlashToGPU/KernelABI.h"
 
 #include "ForwardKernelEmitter.h"
+#include "GridSchedule.h"
 
 #include "flash/Dialect/Flash/IR/KeyBand.h"
 
@@ -223,16 +224,10 @@ gpu::GPUFuncOp ForwardKernelEmitter::emit() {
   groupRow = divu(lane, 4);
   groupCol = remu(lane, 4);
   warpRow0 = mma->getWarpFirstRow(warp);
-  bool causal = spec.mask == MaskKind::CausalTopLeft ||
-                spec.mask == MaskKind::CausalBottomRight;
-  Value queryTile;
-  if (causal) {
-    queryTile = scheduleCausalTile();
-  } else {
-    queryTile = gpu::BlockIdOp::create(b, loc, gpu::Dimension::x);
-    head = gpu::BlockIdOp::create(b, loc, gpu::Dimension::y);
-    batch = gpu::BlockIdOp::create(b, loc, gpu::Dimension::z);
-  }
+  CtaTile cta = mapCtaToTile(*this, spec, plan);
+  Value queryTile = cta.queryTile;
+  head = cta.head;
+  batch = cta.batch;
   Value queryHeads = memref::DimOp::create(b, loc, q, 1);
   Value kvHeads = memref::DimOp::create(b, loc, k, 1);
   kvHead = divu(head, divu(queryHeads, kvHeads));

@@ -31,7 +31,7 @@
 
 namespace mlir::flash::detail {
 
-class ForwardKernelEmitter : KernelBuilder {
+class ForwardKernelEmitter : public KernelBuilder {
 public:
   ForwardKernelEmitter(OpBuilder &b, Location loc, const KernelSpec &spec,
                        const KernelPlan &plan)
@@ -76,10 +76,6 @@ private:
   TileCoverage coverTile(Value keyTile);
   /// Dense kernels: iteration `keyTile` visits key tile `keyTile`.
   KeyVisit visitDense(Value keyTile);
-
-  /// A causal kernel's CTA: sets `head` and `batch` and returns the query
-  /// tile, so that the grid runs the longest tiles first across heads.
-  Value scheduleCausalTile();
 
   // Block-sparse kernels stage the live key tiles of the CTA's row of the
   // layout in shared memory, then walk them: iteration i visits staged

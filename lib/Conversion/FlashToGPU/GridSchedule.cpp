@@ -1,20 +1,16 @@
 //===- GridSchedule.cpp - Which CTA computes which query tile -------------===//
 //
-// The mapping of the forward kernel's CTAs to (query tile, head, batch)
-// under causal masks (ForwardKernel.cpp describes the schedule).
+// The mapping of a kernel's CTAs to the (query tile, head, batch) each
+// computes: the grid's own coordinates, or under causal masks an order
+// that runs the longest tiles first.
 //
 //===----------------------------------------------------------------------===//
 
-#include "ForwardKernelEmitter.h"
+#include "GridSchedule.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
-#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
-#include "mlir/Dialect/MemRef/IR/MemRef.h"
-#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
-#include "mlir/Dialect/SCF/IR/SCF.h"
-#include "mlir/Dialect/Vector/IR/VectorOps.h"
 
 using namespace mlir;
 using namespace mlir::flash;
@@ -31,9 +27,11 @@ using namespace mlir::flash::detail;
 /// 256, L = 1k): fewer of a head's CTAs run together to share its K and V
 /// in L2 (docs/performance.md). The arithmetic is 32-bit: a grid of 2^32
 /// CTAs of at least 64 query rows would need more memory than GPUs have.
-Value ForwardKernelEmitter::scheduleCausalTile() {
+static CtaTile mapCausalCta(KernelBuilder &kb, const KernelPlan &plan) {
+  OpBuilder &b = kb.b;
+  Location loc = kb.loc;
   auto i32Of = [&](Value v) {
-    return arith::IndexCastUIOp::create(b, loc, i32, v).getResult();
+    return arith::IndexCastUIOp::create(b, loc, kb.i32, v).getResult();
   };
   auto grid = [&](gpu::Dimension dim) {
     return i32Of(gpu::GridDimOp::create(b, loc, dim));
@@ -49,25 +47,37 @@ Value ForwardKernelEmitter::scheduleCausalTile() {
   Value tile = block(gpu::Dimension::x);
   Value headId = block(gpu::Dimension::y);
   Value batchId = block(gpu::Dimension::z);
-  Value pairs = mul(heads, batches);
-  Value linear = add(tile, mul(tiles, add(headId, mul(heads, batchId))));
-  Value sms = NVVM::SmDimOp::create(b, loc, i32);
-  Value share =
-      divu(sms, i32c(static_cast<int32_t>(plan.getSMsPerCausalSectionPair())));
-  Value sectionPairs = arith::MaxUIOp::create(b, loc, share, i32c(1));
-  Value sectionCtas = mul(sectionPairs, tiles);
-  Value first = mul(divu(linear, sectionCtas), sectionPairs);
-  Value within = remu(linear, sectionCtas);
+  Value pairs = kb.mul(heads, batches);
+  Value linear =
+      kb.add(tile, kb.mul(tiles, kb.add(headId, kb.mul(heads, batchId))));
+  Value sms = NVVM::SmDimOp::create(b, loc, kb.i32);
+  Value share = kb.divu(
+      sms, kb.i32c(static_cast<int32_t>(plan.getSMsPerCausalSectionPair())));
+  Value sectionPairs = arith::MaxUIOp::create(b, loc, share, kb.i32c(1));
+  Value sectionCtas = kb.mul(sectionPairs, tiles);
+  Value first = kb.mul(kb.divu(linear, sectionCtas), sectionPairs);
+  Value within = kb.remu(linear, sectionCtas);
   Value inSection =
-      arith::MinUIOp::create(b, loc, sectionPairs, sub(pairs, first));
-  Value pair = add(first, remu(within, inSection));
-  Value rank = divu(within, inSection);
+      arith::MinUIOp::create(b, loc, sectionPairs, kb.sub(pairs, first));
+  Value pair = kb.add(first, kb.remu(within, inSection));
+  Value rank = kb.divu(within, inSection);
   auto index = [&](Value v) {
     return arith::IndexCastUIOp::create(b, loc, b.getIndexType(), v)
         .getResult();
   };
-  head = index(remu(pair, heads));
-  batch = index(divu(pair, heads));
-  return index(sub(sub(tiles, i32c(1)), rank));
+  Value head = index(kb.remu(pair, heads));
+  Value batch = index(kb.divu(pair, heads));
+  return {index(kb.sub(kb.sub(tiles, kb.i32c(1)), rank)), head, batch};
+}
+
+CtaTile mlir::flash::detail::mapCtaToTile(KernelBuilder &kb,
+                                          const KernelSpec &spec,
+                                          const KernelPlan &plan) {
+  if (spec.mask == MaskKind::CausalTopLeft ||
+      spec.mask == MaskKind::CausalBottomRight)
+    return mapCausalCta(kb, plan);
+  return {gpu::BlockIdOp::create(kb.b, kb.loc, gpu::Dimension::x),
+          gpu::BlockIdOp::create(kb.b, kb.loc, gpu::Dimension::y),
+          gpu::BlockIdOp::create(kb.b, kb.loc, gpu::Dimension::z)};
 }
 
