@@ -26,8 +26,15 @@ static bool fail(char **error, const llvm::Twine &message) {
   return false;
 }
 
-bool flashCompileForwardKernel(const FlashKernelSpec *cSpec,
+bool flashCompileForwardKernel(const FlashKernelSpec *spec,
                                FlashCompiledKernel *kernel, char **error) {
+  return flashCompileForwardKernelWithOptions(spec, nullptr, kernel, error);
+}
+
+bool flashCompileForwardKernelWithOptions(const FlashKernelSpec *cSpec,
+                                          const char *cOptions,
+                                          FlashCompiledKernel *kernel,
+                                          char **error) {
   if (!cSpec || !kernel)
     return fail(error, "spec and kernel must not be NULL");
   auto orNull = [](const char *s) { return s ? s : "(null)"; };
@@ -37,12 +44,25 @@ bool flashCompileForwardKernel(const FlashKernelSpec *cSpec,
                       orNull(cSpec->chip));
   if (!spec)
     return fail(error, llvm::toString(spec.takeError()));
+  // The overrides are convert-flash-to-gpu's options; its chip is the spec's.
+  StringRef chip = stringifyChip(spec->chip);
+  llvm::Expected<ConvertFlashToGPUOptions> options =
+      parseConvertFlashToGPUOptions(
+          ("chip=" + chip + " " + (cOptions ? cOptions : "")).str());
+  if (!options)
+    return fail(error, llvm::toString(options.takeError()));
+  if (options->chip != chip)
+    return fail(error, "options: the chip is the spec's ('" + chip +
+                           "'), not '" + options->chip + "'");
+  llvm::Expected<KernelPlan> plan = planKernel(*spec, *options);
+  if (!plan)
+    return fail(error, llvm::toString(plan.takeError()));
 
   // One context per thread: compiling is not on any hot path, and contexts
   // are not shared across threads without care.
   thread_local std::unique_ptr<MLIRContext> ctx = createKernelCompilerContext();
   llvm::Expected<CompiledKernel> compiled =
-      compileForwardKernel(*ctx, *spec, selectKernelPlan(*spec));
+      compileForwardKernel(*ctx, PlannedKernel{*spec, *plan});
   if (!compiled)
     return fail(error, llvm::toString(compiled.takeError()));
   kernel->name = copyString(compiled->name);

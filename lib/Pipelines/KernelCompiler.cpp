@@ -2,7 +2,7 @@
 
 #include "flash/Pipelines/KernelCompiler.h"
 
-#include "flash/Conversion/FlashToGPU/ForwardKernel.h"
+#include "flash/Conversion/FlashToGPU/FlashToGPU.h"
 #include "flash/Conversion/FlashToGPU/KernelABI.h"
 #include "flash/Conversion/Passes.h"
 #include "flash/Pipelines/Pipelines.h"
@@ -38,13 +38,9 @@ std::unique_ptr<MLIRContext> mlir::flash::createKernelCompilerContext() {
 }
 
 llvm::Expected<CompiledKernel>
-mlir::flash::compileForwardKernel(MLIRContext &ctx, const KernelSpec &spec,
-                                  const KernelPlan &plan) {
-  if (llvm::Error err = verifyKernelSpec(spec))
-    return std::move(err);
-  if (llvm::Error err = verifyKernelPlan(spec, plan))
-    return std::move(err);
-
+mlir::flash::compileForwardKernel(MLIRContext &ctx,
+                                  const PlannedKernel &planned) {
+  const KernelSpec &spec = planned.spec;
   // Collect diagnostics instead of printing them.
   std::string diagnostics;
   ScopedDiagnosticHandler handler(&ctx, [&](Diagnostic &diag) {
@@ -59,7 +55,7 @@ mlir::flash::compileForwardKernel(MLIRContext &ctx, const KernelSpec &spec,
   b.setInsertionPointToEnd(module->getBody());
   auto kernels = gpu::GPUModuleOp::create(b, loc, "flash_kernels");
   b.setInsertionPointToEnd(kernels.getBody());
-  buildForwardKernel(b, loc, spec, plan);
+  buildKernel(b, loc, planned);
 
   PassManager pm(&ctx);
   FlashToPTXOptions options;
@@ -69,7 +65,7 @@ mlir::flash::compileForwardKernel(MLIRContext &ctx, const KernelSpec &spec,
     return llvm::createStringError("generating %s failed: %s",
                                    spec.getName().c_str(),
                                    diagnostics.c_str());
-  CompiledKernel kernel{spec, plan, spec.getName(), ""};
+  CompiledKernel kernel{spec, planned.plan, spec.getName(), ""};
   module->walk([&](gpu::BinaryOp binary) {
     for (Attribute attr : binary.getObjects())
       if (auto object = dyn_cast<gpu::ObjectAttr>(attr))

@@ -35,10 +35,10 @@ class Compiler:
     def __init__(self, path):
         self.path = path
         lib = ctypes.CDLL(path)
-        lib.flashCompileForwardKernel.restype = ctypes.c_bool
-        lib.flashCompileForwardKernel.argtypes = [
-            ctypes.POINTER(KernelSpec), ctypes.POINTER(CompiledKernel),
-            ctypes.POINTER(ctypes.c_void_p)]
+        lib.flashCompileForwardKernelWithOptions.restype = ctypes.c_bool
+        lib.flashCompileForwardKernelWithOptions.argtypes = [
+            ctypes.POINTER(KernelSpec), ctypes.c_char_p,
+            ctypes.POINTER(CompiledKernel), ctypes.POINTER(ctypes.c_void_p)]
         lib.flashCompiledKernelDestroy.restype = None
         lib.flashCompiledKernelDestroy.argtypes = [
             ctypes.POINTER(CompiledKernel)]
@@ -47,15 +47,19 @@ class Compiler:
         self.lib = lib
         self._lock = threading.Lock()
 
-    def compile(self, head_dim, dtype, mask, chip, block_sparse=False):
-        """Generates a forward kernel; returns (name, ptx, metadata dict)."""
+    def compile(self, head_dim, dtype, mask, chip, block_sparse=False,
+                options=None):
+        """Generates a forward kernel; returns (name, ptx, metadata dict).
+        `options` overrides the plan table's plan with convert-flash-to-gpu
+        options, e.g. "block-kv=32 stages=3" (docs/integration.md)."""
         spec = KernelSpec(head_dim, dtype.encode(), mask.encode(),
                           block_sparse, chip.encode())
         kernel = CompiledKernel()
         error = ctypes.c_void_p()
         with self._lock:
-            ok = self.lib.flashCompileForwardKernel(
-                ctypes.byref(spec), ctypes.byref(kernel), ctypes.byref(error))
+            ok = self.lib.flashCompileForwardKernelWithOptions(
+                ctypes.byref(spec), options.encode() if options else None,
+                ctypes.byref(kernel), ctypes.byref(error))
         if not ok:
             message = "unknown error"
             if error.value:

@@ -58,6 +58,21 @@ def test_compile_error_names_the_field():
         compiler.compile(64, "f32", "none", "sm_80")
 
 
+def test_compile_with_plan_overrides():
+    compiler = compiler_or_skip()
+    _, _, meta = compiler.compile(64, "f16", "causal", "sm_80",
+                                  options="block-kv=32 stages=3")
+    assert meta["config"]["block_kv"] == 32
+    assert meta["config"]["stages"] == 3
+    with pytest.raises(CompileError, match=r"invalid plan for "
+                       r"flash_fwd_d64_f16_causal_sm_80 with stages=5: "
+                       r"stages must be 2, 3 or 4, got 5"):
+        compiler.compile(64, "f16", "causal", "sm_80", options="stages=5")
+    with pytest.raises(CompileError, match=r"bad convert-flash-to-gpu "
+                       r"option 'tiles=2'"):
+        compiler.compile(64, "f16", "causal", "sm_80", options="tiles=2")
+
+
 def test_fake_driver_compiled_kernel_launch(python_env):
     compiler_or_skip()
     from test_runtime import run_fake

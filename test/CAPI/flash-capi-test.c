@@ -3,7 +3,8 @@
 |* A plain C program against libFlashCAPI.so: registers the flash dialect     *|
 |* through its handle, parses and verifies flash.attention, runs flash passes *|
 |* and flash-to-cpu through the C pass manager, and reports what invalid IR   *|
-|* and unknown passes produce.                                                *|
+|* and unknown passes produce, and compiles kernel specs, with and without    *|
+|* overrides of the plan.                                                     *|
 |*                                                                            *|
 \*===----------------------------------------------------------------------===*/
 
@@ -251,6 +252,42 @@ int main(void) {
   ok = flashCompileForwardKernel(NULL, &kernel, &error);
   printf("NULL spec: %s\n", ok ? "accepted" : error);
   flashFreeString(error);
+
+  // CHECK-LABEL: -- compile with plan overrides
+  // CHECK-NEXT: ok: 1 config: {{.*}}"block_kv":32,{{.*}}"stages":3,
+  // CHECK-NEXT: NULL options: 1
+  // CHECK-NEXT: for the --stages option: 'many' value invalid
+  // CHECK-NEXT: bad value: bad convert-flash-to-gpu option 'stages=many'
+  // CHECK-NEXT: unknown option: bad convert-flash-to-gpu option 'tiles=2': {{.*}}no such option tiles
+  // CHECK-NEXT: invalid plan: invalid plan for flash_fwd_d64_f16_causal_sm_80 with stages=5: stages must be 2, 3 or 4, got 5
+  // CHECK-NEXT: another chip: options: the chip is the spec's ('sm_80'), not 'sm_90a'
+  printf("-- compile with plan overrides\n");
+  ok = flashCompileForwardKernelWithOptions(&spec, "block-kv=32 stages=3",
+                                            &kernel, &error);
+  printf("ok: %d config: %s\n", ok,
+         ok ? strstr(kernel.metadata, "\"config\"") : error);
+  if (!ok)
+    return EXIT_FAILURE;
+  flashCompiledKernelDestroy(&kernel);
+  ok = flashCompileForwardKernelWithOptions(&spec, NULL, &kernel, &error);
+  printf("NULL options: %d\n", ok);
+  if (!ok)
+    return EXIT_FAILURE;
+  flashCompiledKernelDestroy(&kernel);
+  struct {
+    const char *label;
+    const char *options;
+  } badOptions[] = {{"bad value", "stages=many"},
+                    {"unknown option", "tiles=2"},
+                    {"invalid plan", "stages=5"},
+                    {"another chip", "chip=sm_90a"}};
+  for (size_t i = 0; i < sizeof(badOptions) / sizeof(badOptions[0]); ++i) {
+    error = NULL;
+    ok = flashCompileForwardKernelWithOptions(&spec, badOptions[i].options,
+                                              &kernel, &error);
+    printf("%s: %s\n", badOptions[i].label, ok ? "accepted" : error);
+    flashFreeString(error);
+  }
 
   // CHECK-LABEL: -- done
   printf("-- done\n");

@@ -14,7 +14,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "flash/Conversion/FlashToGPU/Chip.h"
-#include "flash/Conversion/FlashToGPU/ForwardKernel.h"
+#include "flash/Conversion/FlashToGPU/FlashToGPU.h"
 #include "flash/Conversion/FlashToGPU/KernelPlan.h"
 #include "flash/Conversion/Passes.h"
 #include "flash/Dialect/Flash/IR/FlashDialect.h"
@@ -82,46 +82,54 @@ static cl::opt<bool> listChipTable(
     cl::desc("Print the chip table (name, runtime code, shared memory per "
              "CTA, warpgroup MMAs, in the default library) and exit"),
     cl::cat(aotCategory));
-// Schedule overrides, for measuring plans other than the table's.
-static cl::opt<int64_t> blockQOverride(
-    "block-q", cl::desc("Override the plan: query rows per CTA (64 or 128)"),
-    cl::cat(aotCategory), cl::init(0));
-static cl::opt<int64_t>
-    warpsOverride("warps", cl::desc("Override the plan: warps per CTA"),
-                  cl::cat(aotCategory), cl::init(0));
-static cl::opt<int64_t>
+// Schedule overrides, for measuring plans other than the table's: passed
+// through as the options of convert-flash-to-gpu of the same names, which
+// check them (docs/FlashConversionPasses.md).
+static cl::opt<std::string>
+    blockQOverride("block-q", cl::desc("Plan override: query rows per CTA"),
+                   cl::value_desc("n"), cl::cat(aotCategory));
+static cl::opt<std::string>
+    warpsOverride("warps", cl::desc("Plan override: warps per CTA"),
+                  cl::value_desc("n"), cl::cat(aotCategory));
+static cl::opt<std::string>
     blockKVOverride("block-kv",
-                    cl::desc("Override the plan: keys per streamed tile"),
-                    cl::cat(aotCategory), cl::init(0));
-static cl::opt<int64_t>
+                    cl::desc("Plan override: keys per streamed tile"),
+                    cl::value_desc("n"), cl::cat(aotCategory));
+static cl::opt<std::string>
     stagesOverride("stages",
-                   cl::desc("Override the plan: cp.async stages for K and V "
+                   cl::desc("Plan override: cp.async stages for K and V "
                             "(2 to 4; block-sparse kernels take 2)"),
-                   cl::cat(aotCategory), cl::init(0));
-static cl::opt<int64_t> minCTAsPerSMOverride(
+                   cl::value_desc("n"), cl::cat(aotCategory));
+static cl::opt<std::string> minCTAsPerSMOverride(
     "min-ctas-per-sm",
-    cl::desc("Override the plan: CTAs that should share an SM (the register "
+    cl::desc("Plan override: CTAs that should share an SM (the register "
              "budget ptxas keeps to; 1 leaves it free)"),
-    cl::cat(aotCategory), cl::init(0));
+    cl::value_desc("n"), cl::cat(aotCategory));
 static cl::opt<std::string> warpgroupMMAOverride(
     "warpgroup-mma",
-    cl::desc("Override the plan: Hopper warpgroup MMAs (yes/no; on the chips "
-             "that have them)"),
-    cl::cat(aotCategory));
+    cl::desc("Plan override: Hopper warpgroup MMAs, on the chips that have "
+             "them"),
+    cl::value_desc("yes|no"), cl::cat(aotCategory));
 static cl::opt<std::string> queryInRegistersOverride(
     "query-in-registers",
-    cl::desc("Override the plan: keep Q fragments in registers (yes/no)"),
-    cl::cat(aotCategory));
+    cl::desc("Plan override: keep Q fragments in registers"),
+    cl::value_desc("yes|no"), cl::cat(aotCategory));
 static cl::opt<std::string> scoresBeforeCopiesOverride(
     "scores-before-copies",
-    cl::desc("Override the plan: issue each tile's Q K^T before the next "
-             "tile's copies (yes/no; warpgroup MMAs only)"),
-    cl::cat(aotCategory));
+    cl::desc("Plan override: issue each tile's Q K^T before the next "
+             "tile's copies (warpgroup MMAs only)"),
+    cl::value_desc("yes|no"), cl::cat(aotCategory));
 static cl::opt<std::string> copyPointersOverride(
     "copy-pointers",
-    cl::desc("Override the plan: address the K and V copies by pointers "
-             "advanced per tile (yes/no)"),
-    cl::cat(aotCategory));
+    cl::desc("Plan override: address the K and V copies by pointers "
+             "advanced per tile"),
+    cl::value_desc("yes|no"), cl::cat(aotCategory));
+static cl::opt<std::string> *const planOverrides[] = {
+    &blockQOverride,           &warpsOverride,
+    &blockKVOverride,          &stagesOverride,
+    &minCTAsPerSMOverride,     &warpgroupMMAOverride,
+    &queryInRegistersOverride, &scoresBeforeCopiesOverride,
+    &copyPointersOverride};
 
 static cl::opt<std::string> outputDir("o",
                                       cl::desc("Output directory (required "
@@ -136,10 +144,12 @@ static cl::opt<std::string>
 
 namespace {
 
-/// The kernel specs that the attention in `path` needs on `chips`, after
-/// raising naive attention graphs; ops without a GPU kernel are reported.
-FailureOr<SmallVector<KernelSpec>>
-collectModelSpecs(MLIRContext &ctx, StringRef path, ArrayRef<Chip> chips) {
+/// The kernels that the attention in `path` needs on `chips`, after raising
+/// naive attention graphs, planned with `options` as convert-flash-to-gpu
+/// plans them; ops without a GPU kernel are reported.
+FailureOr<SmallVector<PlannedKernel>>
+collectModelKernels(MLIRContext &ctx, StringRef path, ArrayRef<Chip> chips,
+                    const ConvertFlashToGPUOptions &options) {
   ctx.getOrLoadDialect<FlashDialect>();
   llvm::SourceMgr sourceMgr;
   SourceMgrDiagnosticHandler diagnostics(sourceMgr, &ctx);
@@ -151,29 +161,42 @@ collectModelSpecs(MLIRContext &ctx, StringRef path, ArrayRef<Chip> chips) {
   pm.addNestedPass<func::FuncOp>(createFlashRaiseAttention());
   if (failed(pm.run(*module)))
     return failure();
-  SmallVector<KernelSpec> specs;
+  SmallVector<PlannedKernel> kernels;
   std::set<std::string> seen;
-  bool any = false;
+  bool any = false, invalidPlan = false;
   for (Chip chip : chips) {
     module->walk([&](AttentionOp op) {
       any = true;
       std::string reason;
-      FailureOr<KernelSpec> spec = getKernelSpec(op, chip, reason);
-      if (failed(spec)) {
-        op.emitWarning() << "no GPU kernel for this attention: " << reason;
+      FailureOr<PlannedKernel> kernel =
+          planAttentionKernel(op, chip, options, reason);
+      if (failed(kernel)) {
+        if (reason.empty())
+          invalidPlan = true;
+        else
+          op.emitWarning() << "no GPU kernel for this attention: " << reason;
         return;
       }
-      if (seen.insert(spec->getName()).second)
-        specs.push_back(*spec);
+      if (seen.insert(kernel->spec.getName()).second)
+        kernels.push_back(*kernel);
     });
   }
   if (!any)
     llvm::errs() << "flash-aot: no attention found in '" << path
                  << "' (neither flash.attention nor a naive graph that "
                     "flash-raise-attention recognizes)\n";
-  if (specs.empty())
+  if (invalidPlan || kernels.empty())
     return failure();
-  return specs;
+  return kernels;
+}
+
+/// The plan overrides given, as convert-flash-to-gpu's options.
+llvm::Expected<ConvertFlashToGPUOptions> getPlanOptions() {
+  std::string text;
+  for (const cl::opt<std::string> *option : planOverrides)
+    if (option->getNumOccurrences())
+      text += (option->ArgStr + "=" + *option + " ").str();
+  return parseConvertFlashToGPUOptions(StringRef(text).rtrim());
 }
 
 std::string findPtxas() {
@@ -208,16 +231,6 @@ int main(int argc, char **argv) {
       argc, argv,
       "flash-aot: generate FlashAttention kernels as PTX (and cubins) for "
       "the given head dims, element types, masks and chips\n");
-  // A yes/no override that is neither is an error, not a silent "no".
-  for (const cl::opt<std::string> *option :
-       {&warpgroupMMAOverride, &queryInRegistersOverride,
-        &scoresBeforeCopiesOverride, &copyPointersOverride})
-    if (!option->empty() && *option != "yes" && *option != "no") {
-      llvm::errs() << "flash-aot: --" << option->ArgStr
-                   << " takes yes or no, got '" << *option << "'\n";
-      return 1;
-    }
-
   if (listChipTable) {
     for (const ChipInfo &info : getChipTable())
       llvm::outs() << llvm::formatv("{0} {1} {2} {3} {4}\n", info.name,
@@ -243,9 +256,15 @@ int main(int argc, char **argv) {
     for (const ChipInfo &info : getChipTable())
       if (info.inDefaultLibrary)
         targets.push_back(info.chip);
+  llvm::Expected<ConvertFlashToGPUOptions> options = getPlanOptions();
+  if (!options) {
+    llvm::errs() << "flash-aot: " << llvm::toString(options.takeError())
+                 << "\n";
+    return 1;
+  }
 
   std::unique_ptr<MLIRContext> ctx = createKernelCompilerContext();
-  SmallVector<KernelSpec> specs;
+  SmallVector<PlannedKernel> kernels;
   if (!inputFile.empty()) {
     // The model says which head dims, dtypes and masks it needs.
     if (!headDims.empty() || !dtypes.empty() || !masks.empty() ||
@@ -255,11 +274,11 @@ int main(int argc, char **argv) {
                       "decides them\n";
       return 1;
     }
-    FailureOr<SmallVector<KernelSpec>> found =
-        collectModelSpecs(*ctx, inputFile, targets);
+    FailureOr<SmallVector<PlannedKernel>> found =
+        collectModelKernels(*ctx, inputFile, targets, *options);
     if (failed(found))
       return 1;
-    specs = std::move(*found);
+    kernels = std::move(*found);
   } else {
     SmallVector<int64_t> dims(headDims.begin(), headDims.end());
     if (dims.empty())
@@ -297,7 +316,13 @@ int main(int argc, char **argv) {
                              << llvm::toString(spec.takeError()) << "\n";
                 return 1;
               }
-              specs.push_back(*spec);
+              llvm::Expected<KernelPlan> plan = planKernel(*spec, *options);
+              if (!plan) {
+                llvm::errs() << "flash-aot: "
+                             << llvm::toString(plan.takeError()) << "\n";
+                return 1;
+              }
+              kernels.push_back({*spec, *plan});
             }
   }
 
@@ -309,39 +334,10 @@ int main(int argc, char **argv) {
 
   std::string ptxas = findPtxas();
   auto start = std::chrono::steady_clock::now();
-  llvm::json::Array kernels;
-  for (const KernelSpec &spec : specs) {
-    bool allowWarpgroupMMA = warpgroupMMAOverride != "no";
-    KernelPlan plan = selectKernelPlan(spec, allowWarpgroupMMA);
-    if (warpgroupMMAOverride == "yes")
-      plan.warpgroupMMA = true;
-    if (warpsOverride)
-      plan.warps = warpsOverride;
-    if (blockQOverride || warpsOverride) {
-      if (blockQOverride)
-        plan.blockQ = blockQOverride;
-      plan.slicesPerWarp =
-          std::max<int64_t>(1, plan.blockQ / (16 * plan.warps));
-    }
-    if (blockKVOverride)
-      plan.blockKV = blockKVOverride;
-    if (stagesOverride)
-      plan.stages = stagesOverride;
-    if (minCTAsPerSMOverride)
-      plan.minCTAsPerSM = minCTAsPerSMOverride;
-    if (!queryInRegistersOverride.empty())
-      plan.queryInRegisters = queryInRegistersOverride == "yes";
-    if (!scoresBeforeCopiesOverride.empty())
-      plan.scoresBeforeCopies = scoresBeforeCopiesOverride == "yes";
-    if (!copyPointersOverride.empty())
-      plan.copyPointers = copyPointersOverride == "yes";
-    if (llvm::Error err = verifyKernelPlan(spec, plan)) {
-      llvm::errs() << "flash-aot: " << spec.getName() << ": "
-                   << llvm::toString(std::move(err)) << "\n";
-      return 1;
-    }
+  llvm::json::Array entries;
+  for (const PlannedKernel &planned : kernels) {
     llvm::Expected<CompiledKernel> kernel =
-        compileForwardKernel(*ctx, spec, plan);
+        compileForwardKernel(*ctx, planned);
     if (!kernel) {
       llvm::errs() << "flash-aot: " << llvm::toString(kernel.takeError())
                    << "\n";
@@ -366,14 +362,14 @@ int main(int argc, char **argv) {
       SmallString<256> cubinFile(outputDir);
       llvm::sys::path::append(cubinFile, name + ".cubin");
       std::string message;
-      if (!assemble(ptxas, spec.chip, ptxFile, cubinFile, message)) {
+      if (!assemble(ptxas, planned.spec.chip, ptxFile, cubinFile, message)) {
         llvm::errs() << "flash-aot: ptxas rejected " << name << ": "
                      << message << "\n";
         return 1;
       }
       entry["cubin"] = name + ".cubin";
     }
-    kernels.push_back(std::move(entry));
+    entries.push_back(std::move(entry));
   }
   double seconds = std::chrono::duration<double>(
                        std::chrono::steady_clock::now() - start)
@@ -390,11 +386,11 @@ int main(int argc, char **argv) {
   }
   os << llvm::formatv(
       "{0:2}", llvm::json::Value(llvm::json::Object{
-                   {"version", 1}, {"kernels", std::move(kernels)}}));
+                   {"version", 1}, {"kernels", std::move(entries)}}));
   os << "\n";
   llvm::outs() << llvm::formatv("flash-aot: wrote {0} kernels to {1} in "
                                 "{2:f2} s ({3})\n",
-                                specs.size(), outputDir, seconds,
+                                kernels.size(), outputDir, seconds,
                                 !ptxas.empty()        ? "PTX and cubins"
                                 : ptxasPath == "none" ? "PTX only"
                                 : "PTX only: ptxas not found");

@@ -3,7 +3,7 @@
 #ifndef FLASH_CONVERSION_PASSES_H
 #define FLASH_CONVERSION_PASSES_H
 
-#include "flash/Conversion/FlashToGPU/Chip.h"
+#include "flash/Conversion/FlashToGPU/KernelPlan.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"

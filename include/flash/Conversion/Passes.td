@@ -5,6 +5,23 @@
 
 include "mlir/Pass/PassBase.td"
 
+// An override of the plan: a size, 0 leaving the plan table's.
+class PlanSizeOption<string varName, string arg, string help>
+    : Option<varName, arg, "int64_t", /*default=*/"0",
+             "Override the plan: " # help # " (0: the plan table's)">;
+
+// An override of the plan: yes or no, `table` leaving the plan table's.
+class PlanFlagOption<string varName, string arg, string help>
+    : Option<varName, arg, "::mlir::flash::PlanFlag",
+             /*default=*/"::mlir::flash::PlanFlag::Table",
+             "Override the plan: " # help # " (yes or no; table: the plan "
+             "table's)",
+             [{::llvm::cl::values(
+                 clEnumValN(::mlir::flash::PlanFlag::Table, "table",
+                            "the plan table's choice"),
+                 clEnumValN(::mlir::flash::PlanFlag::Yes, "yes", "yes"),
+                 clEnumValN(::mlir::flash::PlanFlag::No, "no", "no"))}]>;
+
 def ConvertFlashToGPU : Pass<"convert-flash-to-gpu", "ModuleOp"> {
   let summary = "Lower flash.attention to tensor-core GPU kernels and launches";
   let description = [{
@@ -25,13 +42,42 @@ def ConvertFlashToGPU : Pass<"convert-flash-to-gpu", "ModuleOp"> {
     tiles, head dims other than multiples of 8 up to 256, value head dim
     different from the query's, dynamic head dims) are left in place with a
     remark saying why.
+
+    The options other than `chip` override the plan table, for measuring
+    other schedules (`flash-aot` and the C API pass theirs through to these
+    options): each applies to every kernel the pass generates, and a plan
+    that cannot be generated (e.g. `stages=5`, or warpgroup MMAs on a chip
+    without them) is an error on the op that names the kernel and the
+    overrides.
   }];
   let options = [
     Option<"chip", "chip", "std::string",
            /*default=*/"::mlir::flash::stringifyChip("
                        "::mlir::flash::Chip::SM80).str()",
            "Target chip: a chip of the chip table (docs/kernel-abi.md); "
-           "the pass's error for any other lists them">
+           "the pass's error for any other lists them">,
+    PlanSizeOption<"blockQ", "block-q",
+                   "query rows per CTA, 16 x warps x slices per warp">,
+    PlanSizeOption<"warps", "warps", "warps per CTA">,
+    PlanSizeOption<"blockKV", "block-kv",
+                   "keys per streamed K/V tile, a multiple of 16">,
+    PlanSizeOption<"stages", "stages",
+                   "cp.async stages of the K and V tiles, 2 to 4; "
+                   "block-sparse kernels take 2">,
+    PlanSizeOption<"minCTAsPerSM", "min-ctas-per-sm",
+                   "CTAs that should share an SM, 1 to 32: the register "
+                   "budget that ptxas keeps to; 1 leaves it free">,
+    PlanFlagOption<"warpgroupMMA", "warpgroup-mma",
+                   "Hopper warpgroup MMAs (wgmma) instead of mma.sync, on "
+                   "the chips that have them">,
+    PlanFlagOption<"queryInRegisters", "query-in-registers",
+                   "keep Q's fragments in registers, mma.sync only">,
+    PlanFlagOption<"scoresBeforeCopies", "scores-before-copies",
+                   "issue each tile's Q K^T before the next tile's copies, "
+                   "warpgroup MMAs only">,
+    PlanFlagOption<"copyPointers", "copy-pointers",
+                   "address the K and V copies by pointers advanced per "
+                   "tile">
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",

@@ -1,15 +1,15 @@
 //===- KernelCompiler.h - Kernel spec in, PTX out ---------------*- C++ -*-===//
 //
 // The compile entry point that flash-aot, the C API and the Python package
-// share: a KernelSpec goes in, the PTX of its forward kernel and the launch
-// metadata of docs/kernel-abi.md come out.
+// share: a KernelSpec and its plan (planKernel) go in, the PTX of its
+// forward kernel and the launch metadata of docs/kernel-abi.md come out.
 //
 //===----------------------------------------------------------------------===//
 
 #ifndef FLASH_PIPELINES_KERNELCOMPILER_H
 #define FLASH_PIPELINES_KERNELCOMPILER_H
 
-#include "flash/Conversion/FlashToGPU/KernelPlan.h"
+#include "flash/Conversion/FlashToGPU/FlashToGPU.h"
 #include "llvm/Support/Error.h"
 #include "llvm/Support/JSON.h"
 
@@ -32,10 +32,10 @@ struct CompiledKernel {
 /// LLVM dialects and their translations to LLVM IR).
 std::unique_ptr<MLIRContext> createKernelCompilerContext();
 
-/// Generates and serializes the forward kernel of `spec` with `plan`.
-llvm::Expected<CompiledKernel> compileForwardKernel(MLIRContext &ctx,
-                                                    const KernelSpec &spec,
-                                                    const KernelPlan &plan);
+/// Generates and serializes the forward kernel of `kernel.spec` with
+/// `kernel.plan`, a plan of planKernel (which checked it).
+llvm::Expected<CompiledKernel>
+compileForwardKernel(MLIRContext &ctx, const PlannedKernel &kernel);
 
 /// The kernel's manifest entry (docs/kernel-abi.md), without file names.
 llvm::json::Object describeKernel(const CompiledKernel &kernel);

@@ -1,5 +1,6 @@
 //===- FlashToGPU.cpp - flash.attention to GPU kernels and launches -------===//
 
+#include "flash/Conversion/FlashToGPU/FlashToGPU.h"
 #include "flash/Conversion/FlashToGPU/ForwardKernel.h"
 #include "flash/Conversion/FlashToGPU/KernelPlan.h"
 #include "flash/Conversion/Passes.h"
@@ -10,6 +11,7 @@
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/IR/SymbolTable.h"
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/MathExtras.h"
 
 namespace mlir::flash {
@@ -107,6 +109,22 @@ struct ConvertFlashToGPUPass
     : flash::impl::ConvertFlashToGPUBase<ConvertFlashToGPUPass> {
   using ConvertFlashToGPUBase::ConvertFlashToGPUBase;
 
+  /// The options as set, e.g. parsed from a pipeline.
+  ConvertFlashToGPUOptions getOptions() const {
+    ConvertFlashToGPUOptions options;
+    options.chip = chip;
+    options.blockQ = blockQ;
+    options.warps = warps;
+    options.blockKV = blockKV;
+    options.stages = stages;
+    options.minCTAsPerSM = minCTAsPerSM;
+    options.warpgroupMMA = warpgroupMMA;
+    options.queryInRegisters = queryInRegisters;
+    options.scoresBeforeCopies = scoresBeforeCopies;
+    options.copyPointers = copyPointers;
+    return options;
+  }
+
   void runOnOperation() override {
     ModuleOp module = getOperation();
     // A bad option is one error, not a remark on every op.
@@ -118,26 +136,32 @@ struct ConvertFlashToGPUPass
     SmallVector<AttentionOp> ops;
     module.walk([&](AttentionOp op) { ops.push_back(op); });
     OpBuilder b(&getContext());
+    ConvertFlashToGPUOptions options = getOptions();
     for (AttentionOp op : ops)
-      if (failed(convert(op, *target, module, b)))
+      if (failed(convert(op, *target, options, module, b)))
         return signalPassFailure();
   }
 
-  LogicalResult convert(AttentionOp op, Chip target, ModuleOp module,
-                        OpBuilder &b) {
+  LogicalResult convert(AttentionOp op, Chip target,
+                        const ConvertFlashToGPUOptions &options,
+                        ModuleOp module, OpBuilder &b) {
     std::string reason;
-    FailureOr<KernelSpec> spec = getKernelSpec(op, target, reason);
-    if (failed(spec)) {
+    FailureOr<PlannedKernel> planned =
+        planAttentionKernel(op, target, options, reason);
+    if (failed(planned)) {
+      if (reason.empty())
+        return failure();
       op.emitRemark() << "not lowered to a GPU kernel: " << reason;
       return success();
     }
-    KernelPlan plan = selectKernelPlan(*spec);
+    const KernelSpec &spec = planned->spec;
+    const KernelPlan &plan = planned->plan;
     gpu::GPUModuleOp kernels = getOrCreateKernelModule(module, b);
-    auto kernel = kernels.lookupSymbol<gpu::GPUFuncOp>(spec->getName());
+    auto kernel = kernels.lookupSymbol<gpu::GPUFuncOp>(spec.getName());
     if (!kernel) {
       OpBuilder::InsertionGuard guard(b);
       b.setInsertionPointToEnd(kernels.getBody());
-      kernel = buildForwardKernel(b, op.getLoc(), *spec, plan);
+      kernel = buildKernel(b, op.getLoc(), *planned);
     }
 
     Location loc = op.getLoc();
@@ -189,7 +213,7 @@ struct ConvertFlashToGPUPass
         arith::ConstantOp::create(b, loc, b.getF32FloatAttr(scaleLog2)),
         arith::ConstantIntOp::create(b, loc, b.getI64Type(), left),
         arith::ConstantIntOp::create(b, loc, b.getI64Type(), right)};
-    Value smem = spec->blockSparse
+    Value smem = spec.blockSparse
                      ? appendLayoutArgs(b, op, plan, kernelType, args)
                      : arith::ConstantIntOp::create(
                            b, loc, b.getI32Type(), plan.getSharedMemoryBytes());
@@ -209,3 +233,50 @@ struct ConvertFlashToGPUPass
 };
 
 } // namespace
+
+FailureOr<PlannedKernel>
+mlir::flash::planAttentionKernel(AttentionOp op, Chip chip,
+                                 const ConvertFlashToGPUOptions &options,
+                                 std::string &reason) {
+  FailureOr<KernelSpec> spec = getKernelSpec(op, chip, reason);
+  if (failed(spec))
+    return failure();
+  llvm::Expected<KernelPlan> plan = planKernel(*spec, options);
+  if (!plan) {
+    op.emitError() << llvm::toString(plan.takeError());
+    return failure();
+  }
+  if (spec->blockSparse)
+    if (llvm::Error err = verifyBlockSizes(*plan, (*op.getBlockSizes())[0],
+                                           (*op.getBlockSizes())[1])) {
+      reason = llvm::toString(std::move(err));
+      return failure();
+    }
+  return PlannedKernel{*spec, *plan};
+}
+
+gpu::GPUFuncOp mlir::flash::buildKernel(OpBuilder &builder, Location loc,
+                                        const PlannedKernel &kernel) {
+  return buildForwardKernel(builder, loc, kernel.spec, kernel.plan);
+}
+
+llvm::Expected<ConvertFlashToGPUOptions>
+mlir::flash::parseConvertFlashToGPUOptions(StringRef text) {
+  // One option at a time (no value of this pass's options has a space), so
+  // that the error names the bad one: the option parser writes what is
+  // wrong with a value to stderr, not to the handler.
+  ConvertFlashToGPUPass pass;
+  SmallVector<StringRef> items;
+  llvm::SplitString(text, items);
+  for (StringRef item : items) {
+    std::string error;
+    if (failed(pass.initializeOptions(item, [&](const Twine &message) {
+          error = StringRef(message.str()).trim().str();
+          return failure();
+        })))
+      return llvm::createStringError(
+          "bad convert-flash-to-gpu option '" + item + "'" +
+          (error.empty() ? "" : ": " + error));
+  }
+  return pass.getOptions();
+}

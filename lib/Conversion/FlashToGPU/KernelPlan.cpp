@@ -1,8 +1,10 @@
 //===- KernelPlan.cpp - The schedule table of the GPU kernels -------------===//
 
 #include "flash/Conversion/FlashToGPU/KernelPlan.h"
+#include "flash/Conversion/Passes.h"
 
 #include "mlir/IR/BuiltinTypes.h"
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/ADT/StringSwitch.h"
 #include "llvm/Support/FormatVariadic.h"
 
@@ -60,11 +62,6 @@ FailureOr<KernelSpec> mlir::flash::getKernelSpec(AttentionOp op, Chip chip,
   spec.mask = op.getMaskKind();
   if (reason.empty())
     if (llvm::Error err = verifyKernelSpec(spec))
-      reason = llvm::toString(std::move(err));
-  if (reason.empty() && spec.blockSparse)
-    if (llvm::Error err =
-            verifyBlockSizes(selectKernelPlan(spec), (*op.getBlockSizes())[0],
-                             (*op.getBlockSizes())[1]))
       reason = llvm::toString(std::move(err));
   if (!reason.empty())
     return failure();
@@ -202,11 +199,12 @@ static KernelPlan selectWarpgroupPlan(const KernelSpec &spec,
   return plan;
 }
 
-KernelPlan mlir::flash::selectKernelPlan(const KernelSpec &spec,
-                                         bool allowWarpgroupMMA) {
+/// The plan table: the plan of a supported spec, with warpgroup MMAs or
+/// mma.sync. Only planKernel asks it.
+static KernelPlan selectKernelPlan(const KernelSpec &spec, bool warpgroupMMA) {
   KernelPlan plan;
   plan.paddedHeadDim = (spec.headDim + 63) / 64 * 64;
-  if (getChipInfo(spec.chip).warpgroupMMA && allowWarpgroupMMA)
+  if (warpgroupMMA)
     return selectWarpgroupPlan(spec, plan.paddedHeadDim);
   plan.warps = 4;
   plan.stages = 2;
@@ -249,69 +247,109 @@ KernelPlan mlir::flash::selectKernelPlan(const KernelSpec &spec,
   return plan;
 }
 
-llvm::Error mlir::flash::verifyKernelPlan(const KernelSpec &spec,
-                                          const KernelPlan &plan) {
-  if (plan.warps <= 0 || plan.slicesPerWarp <= 0 ||
+/// Checks that `plan` can be generated for `spec`; the message names the
+/// options of convert-flash-to-gpu that set what is wrong.
+static llvm::Error verifyKernelPlan(const KernelSpec &spec,
+                                    const KernelPlan &plan) {
+  auto error = [](const Twine &message) {
+    return llvm::createStringError(message);
+  };
+  if (plan.warps <= 0)
+    return error("warps must be positive, got " + Twine(plan.warps));
+  if (plan.slicesPerWarp <= 0 ||
       plan.blockQ != 16 * plan.slicesPerWarp * plan.warps)
-    return llvm::createStringError(
-        "block_q must be 16 x slices per warp x warps (%lld x %lld x 16), got "
-        "%lld",
-        static_cast<long long>(plan.warps),
-        static_cast<long long>(plan.slicesPerWarp),
-        static_cast<long long>(plan.blockQ));
+    return error("block-q must be a positive multiple of 16 x warps (" +
+                 Twine(16 * plan.warps) + "), got " + Twine(plan.blockQ));
   if (plan.blockKV <= 0 || plan.blockKV % 16 != 0)
-    return llvm::createStringError(
-        "block_kv must be a positive multiple of 16, got %lld",
-        static_cast<long long>(plan.blockKV));
+    return error("block-kv must be a positive multiple of 16, got " +
+                 Twine(plan.blockKV));
   int64_t chunksPerRow = plan.paddedHeadDim / 8;
-  for (int64_t rows : {plan.blockQ, plan.blockKV})
+  for (auto [option, rows] : {std::pair<StringRef, int64_t>{"block-q",
+                                                            plan.blockQ},
+                              {"block-kv", plan.blockKV}})
     if (rows * chunksPerRow % plan.getThreads() != 0)
-      return llvm::createStringError(
-          "a %lld-row tile of %lld 16-byte chunks per row must split evenly "
-          "over the %lld threads",
-          static_cast<long long>(rows), static_cast<long long>(chunksPerRow),
-          static_cast<long long>(plan.getThreads()));
+      return error("a tile of " + option + " = " + Twine(rows) +
+                   " rows of " + Twine(chunksPerRow) +
+                   " 16-byte chunks must split evenly over the " +
+                   Twine(plan.getThreads()) + " threads of " +
+                   Twine(plan.warps) + " warps");
   if (plan.stages < 2 || plan.stages > 4)
-    return llvm::createStringError(
-        "stages must be 2, 3 or 4, got %lld",
-        static_cast<long long>(plan.stages));
+    return error("stages must be 2, 3 or 4, got " + Twine(plan.stages));
   if (spec.blockSparse && plan.stages != 2)
-    return llvm::createStringError(
-        "block-sparse kernels take 2 stages, got %lld",
-        static_cast<long long>(plan.stages));
+    return error("block-sparse kernels take stages = 2, got " +
+                 Twine(plan.stages));
   const ChipInfo &chip = getChipInfo(spec.chip);
   if (plan.getSharedMemoryBytes() > chip.maxSharedMemoryBytes)
-    return llvm::createStringError(
-        "the plan needs %lld bytes of shared memory, more than the %lld that "
-        "%s gives a CTA",
-        static_cast<long long>(plan.getSharedMemoryBytes()),
-        static_cast<long long>(chip.maxSharedMemoryBytes), chip.name.data());
+    return error("the plan needs " + Twine(plan.getSharedMemoryBytes()) +
+                 " bytes of shared memory (block-q, block-kv and stages), "
+                 "more than the " +
+                 Twine(chip.maxSharedMemoryBytes) + " that " + chip.name +
+                 " gives a CTA");
   if (plan.minCTAsPerSM < 1 || plan.minCTAsPerSM > 32)
-    return llvm::createStringError(
-        "min CTAs per SM must be between 1 and 32, got %lld",
-        static_cast<long long>(plan.minCTAsPerSM));
+    return error("min-ctas-per-sm must be between 1 and 32, got " +
+                 Twine(plan.minCTAsPerSM));
   if (plan.warpgroupMMA) {
     if (!chip.warpgroupMMA)
-      return llvm::createStringError(
-          Twine("warpgroup MMAs need a chip that has them (") +
+      return error(
+          Twine("warpgroup-mma: warpgroup MMAs need a chip that has them (") +
           listChips([](const ChipInfo &info) { return info.warpgroupMMA; }) +
           "), got '" + chip.name + "'");
     if (plan.warps % 4 != 0)
-      return llvm::createStringError(
-          "warpgroup MMAs need a multiple of 4 warps, got %lld",
-          static_cast<long long>(plan.warps));
+      return error("warpgroup MMAs need warps to be a multiple of 4, got " +
+                   Twine(plan.warps));
     if (plan.blockKV > 256)
-      return llvm::createStringError(
-          "warpgroup MMAs take at most 256 keys per tile, got %lld",
-          static_cast<long long>(plan.blockKV));
+      return error("warpgroup MMAs take block-kv up to 256, got " +
+                   Twine(plan.blockKV));
     if (plan.queryInRegisters)
-      return llvm::createStringError(
-          "warpgroup MMAs read Q from shared memory, not from registers");
+      return error("warpgroup MMAs read Q from shared memory: "
+                   "query-in-registers must be no");
   } else if (plan.scoresBeforeCopies) {
-    return llvm::createStringError(
-        "issuing Q K^T before the next tile's copies needs warpgroup MMAs");
+    return error("scores-before-copies (Q K^T issued before the next tile's "
+                 "copies) needs warpgroup MMAs");
   }
   return llvm::Error::success();
+}
+
+llvm::Expected<KernelPlan>
+mlir::flash::planKernel(const KernelSpec &spec,
+                        const ConvertFlashToGPUOptions &options) {
+  // The overrides given, spelled as the options, for the error message.
+  SmallVector<std::string> given;
+  auto setFlag = [&](StringRef option, PlanFlag flag, bool &field) {
+    if (flag == PlanFlag::Table)
+      return;
+    field = flag == PlanFlag::Yes;
+    given.push_back((option + (field ? "=yes" : "=no")).str());
+  };
+  auto setSize = [&](StringRef option, int64_t value, int64_t &field) {
+    if (value == 0)
+      return;
+    field = value;
+    given.push_back((option + "=" + Twine(value)).str());
+  };
+  bool warpgroupMMA = getChipInfo(spec.chip).warpgroupMMA;
+  setFlag("warpgroup-mma", options.warpgroupMMA, warpgroupMMA);
+  KernelPlan plan = selectKernelPlan(spec, warpgroupMMA);
+  setSize("warps", options.warps, plan.warps);
+  setSize("block-q", options.blockQ, plan.blockQ);
+  if (options.warps || options.blockQ)
+    plan.slicesPerWarp =
+        std::max<int64_t>(1, plan.blockQ / (16 * plan.warps));
+  setSize("block-kv", options.blockKV, plan.blockKV);
+  setSize("stages", options.stages, plan.stages);
+  setSize("min-ctas-per-sm", options.minCTAsPerSM, plan.minCTAsPerSM);
+  setFlag("query-in-registers", options.queryInRegisters,
+          plan.queryInRegisters);
+  setFlag("scores-before-copies", options.scoresBeforeCopies,
+          plan.scoresBeforeCopies);
+  setFlag("copy-pointers", options.copyPointers, plan.copyPointers);
+  if (llvm::Error err = verifyKernelPlan(spec, plan))
+    return llvm::createStringError(
+        "invalid plan for " + spec.getName() +
+        (given.empty() ? " from the plan table"
+                       : " with " + llvm::join(given, " ")) +
+        ": " + llvm::toString(std::move(err)));
+  return plan;
 }
 
 int64_t KernelPlan::getSharedMemoryBytes() const {

@@ -91,14 +91,21 @@ struct KernelPlan {
 /// Checks that a spec is supported, with a message naming the bad field.
 llvm::Error verifyKernelSpec(const KernelSpec &spec);
 
-/// The plan for a supported spec: the table of record. Kernels for chips
-/// with warpgroup MMAs use them unless `allowWarpgroupMMA` is false.
-KernelPlan selectKernelPlan(const KernelSpec &spec,
-                            bool allowWarpgroupMMA = true);
+/// A yes/no choice of the plan that an option of convert-flash-to-gpu can
+/// override: Table leaves the plan table's.
+enum class PlanFlag { Table, Yes, No };
 
-/// Checks that a plan (e.g. one with overridden fields) can be generated
-/// for `spec`.
-llvm::Error verifyKernelPlan(const KernelSpec &spec, const KernelPlan &plan);
+/// The options of convert-flash-to-gpu (flash/Conversion/Passes.h).
+struct ConvertFlashToGPUOptions;
+
+/// The plan of a supported spec: the plan table's (KernelPlan.cpp), the one
+/// place where plans are chosen, with the overrides among `options`
+/// (block-q, warps, block-kv, stages, min-ctas-per-sm, warpgroup-mma,
+/// query-in-registers, scores-before-copies, copy-pointers) applied, and
+/// checked that it can be generated. The error names the kernel and the
+/// overrides given. `options.chip` is not read: the spec has the chip.
+llvm::Expected<KernelPlan> planKernel(const KernelSpec &spec,
+                                      const ConvertFlashToGPUOptions &options);
 
 /// Checks that a block-sparse layout of `blockQ` x `blockKV` tiles fits the
 /// kernel of `plan`: block_q a multiple of plan.blockQ (a CTA's rows lie in
@@ -108,7 +115,8 @@ llvm::Error verifyBlockSizes(const KernelPlan &plan, int64_t blockQ,
                              int64_t blockKV);
 
 /// The kernel spec of a flash.attention op for `chip`, or failure with the
-/// reason its kernel does not exist yet in `reason`.
+/// reason its kernel does not exist yet in `reason`. Whether the op's
+/// block-sparse layout fits the kernel's plan is for verifyBlockSizes.
 FailureOr<KernelSpec> getKernelSpec(AttentionOp op, Chip chip,
                                     std::string &reason);
 

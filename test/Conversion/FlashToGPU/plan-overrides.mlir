@@ -1,0 +1,57 @@
+// RUN: flash-opt %s -split-input-file --convert-flash-to-gpu="chip=sm_80" | FileCheck %s --check-prefix=TABLE
+// RUN: flash-opt %s -split-input-file --convert-flash-to-gpu="chip=sm_80 block-kv=32 min-ctas-per-sm=2" | FileCheck %s --check-prefix=TILES
+// RUN: flash-opt %s -split-input-file --convert-flash-to-gpu="chip=sm_80 warps=8 block-q=128 block-kv=64" | FileCheck %s --check-prefix=WARPS
+// RUN: flash-opt %s -split-input-file --convert-flash-to-gpu="chip=sm_90a warpgroup-mma=no block-kv=48" -verify-diagnostics | FileCheck %s --check-prefix=MMA
+// RUN: not flash-opt %s -split-input-file --convert-flash-to-gpu="chip=sm_80 stages=5" 2>&1 | FileCheck %s --check-prefix=INVALID
+// RUN: not flash-opt %s --convert-flash-to-gpu="chip=sm_80 stages=many" 2>&1 | FileCheck %s --check-prefix=VALUE
+
+// The options other than chip override the plan table's plan of every kernel
+// the pass generates. The plan table: 128 query rows of four warps, 80-key
+// tiles, two stages: 128 · (128 + 2 · 2 · 80) bytes of shared memory.
+// TABLE-LABEL: func.func @causal
+// TABLE:         gpu.launch_func @flash_kernels::@flash_fwd_d64_f16_causal_sm_80
+// TABLE-SAME:      threads in (%c128{{[_0-9]*}}, %c1{{[_0-9]*}}, %c1{{[_0-9]*}})
+// TABLE-SAME:      dynamic_shared_memory_size %c57344_i32
+// 32-key tiles, 128 · (128 + 2 · 2 · 32) bytes, and two CTAs per SM.
+// TILES:         gpu.launch_func @flash_kernels::@flash_fwd_d64_f16_causal_sm_80
+// TILES-SAME:      dynamic_shared_memory_size %c32768_i32
+// TILES:         gpu.func @flash_fwd_d64_f16_causal_sm_80
+// TILES-SAME:      nvvm.minctasm = 2
+// Eight warps of one 16-row slice, with 64-key tiles (80 rows do not split
+// over 256 threads).
+// WARPS:         gpu.launch_func @flash_kernels::@flash_fwd_d64_f16_causal_sm_80
+// WARPS-SAME:      threads in (%c256{{[_0-9]*}}, %c1{{[_0-9]*}}, %c1{{[_0-9]*}})
+// mma.sync on sm_90a, with 48-key tiles.
+// MMA:           gpu.launch_func @flash_kernels::@flash_fwd_d64_f16_causal_sm_90a
+// MMA-SAME:        dynamic_shared_memory_size %c40960_i32
+// MMA:           gpu.func @flash_fwd_d64_f16_causal_sm_90a
+// MMA-NOT:         wgmma
+// MMA:             nvvm.mma.sync
+// MMA-NOT:         wgmma
+// An override the plan cannot take is an error at the op, naming the kernel
+// and the overrides; a value the option parser rejects, the parser's error.
+// INVALID: error: invalid plan for flash_fwd_d64_f16_causal_sm_80 with stages=5: stages must be 2, 3 or 4, got 5
+// INVALID: error: invalid plan for flash_fwd_d64_f16_none_sparse_sm_80 with stages=5: stages must be 2, 3 or 4, got 5
+// VALUE: for the --stages option: 'many' value invalid for long argument!
+func.func @causal(%q: tensor<2x8x1000x64xf16>, %k: tensor<2x2x1000x64xf16>,
+                  %v: tensor<2x2x1000x64xf16>) -> tensor<2x8x1000x64xf16> {
+  %o = flash.attention %q, %k, %v {mask_kind = #flash.mask<causal>}
+      : tensor<2x8x1000x64xf16>, tensor<2x2x1000x64xf16>, tensor<2x2x1000x64xf16>
+      -> tensor<2x8x1000x64xf16>
+  return %o : tensor<2x8x1000x64xf16>
+}
+
+// -----
+
+// A layout is checked against the overridden plan: 128-key blocks do not
+// split into 48-key tiles, and the op stays in place.
+func.func @layout(%q: tensor<1x2x256x64xf16>, %n: tensor<1x1x2xi32>,
+                  %i: tensor<1x1x2x2xi32>) -> tensor<1x2x256x64xf16> {
+  // expected-remark @below {{not lowered to a GPU kernel: the layout's block_kv (128) must be a positive multiple of the kernel's 48-key tiles}}
+  %o = flash.attention %q, %q, %q
+      block_sparse(%n, %i : tensor<1x1x2xi32>, tensor<1x1x2x2xi32>)
+      {block_sizes = array<i64: 128, 128>}
+      : tensor<1x2x256x64xf16>, tensor<1x2x256x64xf16>, tensor<1x2x256x64xf16>
+      -> tensor<1x2x256x64xf16>
+  return %o : tensor<1x2x256x64xf16>
+}
