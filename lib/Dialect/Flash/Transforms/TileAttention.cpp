@@ -342,12 +342,16 @@ struct FlashTileAttentionPass
   using FlashTileAttentionBase::FlashTileAttentionBase;
 
   void runOnOperation() override {
-    if (blockQ <= 0 || blockKV <= 0) {
-      getOperation()->emitError()
-          << "flash-tile-attention: block-q and block-kv must be positive, got "
-          << blockQ << " and " << blockKV;
+    auto checkTileSize = [&](StringRef name, int64_t size) -> LogicalResult {
+      if (isValidTileSize(size))
+        return success();
+      return getOperation()->emitError()
+             << "flash-tile-attention: " << name << " must be in [1, "
+             << kMaxTileSize << "], got " << size;
+    };
+    if (failed(checkTileSize("block-q", blockQ)) ||
+        failed(checkTileSize("block-kv", blockKV)))
       return signalPassFailure();
-    }
     RewritePatternSet patterns(&getContext());
     patterns.add<TileAttentionOp>(&getContext(), blockQ, blockKV);
     populateTileAttentionGradPatterns(patterns, blockQ, blockKV);

@@ -17,6 +17,18 @@ namespace mlir::flash {
 #define GEN_PASS_DECL
 #include "flash/Dialect/Flash/Transforms/Passes.h.inc"
 
+/// The largest tile size (block-q, block-kv) that flash-tile-attention and
+/// flash-to-cpu accept: 2^20 rows. Tiles are allocated with static shapes,
+/// and 2^20 keeps tile offsets and a tile's element count (at most
+/// 2^20 * 2^20 = 2^40) far from overflowing the 64-bit index arithmetic;
+/// sizes from 2^32 on compiled into programs that crashed at run time.
+constexpr int64_t kMaxTileSize = int64_t{1} << 20;
+
+/// Whether `size` is a tile size in [1, kMaxTileSize].
+inline bool isValidTileSize(int64_t size) {
+  return size >= 1 && size <= kMaxTileSize;
+}
+
 /// Adds the pattern that tiles flash.attention_grad into the recomputing
 /// backward loop nest (used by flash-tile-attention).
 void populateTileAttentionGradPatterns(RewritePatternSet &patterns,
