@@ -4,10 +4,25 @@
 
 #include "BuiltinPipeline.h"
 
+#include "flash/Dialect/Flash/Transforms/Passes.h"
 #include "llvm/Support/FormatVariadic.h"
 
 using namespace mlir;
 using namespace mlir::flash;
+
+LogicalResult mlir::flash::verifyFlashToCPUOptions(
+    const FlashToCPUOptions &options,
+    function_ref<LogicalResult(const Twine &)> emitError) {
+  for (const FlashToCPUOptions::Option<int64_t> *option :
+       {&options.blockQ, &options.blockKV}) {
+    int64_t size = option->getValue();
+    if (!isValidTileSize(size))
+      return emitError(
+          llvm::formatv("flash-to-cpu: {0} must be in [1, {1}], got {2}",
+                        option->ArgStr, kMaxTileSize, size));
+  }
+  return success();
+}
 
 void mlir::flash::buildFlashToCPUPipeline(OpPassManager &pm,
                                           const FlashToCPUOptions &options) {

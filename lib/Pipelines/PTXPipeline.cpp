@@ -4,10 +4,27 @@
 
 #include "BuiltinPipeline.h"
 
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/FormatVariadic.h"
 
 using namespace mlir;
 using namespace mlir::flash;
+
+LogicalResult mlir::flash::verifyFlashToPTXOptions(
+    const FlashToPTXOptions &options,
+    function_ref<LogicalResult(const Twine &)> emitError) {
+  if (!parseChip(options.chip))
+    return emitError("flash-to-ptx: " + describeChipError(options.chip));
+  StringRef features = options.features;
+  auto isFeatureChar = [](char c) {
+    return llvm::isAlnum(c) || StringRef("+-_.,").contains(c);
+  };
+  if (features.empty() || !llvm::all_of(features, isFeatureChar))
+    return emitError("flash-to-ptx: features must be a nonempty list of "
+                     "letters, digits and '+-_.,', got '" +
+                     features + "'");
+  return success();
+}
 
 void mlir::flash::buildKernelsToPTXPipeline(OpPassManager &pm,
                                             const FlashToPTXOptions &options) {

@@ -13,13 +13,21 @@ class OpPassManager;
 namespace mlir::flash {
 
 struct FlashToCPUOptions : PassPipelineOptions<FlashToCPUOptions> {
-  PassOptions::Option<int64_t> blockQ{*this, "block-q",
-                                      llvm::cl::desc("Rows of a query tile"),
-                                      llvm::cl::init(64)};
+  PassOptions::Option<int64_t> blockQ{
+      *this, "block-q", llvm::cl::desc("Rows of a query tile, in [1, 2^20]"),
+      llvm::cl::init(64)};
   PassOptions::Option<int64_t> blockKV{
-      *this, "block-kv", llvm::cl::desc("Rows of a key/value tile"),
+      *this, "block-kv",
+      llvm::cl::desc("Rows of a key/value tile, in [1, 2^20]"),
       llvm::cl::init(64)};
 };
+
+/// Checks `options` before buildFlashToCPUPipeline: block-q and block-kv
+/// must be in [1, kMaxTileSize] (flash-tile-attention's range). Reports the
+/// first violation through `emitError` and returns its result.
+LogicalResult
+verifyFlashToCPUOptions(const FlashToCPUOptions &options,
+                        function_ref<LogicalResult(const Twine &)> emitError);
 
 /// Lowers a module of flash ops and upstream tensor-level ops (linalg,
 /// tensor, arith, math, tosa) to the LLVM dialect, runnable by mlir-runner:
@@ -37,6 +45,15 @@ struct FlashToPTXOptions : PassPipelineOptions<FlashToPTXOptions> {
       llvm::cl::init("+ptx80")};
 };
 
+/// Checks `options` before buildFlashToPTXPipeline or
+/// buildKernelsToPTXPipeline: the chip must be one of the chip table, and
+/// the features a nonempty list of letters, digits and `+-_.,` (they are
+/// spliced into a textual pipeline). Reports the first violation through
+/// `emitError` and returns its result.
+LogicalResult
+verifyFlashToPTXOptions(const FlashToPTXOptions &options,
+                        function_ref<LogicalResult(const Twine &)> emitError);
+
 /// Lowers flash.attention to tensor-core kernels (convert-flash-to-gpu),
 /// lowers the kernel modules to NVVM and serializes them to PTX with LLVM's
 /// NVPTX backend (gpu-module-to-binary, format=isa): no CUDA installation
@@ -49,7 +66,10 @@ void buildFlashToPTXPipeline(OpPassManager &pm,
 void buildKernelsToPTXPipeline(OpPassManager &pm,
                                const FlashToPTXOptions &options);
 
-/// Registers `flash-to-cpu` and `flash-to-ptx` with the pass registry.
+/// Registers `flash-to-cpu` and `flash-to-ptx` with the pass registry. Both
+/// run on builtin.module: nested under another op (e.g.
+/// `func.func(flash-to-cpu)`) or given options that the verify functions
+/// above reject, they fail the pipeline's parse with a message.
 void registerFlashPipelines();
 
 } // namespace mlir::flash
