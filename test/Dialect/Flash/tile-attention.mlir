@@ -84,3 +84,37 @@ func.func @grad(%q: tensor<1x2x32x16xf16>, %k: tensor<1x1x32x16xf16>,
       -> tensor<1x2x32x16xf16>, tensor<1x1x32x16xf16>, tensor<1x1x32x16xf16>
   return %dq, %dk, %dv : tensor<1x2x32x16xf16>, tensor<1x1x32x16xf16>, tensor<1x1x32x16xf16>
 }
+
+// -----
+
+// head_dim 0 (with an explicit scale): query and key tiles have no elements
+// and every score is 0; the output and the log-sum-exp are still computed,
+// and the gradients of the 0-wide operands store nothing.
+// CHECK-LABEL: func.func @zero_head_dim
+// CHECK-NOT:     flash.attention
+// CHECK:         math.log2
+// CHECK:         return
+func.func @zero_head_dim(%q: tensor<1x1x32x0xf32>, %k: tensor<1x1x32x0xf32>,
+                         %v: tensor<1x1x32x16xf32>)
+    -> (tensor<1x1x32x16xf32>, tensor<1x1x32xf32>) {
+  %o, %l = flash.attention %q, %k, %v {scale = 0.5 : f32}
+      : tensor<1x1x32x0xf32>, tensor<1x1x32x0xf32>, tensor<1x1x32x16xf32>
+      -> tensor<1x1x32x16xf32>, tensor<1x1x32xf32>
+  return %o, %l : tensor<1x1x32x16xf32>, tensor<1x1x32xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func.func @zero_head_dim_grad
+// CHECK-NOT:     flash.attention_grad
+// CHECK:         return
+func.func @zero_head_dim_grad(%q: tensor<1x1x32x0xf32>, %k: tensor<1x1x32x0xf32>,
+                              %v: tensor<1x1x32x16xf32>, %o: tensor<1x1x32x16xf32>,
+                              %do: tensor<1x1x32x16xf32>, %lse: tensor<1x1x32xf32>)
+    -> (tensor<1x1x32x0xf32>, tensor<1x1x32x0xf32>, tensor<1x1x32x16xf32>) {
+  %dq, %dk, %dv = flash.attention_grad %q, %k, %v, %o, %do, %lse {scale = 0.5 : f32}
+      : tensor<1x1x32x0xf32>, tensor<1x1x32x0xf32>, tensor<1x1x32x16xf32>,
+        tensor<1x1x32x16xf32>, tensor<1x1x32x16xf32>, tensor<1x1x32xf32>
+      -> tensor<1x1x32x0xf32>, tensor<1x1x32x0xf32>, tensor<1x1x32x16xf32>
+  return %dq, %dk, %dv : tensor<1x1x32x0xf32>, tensor<1x1x32x0xf32>, tensor<1x1x32x16xf32>
+}

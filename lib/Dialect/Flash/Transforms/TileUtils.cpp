@@ -77,6 +77,11 @@ static Value padRows(OpBuilder &b, Location loc, Value slice,
 Value mlir::flash::loadTile(OpBuilder &b, Location loc, Value src, Value bIdx,
                             Value hIdx, const TileSpan &span) {
   auto srcType = cast<RankedTensorType>(src.getType());
+  // A head_dim (or value dim) of 0 gives tiles without elements; the slice
+  // verifier would reject an offset into the empty axis.
+  if (srcType.getDimSize(3) == 0)
+    return tensor::EmptyOp::create(b, loc, ArrayRef<int64_t>{span.tileSize, 0},
+                                   srcType.getElementType());
   OpFoldResult one = b.getIndexAttr(1);
   OpFoldResult width = tensor::getMixedSize(b, loc, src, 3);
   SmallVector<OpFoldResult> offsets = {bIdx, hIdx, span.start,
@@ -133,6 +138,9 @@ Value mlir::flash::storeTile(OpBuilder &b, Location loc, Value tile, Value dst,
                              Value bIdx, Value hIdx, const TileSpan &span) {
   auto tileType = cast<RankedTensorType>(tile.getType());
   auto dstType = cast<RankedTensorType>(dst.getType());
+  // A destination with a value dim of 0 has nothing to store.
+  if (dstType.getRank() == 4 && dstType.getDimSize(3) == 0)
+    return dst;
   OpFoldResult zero = b.getIndexAttr(0), one = b.getIndexAttr(1);
   // Trim the padding rows.
   SmallVector<OpFoldResult> tileSizes = {span.size};
