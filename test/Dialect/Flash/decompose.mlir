@@ -153,7 +153,9 @@ func.func @f16(%q: tensor<1x1x8x64xf16>, %k: tensor<1x1x8x64xf16>,
 // -----
 
 // Dynamic extents: G = Hq / Hkv and Lk - Lq are computed at run time, and the
-// explicit scale is used.
+// explicit scale is used. With Hkv and G both dynamic, the query's heads are
+// copied into [B, Hkv, G, Lq, D] (element [b, hk, g, ...] is
+// q[b, hk * G + g, ...]) rather than expanded.
 // CHECK-LABEL: func.func @dynamic(
 // CHECK-SAME:      %[[Q:[^:]+]]: tensor<?x?x?x?xbf16>, %[[K:[^:]+]]: tensor<?x?x?x?xbf16>
 // CHECK-DAG:     %[[C1:.+]] = arith.constant 1 : index
@@ -165,7 +167,13 @@ func.func @f16(%q: tensor<1x1x8x64xf16>, %k: tensor<1x1x8x64xf16>,
 // CHECK-DAG:     %[[LK:.+]] = tensor.dim %[[K]], %[[C2]]
 // CHECK-DAG:     %[[G:.+]] = arith.divui %[[HQ]], %[[HKV]] : index
 // CHECK-DAG:     %[[OFFSET:.+]] = arith.subi %[[LK]], %[[LQ]] : index
-// CHECK:         tensor.expand_shape %[[Q]] {{\[\[}}0], [1, 2], [3], [4]] output_shape [%{{.+}}, %[[HKV]], %[[G]], %{{.+}}, %{{.+}}] : tensor<?x?x?x?xbf16> into tensor<?x?x?x?x?xbf16>
+// CHECK:         %[[QE:.+]] = tensor.empty(%{{.+}}, %[[HKV]], %[[G]], %{{.+}}, %{{.+}}) : tensor<?x?x?x?x?xbf16>
+// CHECK:         linalg.generic {{.*}} outs(%[[QE]] : tensor<?x?x?x?x?xbf16>)
+// CHECK:           %[[HK:.+]] = linalg.index 1 : index
+// CHECK:           %[[GI:.+]] = linalg.index 2 : index
+// CHECK:           %[[HG:.+]] = arith.muli %[[HK]], %[[G]] : index
+// CHECK:           %[[H:.+]] = arith.addi %[[HG]], %[[GI]] : index
+// CHECK:           tensor.extract %[[Q]][%{{.+}}, %[[H]], %{{.+}}, %{{.+}}] : tensor<?x?x?x?xbf16>
 // CHECK:         linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "parallel", "parallel", "parallel"]
 // CHECK:           %[[I:.+]] = linalg.index 3 : index
 // CHECK:           %[[J:.+]] = linalg.index 4 : index

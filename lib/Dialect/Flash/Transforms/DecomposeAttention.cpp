@@ -74,25 +74,54 @@ Extents getExtents(OpBuilder &b, Location loc, Value q, Value k, Value v) {
 /// Views a per-query-head tensor [B, Hq, ...] as [B, Hkv, G, ...].
 Value splitHeads(OpBuilder &b, Location loc, Value t, const Extents &e) {
   auto type = cast<RankedTensorType>(t.getType());
-  // A dynamic head extent splits only into dynamic parts: make it as static
-  // as the query's first.
-  std::optional<int64_t> heads = getConstantIntValue(e.queryHeads);
-  if (type.isDynamicDim(1) && heads) {
-    SmallVector<int64_t> shape(type.getShape());
-    shape[1] = *heads;
-    type = RankedTensorType::get(shape, type.getElementType());
-    t = tensor::CastOp::create(b, loc, type, t);
-  }
+  int64_t rank = type.getRank();
   SmallVector<OpFoldResult> shape = getDims(b, loc, t);
   shape.erase(shape.begin() + 1);
   shape.insert(shape.begin() + 1, {e.kvHeads, e.groups});
-  SmallVector<ReassociationIndices> reassoc = {{0}, {1, 2}};
-  for (int64_t d = 2; d < type.getRank(); ++d)
-    reassoc.push_back({d + 1});
   SmallVector<int64_t> staticShape;
   for (OpFoldResult s : shape)
     staticShape.push_back(getConstantIntValue(s).value_or(ShapedType::kDynamic));
   auto resultType = RankedTensorType::get(staticShape, type.getElementType());
+
+  // Hkv and G both dynamic: a tensor.expand_shape would bufferize to a
+  // memref.expand_shape with two dynamic sizes in one group, on which MLIR
+  // 22's expand-strided-metadata crashes. Copy instead: element
+  // [b, hk, g, ...] is t[b, hk * G + g, ...].
+  if (resultType.isDynamicDim(1) && resultType.isDynamicDim(2)) {
+    Value groups = getValueOrCreateConstantIndexOp(b, loc, e.groups);
+    Value init = tensor::EmptyOp::create(b, loc, shape, type.getElementType());
+    SmallVector<int64_t> outDims =
+        llvm::to_vector(llvm::seq<int64_t>(0, rank + 1));
+    return buildGeneric(
+        b, loc, /*inputs=*/{}, /*inDims=*/{}, init, outDims,
+        SmallVector<IteratorType>(rank + 1, kPar),
+        [&](OpBuilder &nb, Location nl, ValueRange) -> Value {
+          SmallVector<Value> indices;
+          for (int64_t d = 0; d <= rank; ++d)
+            indices.push_back(linalg::IndexOp::create(nb, nl, d));
+          Value head = arith::AddIOp::create(
+              nb, nl, arith::MulIOp::create(nb, nl, indices[1], groups),
+              indices[2]);
+          indices.erase(indices.begin() + 1, indices.begin() + 3);
+          indices.insert(indices.begin() + 1, head);
+          return tensor::ExtractOp::create(nb, nl, t, indices);
+        });
+  }
+
+  // tensor.expand_shape wants the split extent static exactly when both of
+  // its parts are: cast it so (Hq may be static while Hkv is not, and a
+  // mask's head extent may be static while the query's is not).
+  bool staticParts = !resultType.isDynamicDim(1) && !resultType.isDynamicDim(2);
+  if (staticParts != !type.isDynamicDim(1)) {
+    SmallVector<int64_t> castShape(type.getShape());
+    castShape[1] =
+        staticParts ? staticShape[1] * staticShape[2] : ShapedType::kDynamic;
+    type = RankedTensorType::get(castShape, type.getElementType());
+    t = tensor::CastOp::create(b, loc, type, t);
+  }
+  SmallVector<ReassociationIndices> reassoc = {{0}, {1, 2}};
+  for (int64_t d = 2; d < rank; ++d)
+    reassoc.push_back({d + 1});
   return tensor::ExpandShapeOp::create(b, loc, resultType, t, reassoc, shape);
 }
 
