@@ -208,6 +208,16 @@ int main(void) {
                      "builtin.module(flash-tile-attention{block-q=oops})"));
   mlirModuleDestroy(module);
 
+  // CHECK-LABEL: -- nested module pipeline
+  // CHECK: pipeline error:
+  // CHECK: flash-to-cpu runs on 'builtin.module', not on 'func.func'
+  // CHECK: status: 1
+  printf("-- nested module pipeline\n");
+  module = parse(ctx, kAttention);
+  printf("status: %d\n",
+         runPipeline(ctx, module, "builtin.module(func.func(flash-to-cpu))"));
+  mlirModuleDestroy(module);
+
   mlirContextDestroy(ctx);
 
   // CHECK-LABEL: -- compile a kernel spec

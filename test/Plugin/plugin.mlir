@@ -17,6 +17,12 @@
 // RUN:   --load-pass-plugin=%flash_plugin \
 // RUN:   --pass-pipeline='builtin.module(flash-to-cpu{block-q=4 block-kv=4})' %s \
 // RUN:   | FileCheck %s --check-prefix=CPU
+// Nested under func.func, the pipeline is refused with a message (issue 25;
+// it used to abort in report_fatal_error).
+// RUN: not mlir-opt --load-dialect-plugin=%flash_plugin \
+// RUN:   --load-pass-plugin=%flash_plugin \
+// RUN:   --pass-pipeline='builtin.module(func.func(flash-to-cpu))' %s 2>&1 \
+// RUN:   | FileCheck %s --check-prefix=NESTED
 //
 // Without the plugin the stock tool rejects the same input, so the lines
 // above pass only because the plugin registered something.
@@ -24,6 +30,8 @@
 // RUN: not mlir-opt --load-dialect-plugin=%flash_plugin \
 // RUN:   --pass-pipeline='builtin.module(flash-decompose-attention)' %s 2>&1 \
 // RUN:   | FileCheck %s --check-prefix=NOPASS
+
+// NESTED: flash-to-cpu runs on 'builtin.module', not on 'func.func'
 
 // ROUNDTRIP-LABEL: func.func @causal
 // ROUNDTRIP: flash.attention %{{.*}}, %{{.*}}, %{{.*}} {mask_kind = #flash.mask<causal>} : tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32> -> tensor<1x2x8x16xf32>
