@@ -41,5 +41,20 @@ func.func @main() {
   %lu = tensor.cast %lse : tensor<1x1x3xf32> to tensor<*xf32>
   call @printMemrefF32(%lu) : (tensor<*xf32>) -> ()
   // CHECK: [0,   0.693147,   1.09861]
+
+  // head_dim 0 with an explicit scale: every score is 0, so each row
+  // averages all of v and lse = log 3.
+  %z = tensor.empty() : tensor<1x1x3x0xf32>
+  %zo, %zlse = flash.attention %z, %z, %v {scale = 0.5 : f32}
+      : tensor<1x1x3x0xf32>, tensor<1x1x3x0xf32>, tensor<1x1x3x2xf32>
+      -> tensor<1x1x3x2xf32>, tensor<1x1x3xf32>
+  %zou = tensor.cast %zo : tensor<1x1x3x2xf32> to tensor<*xf32>
+  call @printMemrefF32(%zou) : (tensor<*xf32>) -> ()
+  // CHECK:      {{\[}}[3,   5],
+  // CHECK-NEXT: [3,   5],
+  // CHECK-NEXT: [3,   5]]
+  %zlu = tensor.cast %zlse : tensor<1x1x3xf32> to tensor<*xf32>
+  call @printMemrefF32(%zlu) : (tensor<*xf32>) -> ()
+  // CHECK: [1.09861,   1.09861,   1.09861]
   return
 }
