@@ -5,6 +5,7 @@
 #include "flash/Conversion/FlashToGPU/FlashToGPU.h"
 #include "flash/Conversion/FlashToGPU/KernelABI.h"
 #include "flash/Conversion/Passes.h"
+#include "flash/Dialect/Flash/IR/FlashDialect.h"
 #include "flash/Pipelines/Pipelines.h"
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
@@ -34,6 +35,8 @@ std::unique_ptr<MLIRContext> mlir::flash::createKernelCompilerContext() {
   registerAllToLLVMIRTranslations(registry);
   auto ctx = std::make_unique<MLIRContext>(registry);
   ctx->loadAllAvailableDialects();
+  // The kernels carry their plan as a flash dialect attribute.
+  ctx->getOrLoadDialect<FlashDialect>();
   return ctx;
 }
 

@@ -48,7 +48,9 @@ def ConvertFlashToGPU : Pass<"convert-flash-to-gpu", "ModuleOp"> {
     options): each applies to every kernel the pass generates, and a plan
     that cannot be generated (e.g. `stages=5`, or warpgroup MMAs on a chip
     without them) is an error on the op that names the kernel and the
-    overrides.
+    overrides. Each generated `gpu.func` carries the plan it was generated
+    with as the attribute `flash.kernel_plan = #flash.kernel_plan<...>`
+    (docs/FlashDialect.md), the `config` of its manifest entry.
   }];
   let options = [
     Option<"chip", "chip", "std::string",

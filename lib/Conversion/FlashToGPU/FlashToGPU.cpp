@@ -257,7 +257,17 @@ mlir::flash::planAttentionKernel(AttentionOp op, Chip chip,
 
 gpu::GPUFuncOp mlir::flash::buildKernel(OpBuilder &builder, Location loc,
                                         const PlannedKernel &kernel) {
-  return buildForwardKernel(builder, loc, kernel.spec, kernel.plan);
+  gpu::GPUFuncOp func =
+      buildForwardKernel(builder, loc, kernel.spec, kernel.plan);
+  const KernelPlan &plan = kernel.plan;
+  MLIRContext *ctx = builder.getContext();
+  ctx->getOrLoadDialect<FlashDialect>()->getKernelPlanAttrHelper().setAttr(
+      func, KernelPlanAttr::get(ctx, plan.blockQ, plan.blockKV, plan.warps,
+                                plan.slicesPerWarp, plan.stages,
+                                plan.queryInRegisters, plan.warpgroupMMA,
+                                plan.minCTAsPerSM, plan.scoresBeforeCopies,
+                                plan.copyPointers));
+  return func;
 }
 
 llvm::Expected<ConvertFlashToGPUOptions>

@@ -16,15 +16,19 @@
 // TILES:         gpu.launch_func @flash_kernels::@flash_fwd_d64_f16_causal_sm_80
 // TILES-SAME:      dynamic_shared_memory_size %c32768_i32
 // TILES:         gpu.func @flash_fwd_d64_f16_causal_sm_80
+// TILES-SAME:      flash.kernel_plan = #flash.kernel_plan<block_q = 128, block_kv = 32, warps = 4, slices_per_warp = 2, stages = 2, query_in_registers = true, warpgroup_mma = false, min_ctas_per_sm = 2, scores_before_copies = false, copy_pointers = true>
 // TILES-SAME:      nvvm.minctasm = 2
 // Eight warps of one 16-row slice, with 64-key tiles (80 rows do not split
 // over 256 threads).
 // WARPS:         gpu.launch_func @flash_kernels::@flash_fwd_d64_f16_causal_sm_80
 // WARPS-SAME:      threads in (%c256{{[_0-9]*}}, %c1{{[_0-9]*}}, %c1{{[_0-9]*}})
+// WARPS:         gpu.func @flash_fwd_d64_f16_causal_sm_80
+// WARPS-SAME:      flash.kernel_plan = #flash.kernel_plan<block_q = 128, block_kv = 64, warps = 8, slices_per_warp = 1,
 // mma.sync on sm_90a, with 48-key tiles.
 // MMA:           gpu.launch_func @flash_kernels::@flash_fwd_d64_f16_causal_sm_90a
 // MMA-SAME:        dynamic_shared_memory_size %c40960_i32
 // MMA:           gpu.func @flash_fwd_d64_f16_causal_sm_90a
+// MMA-SAME:        flash.kernel_plan = #flash.kernel_plan<block_q = 128, block_kv = 48, warps = 4, slices_per_warp = 2, stages = 2, query_in_registers = true, warpgroup_mma = false, min_ctas_per_sm = 1, scores_before_copies = false, copy_pointers = true>
 // MMA-NOT:         wgmma
 // MMA:             nvvm.mma.sync
 // MMA-NOT:         wgmma

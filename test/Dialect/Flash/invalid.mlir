@@ -657,3 +657,10 @@ func.func @masked_score_nan(%q: tensor<2x4x8x16xf32>, %k: tensor<2x2x8x16xf32>, 
   %o = flash.attention %q, %k, %v {mask_kind = #flash.mask<causal>, masked_score = 0x7FC00000 : f32} : tensor<2x4x8x16xf32>, tensor<2x2x8x16xf32>, tensor<2x2x8x16xf32> -> tensor<2x4x8x16xf32>
   return
 }
+
+// -----
+
+// expected-error @+1 {{'flash.kernel_plan' must be a #flash.kernel_plan, got 128 : i64}}
+func.func @kernel_plan_not_a_plan() attributes {flash.kernel_plan = 128} {
+  return
+}

@@ -3,7 +3,9 @@
 // A KernelSpec says what a generated kernel computes (head dim, element type,
 // mask kind, sparsity, chip); a KernelPlan says how (tile sizes, warps,
 // pipeline stages). The plan table in KernelPlan.cpp is the one place where
-// the schedule is chosen.
+// the schedule is chosen (planKernel, which applies convert-flash-to-gpu's
+// overrides); each generated gpu.func carries its plan as the attribute
+// flash.kernel_plan.
 //
 //===----------------------------------------------------------------------===//
 

@@ -27,3 +27,13 @@ void FlashDialect::initialize() {
 #include "flash/Dialect/Flash/IR/FlashOps.cpp.inc"
       >();
 }
+
+LogicalResult FlashDialect::verifyOperationAttribute(Operation *op,
+                                                     NamedAttribute attr) {
+  if (attr.getName() == KernelPlanAttrHelper::getNameStr() &&
+      !isa<KernelPlanAttr>(attr.getValue()))
+    return op->emitError() << "'" << attr.getName().getValue()
+                           << "' must be a #flash.kernel_plan, got "
+                           << attr.getValue();
+  return success();
+}

@@ -32,6 +32,11 @@ def Flash_Dialect : Dialect {
   let dependentDialects = [
     "::mlir::tensor::TensorDialect"
   ];
+  // What the GPU lowering stamps on each kernel it generates.
+  let discardableAttrs = (ins
+    "::mlir::flash::KernelPlanAttr":$kernel_plan
+  );
+  let hasOperationAttrVerify = 1;
 }
 
 //===----------------------------------------------------------------------===//
@@ -63,6 +68,51 @@ def Flash_MaskKindAttr : EnumAttr<Flash_Dialect, Flash_MaskKind, "mask"> {
       are the op's `window` attribute.
   }];
   let assemblyFormat = "`<` $value `>`";
+}
+
+//===----------------------------------------------------------------------===//
+// Kernel plans
+//===----------------------------------------------------------------------===//
+
+def Flash_KernelPlanAttr : AttrDef<Flash_Dialect, "KernelPlan"> {
+  let mnemonic = "kernel_plan";
+  let summary = "The schedule of a generated GPU kernel";
+  let description = [{
+    `convert-flash-to-gpu` stamps each `gpu.func` it generates with the plan
+    it chose (the plan table of lib/Conversion/FlashToGPU/KernelPlan.cpp,
+    with the pass's overrides applied) as the discardable attribute
+    `flash.kernel_plan`. The parameters are the keys of the manifest's
+    `config` (docs/kernel-abi.md).
+
+    ```mlir
+    gpu.func @flash_fwd_d64_f16_causal_sm_80(...) kernel attributes {
+        flash.kernel_plan = #flash.kernel_plan<block_q = 128, block_kv = 80,
+          warps = 4, slices_per_warp = 2, stages = 2,
+          query_in_registers = true, warpgroup_mma = false,
+          min_ctas_per_sm = 1, scores_before_copies = false,
+          copy_pointers = true>, ...}
+    ```
+  }];
+  let parameters = (ins
+    AttrParameter<"int64_t", "query rows per CTA: 16 x warps x "
+                  "slices_per_warp">:$block_q,
+    AttrParameter<"int64_t", "keys per streamed K/V tile">:$block_kv,
+    AttrParameter<"int64_t", "warps per CTA">:$warps,
+    AttrParameter<"int64_t", "16-row (mma.sync) or 64-row (warpgroup MMA) "
+                  "slices of each warp">:$slices_per_warp,
+    AttrParameter<"int64_t", "cp.async stages of the K and V tiles">:$stages,
+    AttrParameter<"bool", "whether Q's fragments stay in registers for the "
+                  "whole key loop">:$query_in_registers,
+    AttrParameter<"bool", "whether the products are Hopper warpgroup MMAs "
+                  "(wgmma) rather than mma.sync">:$warpgroup_mma,
+    AttrParameter<"int64_t", "the .minnctapersm given to "
+                  "ptxas">:$min_ctas_per_sm,
+    AttrParameter<"bool", "whether each tile's Q K^T is issued before the "
+                  "next tile's copies">:$scores_before_copies,
+    AttrParameter<"bool", "whether the K and V copies are addressed by "
+                  "per-thread pointers">:$copy_pointers
+  );
+  let assemblyFormat = "`<` struct(params) `>`";
 }
 
 #endif // FLASH_DIALECT_FLASH_IR_FLASHDIALECT_TD
