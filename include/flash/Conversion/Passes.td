@@ -50,7 +50,9 @@ def ConvertFlashToGPU : Pass<"convert-flash-to-gpu", "ModuleOp"> {
     without them) is an error on the op that names the kernel and the
     overrides. Each generated `gpu.func` carries the plan it was generated
     with as the attribute `flash.kernel_plan = #flash.kernel_plan<...>`
-    (docs/FlashDialect.md), the `config` of its manifest entry.
+    (docs/FlashDialect.md), the `config` of its manifest entry; a kernel
+    already in `@flash_kernels` with another plan (from a run with other
+    overrides) is an error rather than launched with this run's plan.
   }];
   let options = [
     Option<"chip", "chip", "std::string",

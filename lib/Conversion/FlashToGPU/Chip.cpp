@@ -10,8 +10,7 @@ using namespace mlir;
 using namespace mlir::flash;
 
 /// The chip table: one row per Chip, in the enum's order. Shared memory: the
-/// opt-in maximum per CTA of the CUDA programming guide (163 KiB on sm_80,
-/// 99 KiB on sm_86 and sm_89, 227 KiB on sm_90).
+/// opt-in maximum per CTA of the CUDA programming guide.
 static constexpr ChipInfo kChips[] = {
     // chip       name      code  shared memory  wgmma  default library
     {Chip::SM80, "sm_80", 800, 163 * 1024, false, true},

@@ -22,6 +22,20 @@ namespace mlir::flash {
 using namespace mlir;
 using namespace mlir::flash;
 
+static FlashDialect *getFlashDialect(Operation *op) {
+  return op->getContext()->getOrLoadDialect<FlashDialect>();
+}
+
+/// The plan as the attribute flash.kernel_plan.
+static KernelPlanAttr getKernelPlanAttr(MLIRContext *ctx,
+                                        const KernelPlan &plan) {
+  return KernelPlanAttr::get(ctx, plan.blockQ, plan.blockKV, plan.warps,
+                             plan.slicesPerWarp, plan.stages,
+                             plan.queryInRegisters, plan.warpgroupMMA,
+                             plan.minCTAsPerSM, plan.scoresBeforeCopies,
+                             plan.copyPointers);
+}
+
 namespace {
 
 constexpr StringLiteral kKernelModuleName = "flash_kernels";
@@ -162,6 +176,15 @@ struct ConvertFlashToGPUPass
       OpBuilder::InsertionGuard guard(b);
       b.setInsertionPointToEnd(kernels.getBody());
       kernel = buildKernel(b, op.getLoc(), *planned);
+    } else if (KernelPlanAttr existing =
+                   getFlashDialect(kernel)->getKernelPlanAttrHelper().getAttr(
+                       kernel);
+               existing != getKernelPlanAttr(&getContext(), plan)) {
+      // A kernel of an earlier run, e.g. with other overrides: the launch
+      // below would not match it.
+      return op.emitError()
+             << "the kernel " << spec.getName()
+             << " exists already with another plan, " << existing;
     }
 
     Location loc = op.getLoc();
@@ -259,14 +282,8 @@ gpu::GPUFuncOp mlir::flash::buildKernel(OpBuilder &builder, Location loc,
                                         const PlannedKernel &kernel) {
   gpu::GPUFuncOp func =
       buildForwardKernel(builder, loc, kernel.spec, kernel.plan);
-  const KernelPlan &plan = kernel.plan;
-  MLIRContext *ctx = builder.getContext();
-  ctx->getOrLoadDialect<FlashDialect>()->getKernelPlanAttrHelper().setAttr(
-      func, KernelPlanAttr::get(ctx, plan.blockQ, plan.blockKV, plan.warps,
-                                plan.slicesPerWarp, plan.stages,
-                                plan.queryInRegisters, plan.warpgroupMMA,
-                                plan.minCTAsPerSM, plan.scoresBeforeCopies,
-                                plan.copyPointers));
+  getFlashDialect(func)->getKernelPlanAttrHelper().setAttr(
+      func, getKernelPlanAttr(builder.getContext(), kernel.plan));
   return func;
 }
 
