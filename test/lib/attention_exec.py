@@ -856,21 +856,30 @@ def prepare_case(spec, seed, func_name):
                 names=names, refs=refs, floors=floors)
 
 
-def rel_error(got, ref, floor=0.0):
-    """max|got - ref| over the finite entries of ref, relative to
-    max(max|ref|, floor); inf when a -inf differs or got holds a NaN."""
+def _finite_pairs(got, ref):
+    """(got, ref) over the finite entries of ref as float64 vectors; None
+    when a -inf differs, got holds a NaN or the shapes differ."""
     ref = np.asarray(ref, np.float64).ravel()
     got = np.asarray(got, np.float64).ravel()
     if got.shape != ref.shape:
-        return np.inf
+        return None
     inf = np.isinf(ref)
     if np.any(np.isnan(got)) or np.any(got[inf] != ref[inf]):
+        return None
+    return got[~inf], ref[~inf]
+
+
+def rel_error(got, ref, floor=0.0):
+    """max|got - ref| over the finite entries of ref, relative to
+    max(max|ref|, floor); inf when a -inf differs or got holds a NaN."""
+    pairs = _finite_pairs(got, ref)
+    if pairs is None:
         return np.inf
-    fin = ~inf
-    if not np.any(fin):
+    got, ref = pairs
+    if not ref.size:
         return 0.0
-    denom = max(np.abs(ref[fin]).max(), floor, 1e-30)
-    return float(np.abs(got[fin] - ref[fin]).max() / denom)
+    denom = max(np.abs(ref).max(), floor, 1e-30)
+    return float(np.abs(got - ref).max() / denom)
 
 
 def row_rel_error(got, ref):
@@ -878,18 +887,13 @@ def row_rel_error(got, ref):
     for the log-sum-exp: a row that hides every key under the lowest finite
     masked_score has an lse near -3.4e38, which must not swamp the others'
     error. inf when a -inf differs or got holds a NaN."""
-    ref = np.asarray(ref, np.float64).ravel()
-    got = np.asarray(got, np.float64).ravel()
-    if got.shape != ref.shape:
+    pairs = _finite_pairs(got, ref)
+    if pairs is None:
         return np.inf
-    inf = np.isinf(ref)
-    if np.any(np.isnan(got)) or np.any(got[inf] != ref[inf]):
-        return np.inf
-    fin = ~inf
-    if not np.any(fin):
+    got, ref = pairs
+    if not ref.size:
         return 0.0
-    return float((np.abs(got[fin] - ref[fin]) /
-                  np.maximum(np.abs(ref[fin]), 1.0)).max())
+    return float((np.abs(got - ref) / np.maximum(np.abs(ref), 1.0)).max())
 
 
 def check_case(case_, results):
