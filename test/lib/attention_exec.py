@@ -856,44 +856,37 @@ def prepare_case(spec, seed, func_name):
                 names=names, refs=refs, floors=floors)
 
 
-def _finite_pairs(got, ref):
-    """(got, ref) over the finite entries of ref as float64 vectors; None
-    when a -inf differs, got holds a NaN or the shapes differ."""
+def _error_over_finite(got, ref, measure):
+    """measure(got, ref) over the finite entries of ref (float64 vectors),
+    0 when there are none; inf when a -inf differs, got holds a NaN or the
+    shapes differ."""
     ref = np.asarray(ref, np.float64).ravel()
     got = np.asarray(got, np.float64).ravel()
     if got.shape != ref.shape:
-        return None
+        return np.inf
     inf = np.isinf(ref)
     if np.any(np.isnan(got)) or np.any(got[inf] != ref[inf]):
-        return None
-    return got[~inf], ref[~inf]
+        return np.inf
+    fin = ~inf
+    return float(measure(got[fin], ref[fin])) if np.any(fin) else 0.0
 
 
 def rel_error(got, ref, floor=0.0):
     """max|got - ref| over the finite entries of ref, relative to
-    max(max|ref|, floor); inf when a -inf differs or got holds a NaN."""
-    pairs = _finite_pairs(got, ref)
-    if pairs is None:
-        return np.inf
-    got, ref = pairs
-    if not ref.size:
-        return 0.0
-    denom = max(np.abs(ref).max(), floor, 1e-30)
-    return float(np.abs(got - ref).max() / denom)
+    max(max|ref|, floor)."""
+    return _error_over_finite(
+        got, ref, lambda g, r: np.abs(g - r).max() /
+        max(np.abs(r).max(), floor, 1e-30))
 
 
 def row_rel_error(got, ref):
     """max over the finite entries of ref of |got - ref| / max(1, |ref|),
     for the log-sum-exp: a row that hides every key under the lowest finite
     masked_score has an lse near -3.4e38, which must not swamp the others'
-    error. inf when a -inf differs or got holds a NaN."""
-    pairs = _finite_pairs(got, ref)
-    if pairs is None:
-        return np.inf
-    got, ref = pairs
-    if not ref.size:
-        return 0.0
-    return float((np.abs(got - ref) / np.maximum(np.abs(ref), 1.0)).max())
+    error."""
+    return _error_over_finite(
+        got, ref,
+        lambda g, r: (np.abs(g - r) / np.maximum(np.abs(r), 1.0)).max())
 
 
 def check_case(case_, results):
