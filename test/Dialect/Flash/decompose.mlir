@@ -110,18 +110,42 @@ func.func @causal_bottom_right(%q: tensor<1x1x3x16xf32>,
 // CHECK:           %[[I:.+]] = linalg.index 3 : index
 // CHECK:           %[[J:.+]] = linalg.index 4 : index
 // CHECK:           %[[DIAG:.+]] = arith.addi %[[I]], %[[OFFSET]] : index
-// The sides are compared with distances from the diagonal, which cannot
-// overflow whatever the window (up to INT64_MAX):
-// CHECK-DAG:       %[[BEHIND:.+]] = arith.subi %[[DIAG]], %[[J]] : index
-// CHECK-DAG:       %[[AHEAD:.+]] = arith.subi %[[J]], %[[DIAG]] : index
-// CHECK-DAG:       %[[ABOVE_LO:.+]] = arith.cmpi sle, %[[BEHIND]], %[[LEFT]] : index
-// CHECK-DAG:       %[[BELOW_HI:.+]] = arith.cmpi sle, %[[AHEAD]], %[[RIGHT]] : index
+// CHECK-DAG:       %[[LO:.+]] = arith.subi %[[DIAG]], %[[LEFT]] : index
+// CHECK-DAG:       %[[HI:.+]] = arith.addi %[[DIAG]], %[[RIGHT]] : index
+// CHECK-DAG:       %[[BELOW_HI:.+]] = arith.cmpi sle, %[[J]], %[[HI]] : index
+// CHECK-DAG:       %[[ABOVE_LO:.+]] = arith.cmpi sge, %[[J]], %[[LO]] : index
 // CHECK:           %[[VISIBLE:.+]] = arith.andi
 // CHECK:           arith.select %[[VISIBLE]], %{{.+}}, %[[NEG_INF]] : f32
 func.func @sliding_window(%q: tensor<1x1x3x16xf32>, %k: tensor<1x1x8x16xf32>,
                           %v: tensor<1x1x8x16xf32>) -> tensor<1x1x3x16xf32> {
   %o = flash.attention %q, %k, %v
       {mask_kind = #flash.mask<sliding_window>, window = array<i64: 3, 1>}
+      : tensor<1x1x3x16xf32>, tensor<1x1x8x16xf32>, tensor<1x1x8x16xf32>
+      -> tensor<1x1x3x16xf32>
+  return %o : tensor<1x1x3x16xf32>
+}
+
+// -----
+
+// Window sides are clamped to Lq + Lk (KeyBand.h) before the band
+// arithmetic, so INT64_MAX cannot overflow: with Lq = 3 and Lk = 8 it
+// becomes 11.
+// CHECK-LABEL: func.func @sliding_window_int64_max(
+// CHECK-DAG:     %[[WIDEST:.+]] = arith.constant 11 : index
+// CHECK-DAG:     %[[OFFSET:.+]] = arith.constant 5 : index
+// CHECK:         linalg.generic
+// CHECK:           %[[I:.+]] = linalg.index 3 : index
+// CHECK:           %[[DIAG:.+]] = arith.addi %[[I]], %[[OFFSET]] : index
+// CHECK-DAG:       arith.subi %[[DIAG]], %[[WIDEST]] : index
+// CHECK-DAG:       arith.addi %[[DIAG]], %[[WIDEST]] : index
+// CHECK-NOT:       9223372036854775807
+func.func @sliding_window_int64_max(%q: tensor<1x1x3x16xf32>,
+                                    %k: tensor<1x1x8x16xf32>,
+                                    %v: tensor<1x1x8x16xf32>)
+    -> tensor<1x1x3x16xf32> {
+  %o = flash.attention %q, %k, %v
+      {mask_kind = #flash.mask<sliding_window>,
+       window = array<i64: 9223372036854775807, 9223372036854775807>}
       : tensor<1x1x3x16xf32>, tensor<1x1x8x16xf32>, tensor<1x1x8x16xf32>
       -> tensor<1x1x3x16xf32>
   return %o : tensor<1x1x3x16xf32>

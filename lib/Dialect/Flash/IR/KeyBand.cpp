@@ -23,12 +23,16 @@ Value KeyBand::getDiagonal(OpBuilder &b, Location loc, Value row) const {
   return arith::AddIOp::create(b, loc, row, offset);
 }
 
-Value KeyBand::getLastKey(OpBuilder &b, Location loc, Value row) const {
-  assert(!isEverything() && "no structural mask: every key is visible");
-  Value diag = getDiagonal(b, loc, row);
+/// The last key visible to the row whose diagonal key is `diag`.
+Value KeyBand::lastFromDiagonal(OpBuilder &b, Location loc, Value diag) const {
   if (!hasFirstKey())
     return diag;
   return arith::AddIOp::create(b, loc, diag, windowRight);
+}
+
+Value KeyBand::getLastKey(OpBuilder &b, Location loc, Value row) const {
+  assert(!isEverything() && "no structural mask: every key is visible");
+  return lastFromDiagonal(b, loc, getDiagonal(b, loc, row));
 }
 
 Value KeyBand::getFirstKey(OpBuilder &b, Location loc, Value row) const {
@@ -40,9 +44,9 @@ std::pair<Value, Value> KeyBand::getKeys(OpBuilder &b, Location loc,
                                          Value row) const {
   assert(!isEverything() && "no structural mask: every key is visible");
   Value diag = getDiagonal(b, loc, row);
+  Value last = lastFromDiagonal(b, loc, diag);
   if (!hasFirstKey())
-    return {nullptr, diag};
-  Value last = arith::AddIOp::create(b, loc, diag, windowRight);
+    return {nullptr, last};
   return {arith::SubIOp::create(b, loc, diag, windowLeft), last};
 }
 

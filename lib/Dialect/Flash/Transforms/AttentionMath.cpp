@@ -108,40 +108,33 @@ Value ScoreTransform::emitScaled(OpBuilder &b, Location loc, Value dot) const {
       b, loc, t, floatConstant(b, loc, f32, *softcap * outputScale));
 }
 
+KeyBand ScoreTransform::getKeyBand(OpBuilder &b, Location loc, Value offset,
+                                   Value queryLen, Value keyLen) const {
+  if (kind != MaskKind::SlidingWindow)
+    return KeyBand(kind, offset);
+  auto [left, right] = clampWindowSides(
+      b, loc, arith::ConstantIndexOp::create(b, loc, windowLeft),
+      arith::ConstantIndexOp::create(b, loc, windowRight), queryLen, keyLen);
+  return KeyBand(kind, offset, left, right);
+}
+
 Value ScoreTransform::emitStructuralVisible(OpBuilder &b, Location loc, Value i,
-                                            Value j, Value offset) const {
+                                            Value j,
+                                            const KeyBand &band) const {
   using arith::CmpIPredicate;
-  switch (kind) {
-  case MaskKind::None:
+  if (band.isEverything())
     return nullptr;
-  case MaskKind::CausalTopLeft:
-    return arith::CmpIOp::create(b, loc, CmpIPredicate::sle, j, i);
-  case MaskKind::CausalBottomRight: {
-    Value diag = arith::AddIOp::create(b, loc, i, offset);
-    return arith::CmpIOp::create(b, loc, CmpIPredicate::sle, j, diag);
-  }
-  case MaskKind::SlidingWindow: {
-    // diag - left <= j <= diag + right, compared as distances from the
-    // diagonal, which are bounded by the lengths: a side of up to INT64_MAX
-    // cannot overflow.
-    Value diag = arith::AddIOp::create(b, loc, i, offset);
-    Value behind = arith::SubIOp::create(b, loc, diag, j);
-    Value ahead = arith::SubIOp::create(b, loc, j, diag);
-    return arith::AndIOp::create(
-        b, loc,
-        arith::CmpIOp::create(
-            b, loc, CmpIPredicate::sle, behind,
-            arith::ConstantIndexOp::create(b, loc, windowLeft)),
-        arith::CmpIOp::create(
-            b, loc, CmpIPredicate::sle, ahead,
-            arith::ConstantIndexOp::create(b, loc, windowRight)));
-  }
-  }
-  llvm_unreachable("unknown mask kind");
+  auto [first, last] = band.getKeys(b, loc, i);
+  Value visible = arith::CmpIOp::create(b, loc, CmpIPredicate::sle, j, last);
+  if (!first)
+    return visible;
+  return arith::AndIOp::create(
+      b, loc, visible,
+      arith::CmpIOp::create(b, loc, CmpIPredicate::sge, j, first));
 }
 
 Value ScoreTransform::emit(OpBuilder &b, Location loc, Value dot, Value i,
-                           Value j, Value offset, Value maskElem,
+                           Value j, const KeyBand &band, Value maskElem,
                            Value tileState, bool applyElementMask,
                            Value inBounds) const {
   Type f32 = dot.getType();
@@ -159,7 +152,7 @@ Value ScoreTransform::emit(OpBuilder &b, Location loc, Value dot, Value i,
       masked = arith::AddFOp::create(b, loc, base, bias);
     }
     elementVisible = andOrNull(b, loc, elementVisible,
-                               emitStructuralVisible(b, loc, i, j, offset));
+                               emitStructuralVisible(b, loc, i, j, band));
   }
 
   Value score = masked;

@@ -144,6 +144,9 @@ template <typename OpT>
 Value buildMaskedScores(OpBuilder &b, Location loc, OpT op, Value dots,
                         const Extents &e) {
   ScoreTransform transform = ScoreTransform::get(op);
+  KeyBand band = transform.getKeyBand(
+      b, loc, e.offset, getValueOrCreateConstantIndexOp(b, loc, e.queryLen),
+      getValueOrCreateConstantIndexOp(b, loc, e.keyLen));
   Type f32 = b.getF32Type();
   // Loop dims: 0 b, 1 hk, 2 g, 3 i, 4 j.
   SmallVector<Value> inputs = {dots};
@@ -208,7 +211,7 @@ Value buildMaskedScores(OpBuilder &b, Location loc, OpT op, Value dots,
           state = tensor::ExtractOp::create(nb, nl, states,
                                             ValueRange{bIdx, hIdx, qt, kt});
         }
-        return transform.emit(nb, nl, args[0], i, j, e.offset, maskElem, state,
+        return transform.emit(nb, nl, args[0], i, j, band, maskElem, state,
                               /*applyElementMask=*/true, /*inBounds=*/nullptr);
       });
 }

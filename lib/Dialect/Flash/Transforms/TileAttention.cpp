@@ -70,7 +70,8 @@ struct SoftmaxState {
 struct QueryTileContext {
   Value key, value, mask;
   ScoreTransform transform;
-  Value batch, head, kvHead, offset;
+  Value batch, head, kvHead;
+  KeyBand band{MaskKind::None, nullptr};
   TileSpan rows;
   Value queryTile; // [bq, D]
   OpFoldResult keyLen;
@@ -91,7 +92,7 @@ SoftmaxState foldKeyTile(OpBuilder &b, Location loc,
 
   Value scores = buildTileScores(b, loc, ctx.transform, dots, ctx.mask,
                                  ctx.batch, ctx.head, ctx.rows, cols,
-                                 ctx.offset, /*tileState=*/nullptr,
+                                 ctx.band, /*tileState=*/nullptr,
                                  applyElementMask);
 
   auto exponential = [&](OpBuilder &nb, Location nl, Value x) -> Value {
@@ -213,7 +214,7 @@ struct TileAttentionOp : OpRewritePattern<AttentionOp> {
     SmallVector<OpFoldResult> &qDims = e.queryDims;
     OpFoldResult queryLen = e.queryLen, keyLen = e.keyLen,
                  valueDim = e.valueDims[3];
-    Value groups = e.groups, offset = e.offset;
+    Value groups = e.groups;
     Value numQueryTiles = e.numQueryTiles, numKeyTiles = e.numKeyTiles;
     int64_t blockQ = e.blockQ, blockKV = e.blockKV;
 
@@ -245,7 +246,7 @@ struct TileAttentionOp : OpRewritePattern<AttentionOp> {
           ctx.batch = ivs[0];
           ctx.head = ivs[1];
           ctx.kvHead = arith::DivUIOp::create(b, l, ivs[1], groups);
-          ctx.offset = offset;
+          ctx.band = band;
           ctx.rows = getTileSpan(b, l, ivs[2], queryLen, blockQ);
           ctx.queryTile = loadTile(b, l, q, ctx.batch, ctx.head, ctx.rows);
           ctx.keyLen = keyLen;

@@ -63,7 +63,7 @@ struct TileAttentionGradOp : OpRewritePattern<AttentionGradOp> {
     SmallVector<OpFoldResult> &qDims = e.queryDims, &kDims = e.keyDims,
                               &vDims = e.valueDims;
     OpFoldResult queryLen = e.queryLen, keyLen = e.keyLen;
-    Value groups = e.groups, offset = e.offset;
+    Value groups = e.groups;
     Value numQueryTiles = e.numQueryTiles, numKeyTiles = e.numKeyTiles;
     int64_t blockQ = e.blockQ, blockKV = e.blockKV;
     Value zeroF = floatConstant(rewriter, loc, f32, 0.0);
@@ -145,7 +145,7 @@ struct TileAttentionGradOp : OpRewritePattern<AttentionGradOp> {
                           tb, tl,
                           foldQueryTile(tb, tl, op, transform, batch, head,
                                         rows, cols, kTile, vTile, state,
-                                        applyElementMask, offset, dRow,
+                                        applyElementMask, band, dRow,
                                         args));
                     },
                     [&](OpBuilder &eb, Location el) {
@@ -182,7 +182,7 @@ struct TileAttentionGradOp : OpRewritePattern<AttentionGradOp> {
                 const ScoreTransform &transform, Value batch, Value head,
                 const TileSpan &rows, const TileSpan &cols, Value kTile,
                 Value vTile, Value tileState, bool applyElementMask,
-                Value offset, Value dRow,
+                const KeyBand &band, Value dRow,
                 ValueRange acc) {
     Value qTile = loadTile(b, loc, op.getQuery(), batch, head, rows);
     Value dOTile = loadTile(b, loc, op.getGradOutput(), batch, head, rows);
@@ -192,7 +192,7 @@ struct TileAttentionGradOp : OpRewritePattern<AttentionGradOp> {
 
     Value scores =
         buildTileScores(b, loc, transform, dots, op.getMask(), batch, head,
-                        rows, cols, offset, tileState, applyElementMask);
+                        rows, cols, band, tileState, applyElementMask);
     // P = exp(s - lse); a row that sees no key has lse = -inf and s = -inf.
     Value probs = tileMap(
         b, loc, {scores, lseRows}, {false, true},

@@ -190,7 +190,7 @@ Value mlir::flash::buildTileScores(OpBuilder &b, Location loc,
                                    const ScoreTransform &transform, Value dots,
                                    Value mask, Value bIdx, Value hIdx,
                                    const TileSpan &rows, const TileSpan &cols,
-                                   Value offset, Value tileState,
+                                   const KeyBand &band, Value tileState,
                                    bool applyElementMask) {
   SmallVector<Value> inputs = {dots};
   SmallVector<SmallVector<int64_t>> inDims = {{0, 1}};
@@ -218,7 +218,7 @@ Value mlir::flash::buildTileScores(OpBuilder &b, Location loc,
           inBounds = arith::CmpIOp::create(nb, nl, arith::CmpIPredicate::slt,
                                            jj, toIndex(nb, nl, cols.size));
         Value maskElem = inputs.size() > 1 ? args[1] : Value();
-        return transform.emit(nb, nl, args[0], i, j, offset, maskElem,
+        return transform.emit(nb, nl, args[0], i, j, band, maskElem,
                               tileState, applyElementMask, inBounds);
       });
 }
@@ -257,13 +257,9 @@ Value mlir::flash::tileReduceRows(
 KeyBand mlir::flash::getKeyBand(OpBuilder &b, Location loc,
                                 const ScoreTransform &transform,
                                 const TiledExtents &extents) {
-  if (transform.kind != MaskKind::SlidingWindow)
-    return KeyBand(transform.kind, extents.offset);
-  auto [left, right] = clampWindowSides(
-      b, loc, arith::ConstantIndexOp::create(b, loc, transform.windowLeft),
-      arith::ConstantIndexOp::create(b, loc, transform.windowRight),
-      toIndex(b, loc, extents.queryLen), toIndex(b, loc, extents.keyLen));
-  return KeyBand(transform.kind, extents.offset, left, right);
+  return transform.getKeyBand(b, loc, extents.offset,
+                              toIndex(b, loc, extents.queryLen),
+                              toIndex(b, loc, extents.keyLen));
 }
 
 /// The last row of `rows`.

@@ -80,8 +80,8 @@ Value tileMatmul(OpBuilder &b, Location loc, Value lhs, Value rhs, Value acc,
 Value buildTileScores(OpBuilder &b, Location loc,
                       const ScoreTransform &transform, Value dots, Value mask,
                       Value bIdx, Value hIdx, const TileSpan &rows,
-                      const TileSpan &cols, Value offset, Value tileState,
-                      bool applyElementMask);
+                      const TileSpan &cols, const KeyBand &band,
+                      Value tileState, bool applyElementMask);
 
 /// Element-wise `fn` over same-shaped f32 tensors (or rank-1 row vectors
 /// broadcast along the last axis of a rank-2 first operand when `rowInputs`

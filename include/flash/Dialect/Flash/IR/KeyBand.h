@@ -74,6 +74,8 @@ public:
                    Value given = nullptr) const;
 
 private:
+  Value lastFromDiagonal(OpBuilder &b, Location loc, Value diag) const;
+
   MaskKind kind;
   Value offset, windowLeft, windowRight;
 };

@@ -11,6 +11,7 @@
 #define FLASH_DIALECT_FLASH_TRANSFORMS_ATTENTIONMATH_H
 
 #include "flash/Dialect/Flash/IR/FlashOps.h"
+#include "flash/Dialect/Flash/IR/KeyBand.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/PatternMatch.h"
@@ -73,18 +74,25 @@ struct ScoreTransform {
   /// scale and softcap applied to a raw f32 dot product, times outputScale.
   Value emitScaled(OpBuilder &b, Location loc, Value dot) const;
 
-  /// Whether key `j` is visible to query `i` under `kind`; `offset` is
-  /// Lk - Lq (an index). Returns an i1, or null when every key is visible.
-  Value emitStructuralVisible(OpBuilder &b, Location loc, Value i, Value j,
-                              Value offset) const;
+  /// The band of keys `kind` leaves visible, for lengths `queryLen` and
+  /// `keyLen` (index values) and `offset` = Lk - Lq; window sides clamped
+  /// to Lq + Lk.
+  KeyBand getKeyBand(OpBuilder &b, Location loc, Value offset, Value queryLen,
+                     Value keyLen) const;
 
-  /// The full transformation of a raw f32 dot product. `maskElem` is the
+  /// Whether key `j` is visible to query `i` under `band` (this transform's,
+  /// getKeyBand). Returns an i1, or null when every key is visible.
+  Value emitStructuralVisible(OpBuilder &b, Location loc, Value i, Value j,
+                              const KeyBand &band) const;
+
+  /// The full transformation of a raw f32 dot product, under the key band
+  /// `band` (getKeyBand). `maskElem` is the
   /// mask operand's element at (i, j) or null; `tileState` the i8 state of
   /// the tile holding (i, j) or null when there is no layout;
   /// `applyElementMask` false skips the element masks (a tile known to be
   /// entirely visible); `inBounds` is an extra i1 visibility or null.
   Value emit(OpBuilder &b, Location loc, Value dot, Value i, Value j,
-             Value offset, Value maskElem, Value tileState,
+             const KeyBand &band, Value maskElem, Value tileState,
              bool applyElementMask, Value inBounds) const;
 };
 
