@@ -476,11 +476,18 @@ static void launch(const char *what, flashrt_context *ctx,
                                          stream));
 }
 
+/* Creates a context on device 0 and opens the library in `dir`, reporting
+ * either failure; nonzero when one failed. */
+static int openContextAndLibrary(const char *dir, flashrt_context **ctx,
+                                 flashrt_library **lib) {
+  return report("context", flashrt_context_create(0, ctx)) ||
+         report("library", flashrt_library_open(dir, lib));
+}
+
 static int runLaunch(const char *dir) {
   flashrt_context *ctx = NULL;
   flashrt_library *lib = NULL;
-  if (report("context", flashrt_context_create(0, &ctx)) ||
-      report("library", flashrt_library_open(dir, &lib)))
+  if (openContextAndLibrary(dir, &ctx, &lib))
     return 1;
   printf("chip: %d\n", flashrt_context_chip(ctx));
 
@@ -531,8 +538,7 @@ static int runLaunch(const char *dir) {
 static int runLaunchWindow(const char *dir) {
   flashrt_context *ctx = NULL;
   flashrt_library *lib = NULL;
-  if (report("context", flashrt_context_create(0, &ctx)) ||
-      report("library", flashrt_library_open(dir, &lib)))
+  if (openContextAndLibrary(dir, &ctx, &lib))
     return 1;
   flashrt_spec spec = {128, FLASHRT_DTYPE_BF16, FLASHRT_MASK_SLIDING_WINDOW, 0,
                        FLASHRT_CHIP_ANY};
@@ -563,8 +569,7 @@ static int runLaunchWindow(const char *dir) {
 static int runLaunchSparse(const char *dir) {
   flashrt_context *ctx = NULL;
   flashrt_library *lib = NULL;
-  if (report("context", flashrt_context_create(0, &ctx)) ||
-      report("library", flashrt_library_open(dir, &lib)))
+  if (openContextAndLibrary(dir, &ctx, &lib))
     return 1;
   flashrt_spec spec = {64, FLASHRT_DTYPE_F16, FLASHRT_MASK_NONE, 1,
                        FLASHRT_CHIP_ANY};
@@ -620,8 +625,7 @@ static int runLaunchSparse(const char *dir) {
 static int runLoad(char **argv) {
   flashrt_context *ctx = NULL;
   flashrt_library *lib = NULL;
-  if (report("context", flashrt_context_create(0, &ctx)) ||
-      report("library", flashrt_library_open(argv[0], &lib)))
+  if (openContextAndLibrary(argv[0], &ctx, &lib))
     return 1;
   flashrt_spec spec = {parseInt(argv[1]), parseDtype(argv[2]),
                        parseMask(argv[3]), parseInt(argv[4]),
