@@ -1,15 +1,16 @@
 //===- MmaSync.cpp - The mma.sync flavour of a kernel's products ----------===//
 //
-// S = Q Kᵀ and O += P V with mma.sync m16n8k16 (sm_80 and newer): each warp
-// owns `slicesPerWarp` consecutive 16-row slices; operands come from
-// shared memory through ldmatrix, whose tiles are [rows, Dp] with 16-byte
-// chunks XOR-swizzled by row % 8 within each 128 bytes, so that ldmatrix
-// and cp.async hit distinct banks. P's accumulators are the A operand of
-// P V as they are.
+// S = Q Kᵀ and O += P V with mma.sync m16n8k16 (sm_80 and newer, through
+// WarpMma.h): each warp owns `slicesPerWarp` consecutive 16-row slices;
+// operands come from shared memory through ldmatrix, whose tiles are
+// [rows, Dp] with 16-byte chunks XOR-swizzled by row % 8 within each 128
+// bytes, so that ldmatrix and cp.async hit distinct banks. P's accumulators
+// are the A operand of P V as they are.
 //
 //===----------------------------------------------------------------------===//
 
 #include "MmaFlavor.h"
+#include "WarpMma.h"
 
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
@@ -23,7 +24,9 @@ namespace {
 
 class MmaSyncFlavor final : public MmaFlavor {
 public:
-  using MmaFlavor::MmaFlavor;
+  MmaSyncFlavor(const KernelBuilder &builder, const KernelSpec &spec,
+                const KernelPlan &plan)
+      : MmaFlavor(builder, spec, plan), warpMma(builder, elt) {}
 
   int64_t getAccTilesPerSlice() const override { return 2 * headSteps; }
   Value getWarpFirstRow(Value warp) override {
@@ -51,9 +54,15 @@ public:
                         WarpState &state) override;
 
 private:
-  Value swizzledColumn(Value row, Value chunk);
-  Fragment ldmatrix(Value smem, ValueRange indices, bool transpose);
-  Fragment mma(ArrayRef<Value> a, ArrayRef<Value> bFrag, ArrayRef<Value> c);
+  Value swizzledColumn(Value row, Value chunk) {
+    return warpMma.swizzledColumn(row, chunk);
+  }
+  Fragment ldmatrix(Value smem, ValueRange indices, bool transpose) {
+    return warpMma.ldmatrix(smem, indices, transpose);
+  }
+  Fragment mma(ArrayRef<Value> a, ArrayRef<Value> bFrag, ArrayRef<Value> c) {
+    return warpMma.mma(a, bFrag, c);
+  }
   /// The A fragment of Q for slice `mt` and k-step `ks`, read from shared
   /// memory.
   Fragment loadQueryFragment(int64_t mt, int64_t ks) {
@@ -70,64 +79,11 @@ private:
                                  : loadQueryFragment(mt, ks);
   }
 
+  WarpMma warpMma;
   SmallVector<Fragment> qFrags;
 };
 
 } // namespace
-
-/// Column (in elements) of 16-byte chunk `chunk` of shared-memory row `row`:
-/// the chunk index is XORed with row % 8 inside its group of eight.
-Value MmaSyncFlavor::swizzledColumn(Value row, Value chunk) {
-  Value group = mul(divu(chunk, 8), 8);
-  Value within = arith::XOrIOp::create(b, loc, remu(chunk, 8), remu(row, 8));
-  return mul(add(group, within), 8);
-}
-
-/// ldmatrix x4 at `indices` of `smem`, as four packed i32 registers.
-Fragment MmaSyncFlavor::ldmatrix(Value smem, ValueRange indices,
-                                 bool transpose) {
-  auto type = VectorType::get({4, 2}, elt);
-  Value m = nvgpu::LdMatrixOp::create(b, loc, type, smem, indices,
-                                      b.getBoolAttr(transpose),
-                                      b.getI32IntegerAttr(4));
-  Fragment regs;
-  auto pairType = VectorType::get({1}, i32);
-  for (int64_t i = 0; i < 4; ++i) {
-    Value pair = vector::ExtractOp::create(b, loc, m, i);
-    Value asInt = vector::BitCastOp::create(b, loc, pairType, pair);
-    regs.push_back(vector::ExtractOp::create(b, loc, asInt, 0));
-  }
-  return regs;
-}
-
-/// D = A B + C with mma.sync m16n8k16.
-Fragment MmaSyncFlavor::mma(ArrayRef<Value> a, ArrayRef<Value> bFrag,
-                            ArrayRef<Value> c) {
-  MLIRContext *ctx = b.getContext();
-  auto resultType = LLVM::LLVMStructType::getLiteral(ctx, {f32, f32, f32, f32});
-  NVVM::MMATypes ptxType = spec.elementType == KernelElementType::F16
-                               ? NVVM::MMATypes::f16
-                               : NVVM::MMATypes::bf16;
-  // Registers are kept as i32; the f16 form of the op takes vector<2xf16>.
-  auto asOperands = [&](ArrayRef<Value> regs) {
-    SmallVector<Value> operands(regs);
-    if (ptxType == NVVM::MMATypes::f16)
-      for (Value &r : operands)
-        r = LLVM::BitcastOp::create(b, loc, VectorType::get({2}, elt), r);
-    return operands;
-  };
-  Value d = NVVM::MmaOp::create(
-      b, loc, resultType, asOperands(a), asOperands(bFrag), c,
-      ArrayRef<int64_t>{16, 8, 16},
-      std::nullopt, std::nullopt,
-      std::array<NVVM::MMATypes, 2>{ptxType, ptxType},
-      std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row,
-                                     NVVM::MMALayout::col});
-  Fragment out;
-  for (int64_t i = 0; i < 4; ++i)
-    out.push_back(LLVM::ExtractValueOp::create(b, loc, d, i));
-  return out;
-}
 
 /// S = Q Kᵀ: per 16-row slice, n-tiles of 8 keys, loaded in pairs (ldmatrix
 /// x4 covers 16 keys by 16 head-dim columns); each K fragment serves every
