@@ -8,6 +8,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "ForwardKernelEmitter.h"
+#include "TileCopies.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
@@ -50,35 +51,12 @@ void ForwardKernelEmitter::copyTile(Value src, Value srcHead, Value row0,
                   rowsPerCopy, inBounds);
     return;
   }
-  for (int64_t it = 0; it < total / threads; ++it) {
-    Value r = add(r0, idx(it * rowsPerCopy)), c = c0;
-    if (!wholeRows) {
-      Value chunk = add(tid, idx(it * threads));
-      r = divu(chunk, chunksPerRow);
-      c = remu(chunk, chunksPerRow);
-    }
-    Value globalRow = add(row0, r);
-    Value srcRow = globalRow, srcCol = mul(c, 8), count = idx(8);
-    Value valid;
-    if (!inBounds) {
-      valid = cmpi(arith::CmpIPredicate::slt, globalRow, len);
-      srcRow = select(valid, globalRow, idx(0));
-    }
-    if (plan.paddedHeadDim != spec.headDim) {
-      Value colValid =
-          cmpi(arith::CmpIPredicate::slt, srcCol, idx(spec.headDim));
-      valid = valid ? arith::AndIOp::create(b, loc, valid, colValid)
-                    : colValid;
-      srcCol = select(colValid, srcCol, idx(0));
-    }
-    if (valid)
-      count = select(valid, idx(8), idx(0));
-    SmallVector<Value> dstIdx = mma->getChunkIndices(stage, r, c);
-    nvgpu::DeviceAsyncCopyOp::create(
-        b, loc, nvgpu::DeviceAsyncTokenType::get(b.getContext()), dst, dstIdx,
-        src, ValueRange{batch, srcHead, srcRow, srcCol}, b.getIndexAttr(8),
-        count, b.getUnitAttr());
-  }
+  copyTileChunks(*this,
+                 {src, batch, srcHead, row0, len, rows, inBounds, spec.headDim,
+                  plan.paddedHeadDim},
+                 dst, tid, threads, r0, c0, [&](Value r, Value c) {
+                   return mma->getChunkIndices(stage, r, c);
+                 });
 }
 
 /// The copies of copyTile where each thread moves one chunk column of
@@ -179,3 +157,45 @@ void ForwardKernelEmitter::prefetchTile(Value keyTile, Value stage) {
   emitIf(whole, {}, [&] { return copy(true); }, [&] { return copy(false); });
 }
 
+
+void mlir::flash::detail::copyTileChunks(
+    KernelBuilder &kb, const TileRows &tile, Value dst, Value tid,
+    int64_t threads, Value r0, Value c0,
+    function_ref<SmallVector<Value>(Value, Value)> chunkIndices) {
+  OpBuilder &b = kb.b;
+  Location loc = kb.loc;
+  int64_t chunksPerRow = tile.paddedHeadDim / 8;
+  int64_t total = tile.rows * chunksPerRow;
+  assert(total % threads == 0 && "tile copies must split evenly");
+  bool wholeRows = threads % chunksPerRow == 0;
+  int64_t rowsPerCopy = threads / chunksPerRow;
+  for (int64_t it = 0; it < total / threads; ++it) {
+    Value r = kb.add(r0, kb.idx(it * rowsPerCopy)), c = c0;
+    if (!wholeRows) {
+      Value chunk = kb.add(tid, kb.idx(it * threads));
+      r = kb.divu(chunk, chunksPerRow);
+      c = kb.remu(chunk, chunksPerRow);
+    }
+    Value globalRow = kb.add(tile.row0, r);
+    Value srcRow = globalRow, srcCol = kb.mul(c, 8), count = kb.idx(8);
+    Value valid;
+    if (!tile.inBounds) {
+      valid = kb.cmpi(arith::CmpIPredicate::slt, globalRow, tile.len);
+      srcRow = kb.select(valid, globalRow, kb.idx(0));
+    }
+    if (tile.paddedHeadDim != tile.headDim) {
+      Value colValid =
+          kb.cmpi(arith::CmpIPredicate::slt, srcCol, kb.idx(tile.headDim));
+      valid = valid ? arith::AndIOp::create(b, loc, valid, colValid)
+                    : colValid;
+      srcCol = kb.select(colValid, srcCol, kb.idx(0));
+    }
+    if (valid)
+      count = kb.select(valid, kb.idx(8), kb.idx(0));
+    SmallVector<Value> dstIdx = chunkIndices(r, c);
+    nvgpu::DeviceAsyncCopyOp::create(
+        b, loc, nvgpu::DeviceAsyncTokenType::get(b.getContext()), dst, dstIdx,
+        tile.src, ValueRange{tile.batch, tile.head, srcRow, srcCol},
+        b.getIndexAttr(8), count, b.getUnitAttr());
+  }
+}
