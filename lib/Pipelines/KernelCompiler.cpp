@@ -2,6 +2,8 @@
 
 #include "flash/Pipelines/KernelCompiler.h"
 
+#include "flash/Conversion/FlashToGPU/BackwardKernel.h"
+
 #include "flash/Conversion/FlashToGPU/FlashToGPU.h"
 #include "flash/Conversion/FlashToGPU/KernelABI.h"
 #include "flash/Conversion/Passes.h"
@@ -40,10 +42,11 @@ std::unique_ptr<MLIRContext> mlir::flash::createKernelCompilerContext() {
   return ctx;
 }
 
-llvm::Expected<CompiledKernel>
-mlir::flash::compileForwardKernel(MLIRContext &ctx,
-                                  const PlannedKernel &planned) {
-  const KernelSpec &spec = planned.spec;
+/// Builds a module of one gpu.module with `build`, runs the kernels-to-PTX
+/// pipeline for `chip` and returns the PTX; errors name `name`.
+static llvm::Expected<std::string>
+compileToPTX(MLIRContext &ctx, Chip chip, StringRef name,
+             function_ref<void(OpBuilder &, Location)> build) {
   // Collect diagnostics instead of printing them.
   std::string diagnostics;
   ScopedDiagnosticHandler handler(&ctx, [&](Diagnostic &diag) {
@@ -58,26 +61,52 @@ mlir::flash::compileForwardKernel(MLIRContext &ctx,
   b.setInsertionPointToEnd(module->getBody());
   auto kernels = gpu::GPUModuleOp::create(b, loc, "flash_kernels");
   b.setInsertionPointToEnd(kernels.getBody());
-  buildKernel(b, loc, planned);
+  build(b, loc);
 
   PassManager pm(&ctx);
   FlashToPTXOptions options;
-  options.chip = stringifyChip(spec.chip).str();
+  options.chip = stringifyChip(chip).str();
   buildKernelsToPTXPipeline(pm, options);
   if (failed(pm.run(*module)))
     return llvm::createStringError("generating %s failed: %s",
-                                   spec.getName().c_str(),
-                                   diagnostics.c_str());
-  CompiledKernel kernel{spec, planned.plan, spec.getName(), ""};
+                                   name.str().c_str(), diagnostics.c_str());
+  std::string ptx;
   module->walk([&](gpu::BinaryOp binary) {
     for (Attribute attr : binary.getObjects())
       if (auto object = dyn_cast<gpu::ObjectAttr>(attr))
-        kernel.ptx = object.getObject().str();
+        ptx = object.getObject().str();
   });
-  if (kernel.ptx.empty())
+  if (ptx.empty())
     return llvm::createStringError("no PTX was produced for %s",
-                                   kernel.name.c_str());
-  return kernel;
+                                   name.str().c_str());
+  return ptx;
+}
+
+llvm::Expected<CompiledKernel>
+mlir::flash::compileForwardKernel(MLIRContext &ctx,
+                                  const PlannedKernel &planned) {
+  const KernelSpec &spec = planned.spec;
+  llvm::Expected<std::string> ptx =
+      compileToPTX(ctx, spec.chip, spec.getName(),
+                   [&](OpBuilder &b, Location loc) {
+                     buildKernel(b, loc, planned);
+                   });
+  if (!ptx)
+    return ptx.takeError();
+  return CompiledKernel{spec, planned.plan, spec.getName(), std::move(*ptx)};
+}
+
+llvm::Expected<CompiledBackward>
+mlir::flash::compileBackwardKernels(MLIRContext &ctx, const KernelSpec &spec,
+                                    const BackwardPlan &plan) {
+  std::string name = getBackwardKernelName(spec);
+  llvm::Expected<std::string> ptx = compileToPTX(
+      ctx, spec.chip, name, [&](OpBuilder &b, Location loc) {
+        buildBackwardKernels(b, loc, spec, plan);
+      });
+  if (!ptx)
+    return ptx.takeError();
+  return CompiledBackward{spec, plan, name, std::move(*ptx)};
 }
 
 llvm::json::Object mlir::flash::describeKernel(const CompiledKernel &kernel) {
@@ -104,6 +133,31 @@ llvm::json::Object mlir::flash::describeKernel(const CompiledKernel &kernel) {
       {"threads", plan.getThreads()},
       {"smem_bytes", plan.getSharedMemoryBytes()},
       {"params", describeParams(spec)}};
+}
+
+llvm::json::Object
+mlir::flash::describeBackwardKernels(const CompiledBackward &kernel) {
+  const KernelSpec &spec = kernel.spec;
+  const BackwardPlan &plan = kernel.plan;
+  llvm::json::Array params;
+  for (const KernelParam &param : kBackwardParams)
+    params.push_back(describeKernelParam(param));
+  return llvm::json::Object{
+      {"name", kernel.name},
+      {"spec", llvm::json::Object{{"kind", "backward"},
+                                  {"head_dim", spec.headDim},
+                                  {"dtype", spec.getElementTypeName()},
+                                  {"mask", stringifyMaskKind(spec.mask)},
+                                  {"block_sparse", spec.blockSparse},
+                                  {"chip", stringifyChip(spec.chip)}}},
+      {"config", llvm::json::Object{{"cta_q", plan.ctaQ},
+                                    {"cta_kv", plan.ctaKV},
+                                    {"warps", plan.warps}}},
+      {"threads", plan.getThreads()},
+      {"smem_bytes", plan.getSharedMemoryBytes()},
+      {"row_kernels", llvm::json::Object{{"rows_per_cta", kBackwardRowsPerCta},
+                                         {"threads", kBackwardRowThreads}}},
+      {"params", std::move(params)}};
 }
 
 llvm::json::Array mlir::flash::describeParams(const KernelSpec &spec) {

@@ -33,9 +33,12 @@ class KernelLibrary:
         self.prefer_cubin = prefer_cubin
         self._loaded = {}
 
-    def find(self, head_dim, dtype, mask, chip, block_sparse=False):
+    def find(self, head_dim, dtype, mask, chip, block_sparse=False,
+             kind="forward"):
         for entry in self.manifest["kernels"]:
             spec = entry["spec"]
+            if spec.get("kind", "forward") != kind:
+                continue
             if (spec["head_dim"], spec["dtype"], spec["mask"], spec["chip"],
                     spec["block_sparse"]) == (head_dim, dtype, mask, chip,
                                               block_sparse):
@@ -43,8 +46,10 @@ class KernelLibrary:
         raise KeyError(f"no kernel for head_dim={head_dim} dtype={dtype} "
                        f"mask={mask} chip={chip} block_sparse={block_sparse}")
 
-    def function(self, entry):
-        name = entry["name"]
+    def function(self, entry, name=None):
+        """The kernel `name` (default: the entry's own) of the entry's
+        module."""
+        name = name or entry["name"]
         if name not in self._loaded:
             loaded = None
             if self.prefer_cubin and entry.get("cubin"):
@@ -56,7 +61,7 @@ class KernelLibrary:
                 except cp.cuda.driver.CUDADriverError:
                     pass
             module, fn = loaded or self._load_image(entry["ptx"], name)
-            smem = entry["smem_bytes"]
+            smem = entry["smem_bytes"] if name == entry["name"] else 0
             if entry["spec"]["block_sparse"]:
                 # A launch adds the staging of its layout, which depends on
                 # the key length: opt in to all the device allows.
@@ -107,6 +112,49 @@ class KernelLibrary:
         with stream:
             fn(grid, (entry["threads"], 1, 1), tuple(args), shared_mem=smem)
         return out, lse
+
+
+    def backward(self, dout, q, k, v, out, lse, *, mask="none", scale=None,
+                 window=(0, 0), chip="sm_90a", dlse=None):
+        """Runs the three backward kernels (docs/kernel-abi.md); returns
+        (dq, dk, dv)."""
+        B, Hq, Lq, D = q.shape
+        dtype = {torch.float16: "f16", torch.bfloat16: "bf16"}[q.dtype]
+        entry = self.find(D, dtype, mask, chip, kind="backward")
+        scale = 1.0 / math.sqrt(D) if scale is None else scale
+        f32 = dict(device=q.device, dtype=torch.float32)
+        delta = torch.empty((B, Hq, Lq), **f32)
+        accum = torch.empty((B, Hq, Lq, D), **f32)
+        dq, dk, dv = (torch.empty_like(q), torch.empty_like(k),
+                      torch.empty_like(v))
+        no_dlse = torch.empty((B, Hq, Lq), **f32)
+        args = []
+        for t in (q, k, v, out, dout, lse):
+            args += _memref_args(t)
+        dlse_args = _memref_args(dlse if dlse is not None else no_dlse)
+        if dlse is None:
+            dlse_args[0] = dlse_args[1] = np.uint64(0)
+        args += dlse_args
+        for t in (delta, accum, dq, dk, dv):
+            args += _memref_args(t)
+        args += [np.float32(scale * math.log2(math.e)), np.int64(window[0]),
+                 np.int64(window[1])]
+        rows = entry["row_kernels"]
+        row_grid = (math.ceil(Lq / rows["rows_per_cta"]), Hq, B)
+        grid = (math.ceil(k.shape[2] / entry["config"]["cta_kv"]),
+                k.shape[1], B)
+        name = entry["name"]
+        stream = cp.cuda.Stream.from_external(torch.cuda.current_stream())
+        with stream:
+            if Lq:
+                self.function(entry, name + "_preprocess")(
+                    row_grid, (rows["threads"], 1, 1), tuple(args))
+            self.function(entry)(grid, (entry["threads"], 1, 1), tuple(args),
+                                 shared_mem=entry["smem_bytes"])
+            if Lq:
+                self.function(entry, name + "_dq")(
+                    row_grid, (rows["threads"], 1, 1), tuple(args))
+        return dq, dk, dv
 
 
 def add_variant_arguments(parser):

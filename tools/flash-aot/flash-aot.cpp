@@ -13,6 +13,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "flash/Conversion/FlashToGPU/BackwardKernel.h"
 #include "flash/Conversion/FlashToGPU/Chip.h"
 #include "flash/Conversion/FlashToGPU/FlashToGPU.h"
 #include "flash/Conversion/FlashToGPU/KernelPlan.h"
@@ -71,6 +72,11 @@ static cl::list<std::string> blockSparse(
     cl::desc("Dense and/or block-sparse kernels: no, yes (default no,yes)"),
     cl::cat(aotCategory));
 /// "Chips: sm_80, ... (default sm_80, ...)", from the chip table.
+static cl::list<std::string>
+    directions("direction", cl::CommaSeparated,
+               cl::desc("Forward and/or backward kernels: fwd, bwd "
+                        "(default fwd)"),
+               cl::cat(aotCategory));
 static const std::string chipsHelp =
     "Chips: " + listChips() + " (default " +
     listChips([](const ChipInfo &info) { return info.inDefaultLibrary; }) +
@@ -332,10 +338,73 @@ int main(int argc, char **argv) {
     return 1;
   }
 
+  bool forward = directions.empty(), backward = false;
+  for (const std::string &value : directions) {
+    if (value != "fwd" && value != "bwd") {
+      llvm::errs() << "flash-aot: --direction takes fwd and/or bwd, got '"
+                   << value << "'\n";
+      return 1;
+    }
+    forward |= value == "fwd";
+    backward |= value == "bwd";
+  }
+
   std::string ptxas = findPtxas();
   auto start = std::chrono::steady_clock::now();
   llvm::json::Array entries;
+  auto writePTX = [&](StringRef name, StringRef ptx, Chip chip,
+                      llvm::json::Object &entry) {
+    SmallString<256> ptxFile(outputDir);
+    llvm::sys::path::append(ptxFile, name + ".ptx");
+    {
+      std::error_code ec;
+      llvm::raw_fd_ostream os(ptxFile, ec);
+      if (ec) {
+        llvm::errs() << "flash-aot: cannot write '" << ptxFile
+                     << "': " << ec.message() << "\n";
+        return false;
+      }
+      os << ptx;
+    }
+    entry["ptx"] = (name + ".ptx").str();
+    if (ptxas.empty())
+      return true;
+    SmallString<256> cubinFile(outputDir);
+    llvm::sys::path::append(cubinFile, name + ".cubin");
+    std::string message;
+    if (!assemble(ptxas, chip, ptxFile, cubinFile, message)) {
+      llvm::errs() << "flash-aot: ptxas rejected " << name << ": " << message
+                   << "\n";
+      return false;
+    }
+    entry["cubin"] = (name + ".cubin").str();
+    return true;
+  };
   for (const PlannedKernel &planned : kernels) {
+    if (!backward)
+      break;
+    const KernelSpec &spec = planned.spec;
+    llvm::Expected<BackwardPlan> plan = planBackwardKernel(spec);
+    if (!plan) {
+      // TODO: every spec once the backward covers it.
+      llvm::consumeError(plan.takeError());
+      continue;
+    }
+    llvm::Expected<CompiledBackward> kernel =
+        compileBackwardKernels(*ctx, spec, *plan);
+    if (!kernel) {
+      llvm::errs() << "flash-aot: " << llvm::toString(kernel.takeError())
+                   << "\n";
+      return 1;
+    }
+    llvm::json::Object entry = describeBackwardKernels(*kernel);
+    if (!writePTX(kernel->name, kernel->ptx, spec.chip, entry))
+      return 1;
+    entries.push_back(std::move(entry));
+  }
+  for (const PlannedKernel &planned : kernels) {
+    if (!forward)
+      break;
     llvm::Expected<CompiledKernel> kernel =
         compileForwardKernel(*ctx, planned);
     if (!kernel) {

@@ -9,6 +9,7 @@
 #ifndef FLASH_PIPELINES_KERNELCOMPILER_H
 #define FLASH_PIPELINES_KERNELCOMPILER_H
 
+#include "flash/Conversion/FlashToGPU/BackwardKernel.h"
 #include "flash/Conversion/FlashToGPU/FlashToGPU.h"
 #include "llvm/Support/Error.h"
 #include "llvm/Support/JSON.h"
@@ -28,6 +29,15 @@ struct CompiledKernel {
   std::string ptx;
 };
 
+/// The three kernels of a backward (BackwardKernel.h) in one PTX module.
+struct CompiledBackward {
+  KernelSpec spec;
+  BackwardPlan plan;
+  /// The main kernel's symbol; the others append _preprocess and _dq.
+  std::string name;
+  std::string ptx;
+};
+
 /// An MLIRContext holding what compileForwardKernel needs (the GPU, NVVM,
 /// LLVM dialects and their translations to LLVM IR).
 std::unique_ptr<MLIRContext> createKernelCompilerContext();
@@ -37,8 +47,18 @@ std::unique_ptr<MLIRContext> createKernelCompilerContext();
 llvm::Expected<CompiledKernel>
 compileForwardKernel(MLIRContext &ctx, const PlannedKernel &kernel);
 
+/// Generates and serializes the backward kernels of `spec` with `plan`.
+llvm::Expected<CompiledBackward>
+compileBackwardKernels(MLIRContext &ctx, const KernelSpec &spec,
+                       const BackwardPlan &plan);
+
 /// The kernel's manifest entry (docs/kernel-abi.md), without file names.
 llvm::json::Object describeKernel(const CompiledKernel &kernel);
+
+/// The backward's manifest entry, without file names: the main kernel's
+/// name (the others append _preprocess and _dq), spec, plan, launch
+/// geometry of the main and the row kernels, and the parameters.
+llvm::json::Object describeBackwardKernels(const CompiledBackward &kernel);
 
 /// The kernel's parameters as the manifest lists them ("memref4:q", ...):
 /// the dense ABI, then for block-sparse kernels the layout.

@@ -73,6 +73,50 @@ inline llvm::ArrayRef<KernelParam> getForwardParams(bool blockSparse) {
                               : kNumDenseForwardParams);
 }
 
+/// The backward kernels' parameters, by position. A backward is three
+/// kernels launched in order on one stream, which all take this list and
+/// each read what it needs: the preprocessing kernel (delta = rowsum(dO ∘
+/// O) - dlse, dq_accum zeroed), the main kernel (dK and dV, dQ added into
+/// dq_accum) and the dQ kernel (dq = dq_accum · scale). dlse may be null
+/// (no gradient flows into the lse); delta [B, Hq, Lq] and dq_accum [B, Hq,
+/// Lq, D] are f32 workspaces.
+enum BackwardParam : unsigned {
+  kGradQuery,
+  kGradKey,
+  kGradValue,
+  kGradOutput,
+  kGradOutputGrad,
+  kGradLse,
+  kGradLseGrad,
+  kGradDelta,
+  kGradQueryAccum,
+  kGradQueryGrad,
+  kGradKeyGrad,
+  kGradValueGrad,
+  kGradScaleLog2,
+  kGradWindowLeft,
+  kGradWindowRight,
+  kNumBackwardParams,
+};
+
+inline constexpr KernelParam kBackwardParams[kNumBackwardParams] = {
+    {KernelParamKind::Memref4, "q"},
+    {KernelParamKind::Memref4, "k"},
+    {KernelParamKind::Memref4, "v"},
+    {KernelParamKind::Memref4, "o"},
+    {KernelParamKind::Memref4, "do"},
+    {KernelParamKind::Memref3, "lse"},
+    {KernelParamKind::Memref3, "dlse"},
+    {KernelParamKind::Memref3, "delta"},
+    {KernelParamKind::Memref4, "dq_accum"},
+    {KernelParamKind::Memref4, "dq"},
+    {KernelParamKind::Memref4, "dk"},
+    {KernelParamKind::Memref4, "dv"},
+    {KernelParamKind::F32, "scale_log2"},
+    {KernelParamKind::I64, "window_left"},
+    {KernelParamKind::I64, "window_right"},
+};
+
 /// The manifest's description of a parameter: "memref4:q", "f32:scale_log2".
 inline std::string describeKernelParam(const KernelParam &param) {
   static constexpr const char *kinds[] = {"memref4", "memref3", "f32", "i64"};

@@ -73,6 +73,35 @@ std::pair<Value, Value> KeyBand::getTileRange(OpBuilder &b, Location loc,
   return {begin, end};
 }
 
+std::pair<Value, Value> KeyBand::getRowTileRange(OpBuilder &b, Location loc,
+                                                 Value firstKey, Value lastKey,
+                                                 Value numRowTiles,
+                                                 int64_t blockRows) const {
+  Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+  if (isEverything())
+    return {zero, numRowTiles};
+  auto clamp = [&](Value tile) -> Value {
+    return arith::MinSIOp::create(
+        b, loc, arith::MaxSIOp::create(b, loc, tile, zero), numRowTiles);
+  };
+  Value block = arith::ConstantIndexOp::create(b, loc, blockRows);
+  // Row i's keys are [i + first(0), i + last(0)]: the band is the same
+  // distance from every row's diagonal. Rows from firstKey - last(0) on
+  // reach firstKey; rows up to lastKey - first(0) reach lastKey.
+  Value firstRow =
+      arith::SubIOp::create(b, loc, firstKey, getLastKey(b, loc, zero));
+  Value begin =
+      clamp(arith::FloorDivSIOp::create(b, loc, firstRow, block));
+  if (!hasFirstKey())
+    return {begin, numRowTiles};
+  Value lastRow =
+      arith::SubIOp::create(b, loc, lastKey, getFirstKey(b, loc, zero));
+  Value end = clamp(arith::AddIOp::create(
+      b, loc, arith::FloorDivSIOp::create(b, loc, lastRow, block),
+      arith::ConstantIndexOp::create(b, loc, 1)));
+  return {begin, end};
+}
+
 Value KeyBand::coversKeys(OpBuilder &b, Location loc, Value firstRow,
                           Value lastRow, Value firstKey, Value lastKey,
                           Value given) const {

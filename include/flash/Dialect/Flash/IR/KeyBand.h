@@ -65,6 +65,15 @@ public:
                                        Value numKeyTiles,
                                        int64_t blockKV) const;
 
+  /// The other way round, for kernels that walk query tiles per key tile
+  /// (the backward): the row tiles of `blockRows` rows, within
+  /// [0, numRowTiles), that hold a row seeing some key of
+  /// [firstKey, lastKey]: [begin, end), possibly empty.
+  std::pair<Value, Value> getRowTileRange(OpBuilder &b, Location loc,
+                                          Value firstKey, Value lastKey,
+                                          Value numRowTiles,
+                                          int64_t blockRows) const;
+
   /// Whether keys [firstKey, lastKey] are all visible to every row of
   /// [firstRow, lastRow] (an i1): such a tile needs no structural mask.
   /// `given` (an i1, or null) is a further condition ANDed in first, such

@@ -1,0 +1,517 @@
+//===- BackwardKernel.cpp - The backward's main kernel --------------------===//
+//
+// The FlashAttention-2 backward at the gpu/nvgpu/nvvm level
+// (BackwardKernel.h lists the three kernels):
+//
+//   one CTA per (key tile of ctaKV keys, KV head, batch); K and V are
+//   copied to shared memory once; each warp owns ctaKV / warps consecutive
+//   keys, whose dK and dV accumulators stay in registers for the whole
+//   kernel; the CTA walks the query heads of its KV head's group and, for
+//   each, the query tiles of ctaQ rows that the structural mask lets see
+//   some of its keys (KeyBand::getRowTileRange). Per query tile:
+//
+//     Q, dO (cp.async), lse and delta (plain loads) into shared memory;
+//     Sᵀ = K Qᵀ and dPᵀ = V dOᵀ, each warp for its keys (mma.sync, A
+//     from K or V, B from Q or dO);
+//     the band's mask, only in tiles that the band cuts;
+//     Pᵀ = 2^(scale·log2(e)·Sᵀ - lse·log2(e)), the lse of each column;
+//     dV += Pᵀ dO and dK += dSᵀ Q with dSᵀ = Pᵀ ∘ (dPᵀ - delta): the
+//     accumulators of Pᵀ and dSᵀ are A operands as they are (WarpMma.h);
+//     dSᵀ stored to shared memory; then dQ += dS K with the warps over the
+//     query rows (A is dSᵀ read transposed), added into the f32 workspace
+//     with atomics.
+//
+//   dK (times the scale) and dV are stored at the end. Rows past Lq take
+//   lse = +inf and rows that saw no key in the forward (lse = -inf) too, so
+//   that their P is 0; keys past Lk are zeros in shared memory and never
+//   stored.
+//
+//===----------------------------------------------------------------------===//
+
+#include "BackwardKernels.h"
+#include "KernelBuilder.h"
+#include "TileCopies.h"
+#include "WarpMma.h"
+
+#include "flash/Conversion/FlashToGPU/KernelABI.h"
+#include "flash/Dialect/Flash/IR/KeyBand.h"
+
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "llvm/Support/MathExtras.h"
+
+#include <limits>
+
+using namespace mlir;
+using namespace mlir::flash;
+using namespace mlir::flash::detail;
+
+namespace {
+
+/// Per 16-row slice of a warp, its 8-column accumulator tiles.
+using Tiles = SmallVector<SmallVector<Fragment>>;
+
+SmallVector<Value> flatten(const Tiles &tiles) {
+  SmallVector<Value> values;
+  for (const SmallVector<Fragment> &slice : tiles)
+    for (const Fragment &f : slice)
+      values.append(f);
+  return values;
+}
+
+Tiles unflatten(ValueRange values, int64_t slices, int64_t tilesPerSlice) {
+  Tiles tiles(slices);
+  for (int64_t s = 0; s < slices; ++s)
+    for (int64_t n = 0; n < tilesPerSlice; ++n)
+      tiles[s].push_back(
+          Fragment(values.slice(4 * (s * tilesPerSlice + n), 4)));
+  return tiles;
+}
+
+class BackwardMainEmitter : public KernelBuilder {
+public:
+  BackwardMainEmitter(OpBuilder &b, Location loc, const KernelSpec &spec,
+                      const BackwardPlan &plan)
+      : KernelBuilder(b, loc), spec(spec), plan(plan),
+        elt(spec.getElementType(b.getContext())),
+        headSteps(llvm::divideCeil(spec.headDim, 16)),
+        keySlices(plan.getKeySlicesPerWarp()), mma(*this, elt) {}
+
+  void emit(StringRef name);
+
+private:
+  Tiles zeros(int64_t slices, int64_t tilesPerSlice) {
+    return Tiles(slices, SmallVector<Fragment>(tilesPerSlice,
+                                               Fragment(4, f32c(0.0))));
+  }
+  void copyRows(Value src, Value head, Value row0, Value len, Value dst,
+                int64_t rows);
+  void loadRowStatistics(Value head, Value row0);
+  /// C[slice][n] += A Bᵀ for the warp's key slices: A rows from `aTile`
+  /// (its keys), B rows from `bTile` (the query tile's rows).
+  void multiplyByRows(Value aTile, Value bTile, Tiles &acc);
+  /// acc[slice][n] += A B with A the warp's accumulators `a` (keys by
+  /// query rows) and B the [query rows][Dp] tile `bTile`.
+  void multiplyByColumns(const Tiles &a, Value bTile, Tiles &acc);
+  Tiles maskScores(const Tiles &scores, Value row0);
+  void storeScoreGrads(const Tiles &ds);
+  void accumulateQueryGrad(Value head, Value row0);
+  SmallVector<Value> visitQueryTile(Value head, Value queryTile,
+                                    ValueRange carried);
+  void storeKeyRows(Value dst, const Tiles &acc, Value scale);
+
+  const KernelSpec &spec;
+  const BackwardPlan &plan;
+  Type elt;
+  int64_t headSteps, keySlices;
+  WarpMma mma;
+
+  Value q, k, v, dO, lse, delta, accum, scaleLog2;
+  Value tid, lane, warp, groupRow, groupCol, batch, kvHead;
+  Value queryLen, keyLen, keyRow0, warpKey0;
+  KeyBand band{MaskKind::None, nullptr};
+  // The band relative to the diagonal: a key j is visible to row i when
+  // bandLo <= j - i <= bandHi (bandLo null: no lower bound).
+  Value bandLo, bandHi;
+  Value sK, sV, sQ, sdO, sdS, sLse, sDelta;
+};
+
+} // namespace
+
+void BackwardMainEmitter::copyRows(Value src, Value head, Value row0,
+                                   Value len, Value dst, int64_t rows) {
+  int64_t chunksPerRow = plan.paddedHeadDim / 8;
+  copyTileChunks(*this,
+                 {src, batch, head, row0, len, rows, /*inBounds=*/false,
+                  spec.headDim, plan.paddedHeadDim},
+                 dst, tid, plan.getThreads(), divu(tid, chunksPerRow),
+                 remu(tid, chunksPerRow), [&](Value r, Value c) {
+                   return SmallVector<Value>{r, mma.swizzledColumn(r, c)};
+                 });
+}
+
+/// Rows [row0, row0 + ctaQ) of the lse (in base-2 units, +inf where the
+/// row is past Lq or saw no key) and of delta (0 past Lq) into shared
+/// memory, a thread a row.
+void BackwardMainEmitter::loadRowStatistics(Value head, Value row0) {
+  Value row = add(row0, tid);
+  double inf = std::numeric_limits<double>::infinity();
+  emitIf(cmpi(arith::CmpIPredicate::slt, tid, idx(plan.ctaQ)), {}, [&] {
+    SmallVector<Value> stats = emitIf(
+        cmpi(arith::CmpIPredicate::slt, row, queryLen), TypeRange{f32, f32},
+        [&] {
+          SmallVector<Value, 3> at{batch, head, row};
+          Value l = memref::LoadOp::create(b, loc, lse, at);
+          Value empty = arith::CmpFOp::create(
+              b, loc, arith::CmpFPredicate::OEQ, l, f32c(-inf));
+          Value base2 = fmul(l, f32c(llvm::numbers::log2e));
+          return SmallVector<Value>{select(empty, f32c(inf), base2),
+                                    memref::LoadOp::create(b, loc, delta, at)};
+        },
+        [&] { return SmallVector<Value>{f32c(inf), f32c(0.0)}; });
+    memref::StoreOp::create(b, loc, stats[0], sLse, tid);
+    memref::StoreOp::create(b, loc, stats[1], sDelta, tid);
+    return SmallVector<Value>{};
+  }, [] { return SmallVector<Value>{}; });
+}
+
+void BackwardMainEmitter::multiplyByRows(Value aTile, Value bTile,
+                                         Tiles &acc) {
+  using Order = WarpMma::BlockOrder;
+  for (int64_t ks = 0; ks < headSteps; ++ks) {
+    SmallVector<Fragment> a;
+    for (int64_t s = 0; s < keySlices; ++s)
+      a.push_back(mma.loadBlock(aTile, {}, add(warpKey0, idx(16 * s)),
+                                idx(2 * ks), Order::RowsFirst, false));
+    for (int64_t np = 0; np < plan.ctaQ / 16; ++np) {
+      Fragment bRows = mma.loadBlock(bTile, {}, idx(16 * np), idx(2 * ks),
+                                     Order::ChunksFirst, false);
+      for (int64_t s = 0; s < keySlices; ++s)
+        for (int64_t h = 0; h < 2; ++h)
+          acc[s][2 * np + h] = mma.mma(a[s], {bRows[2 * h], bRows[2 * h + 1]},
+                                       acc[s][2 * np + h]);
+    }
+  }
+}
+
+void BackwardMainEmitter::multiplyByColumns(const Tiles &a, Value bTile,
+                                            Tiles &acc) {
+  for (int64_t kk = 0; kk < plan.ctaQ / 16; ++kk) {
+    SmallVector<Fragment> aFrags;
+    for (int64_t s = 0; s < keySlices; ++s)
+      aFrags.push_back(mma.accumulatorsAsA(a[s][2 * kk], a[s][2 * kk + 1]));
+    for (int64_t dp = 0; dp < headSteps; ++dp) {
+      Fragment bCols =
+          mma.loadBlock(bTile, {}, idx(16 * kk), idx(2 * dp),
+                        WarpMma::BlockOrder::RowsFirst, /*transpose=*/true);
+      for (int64_t s = 0; s < keySlices; ++s)
+        for (int64_t h = 0; h < 2; ++h)
+          acc[s][2 * dp + h] = mma.mma(aFrags[s],
+                                       {bCols[2 * h], bCols[2 * h + 1]},
+                                       acc[s][2 * dp + h]);
+    }
+  }
+}
+
+/// Sᵀ with the keys outside the band set to -inf.
+Tiles BackwardMainEmitter::maskScores(const Tiles &scores, Value row0) {
+  Tiles masked = scores;
+  for (int64_t s = 0; s < keySlices; ++s)
+    for (int64_t half = 0; half < 2; ++half) {
+      Value key = add(add(keyRow0, warpKey0),
+                      add(idx(16 * s + 8 * half), groupRow));
+      Value rel = sub(key, add(row0, mul(groupCol, 2)));
+      for (int64_t n = 0; n < plan.ctaQ / 8; ++n)
+        for (int64_t e = 0; e < 2; ++e) {
+          // key - (row0 + 8n + 2c + e)
+          Value d = sub(rel, idx(8 * n + e));
+          Value ok = cmpi(arith::CmpIPredicate::sle, d, bandHi);
+          if (bandLo)
+            ok = arith::AndIOp::create(
+                b, loc, ok, cmpi(arith::CmpIPredicate::sge, d, bandLo));
+          Value &x = masked[s][n][2 * half + e];
+          x = select(ok, x, negInf());
+        }
+    }
+  return masked;
+}
+
+/// dSᵀ, rounded to the element type, into the [ctaKV][ctaQ] tile.
+void BackwardMainEmitter::storeScoreGrads(const Tiles &ds) {
+  auto pairType = VectorType::get({2}, elt);
+  for (int64_t s = 0; s < keySlices; ++s)
+    for (int64_t half = 0; half < 2; ++half) {
+      Value key = add(warpKey0, add(idx(16 * s + 8 * half), groupRow));
+      for (int64_t n = 0; n < plan.ctaQ / 8; ++n) {
+        Value pair = vector::FromElementsOp::create(
+            b, loc, VectorType::get({2}, f32),
+            ValueRange{ds[s][n][2 * half], ds[s][n][2 * half + 1]});
+        Value narrow = arith::TruncFOp::create(b, loc, pairType, pair);
+        Value col = add(mma.swizzledColumn(key, idx(n)), mul(groupCol, 2));
+        vector::StoreOp::create(b, loc, narrow, sdS, ValueRange{key, col});
+      }
+    }
+}
+
+/// dQ[row0 ..] += dS K, added into the workspace. The ctaQ / 16 query
+/// slices are spread over the warps: several per warp, or each split by
+/// head-dim steps over warps / (ctaQ / 16) warps.
+void BackwardMainEmitter::accumulateQueryGrad(Value head, Value row0) {
+  using Order = WarpMma::BlockOrder;
+  int64_t querySlices = plan.ctaQ / 16;
+  int64_t slicesPerWarp = std::max<int64_t>(1, querySlices / plan.warps);
+  int64_t slots = querySlices / slicesPerWarp; // warps with distinct rows
+  int64_t groups = plan.warps / slots;
+  int64_t stepsPerGroup = llvm::divideCeil(headSteps, groups);
+  Value firstSlice = mul(remu(warp, slots), slicesPerWarp);
+  Value group = divu(warp, slots);
+  Value lastStep = idx(headSteps - 1);
+  SmallVector<Value> steps;
+  for (int64_t t = 0; t < stepsPerGroup; ++t)
+    steps.push_back(add(mul(group, stepsPerGroup), idx(t)));
+
+  Tiles acc = zeros(slicesPerWarp, 2 * stepsPerGroup);
+  for (int64_t kk = 0; kk < plan.ctaKV / 16; ++kk) {
+    SmallVector<Fragment> bCols;
+    for (Value step : steps)
+      bCols.push_back(mma.loadBlock(sK, {}, idx(16 * kk),
+                                    mul(minsi(step, lastStep), 2),
+                                    Order::RowsFirst, /*transpose=*/true));
+    for (int64_t u = 0; u < slicesPerWarp; ++u) {
+      Value chunk = mul(add(firstSlice, idx(u)), 2);
+      Fragment a = mma.loadBlock(sdS, {}, idx(16 * kk), chunk,
+                                 Order::ChunksFirst, /*transpose=*/true);
+      for (int64_t t = 0; t < stepsPerGroup; ++t)
+        for (int64_t h = 0; h < 2; ++h)
+          acc[u][2 * t + h] = mma.mma(a, {bCols[t][2 * h], bCols[t][2 * h + 1]},
+                                      acc[u][2 * t + h]);
+    }
+  }
+
+  for (int64_t u = 0; u < slicesPerWarp; ++u)
+    for (int64_t half = 0; half < 2; ++half) {
+      Value row = add(add(row0, mul(add(firstSlice, idx(u)), 16)),
+                      add(idx(8 * half), groupRow));
+      emitIf(cmpi(arith::CmpIPredicate::slt, row, queryLen), {}, [&] {
+        for (int64_t t = 0; t < stepsPerGroup; ++t)
+          for (int64_t h = 0; h < 2; ++h) {
+            Value col = add(add(mul(steps[t], 16), idx(8 * h)),
+                            mul(groupCol, 2));
+            auto add2 = [&] {
+              for (int64_t e = 0; e < 2; ++e)
+                memref::AtomicRMWOp::create(
+                    b, loc, arith::AtomicRMWKind::addf,
+                    acc[u][2 * t + h][2 * half + e], accum,
+                    ValueRange{batch, head, row, add(col, idx(e))});
+              return SmallVector<Value>{};
+            };
+            // Columns past the head dim (D a multiple of 8: whole 8-column
+            // tiles) are padding. With one group the steps are constants.
+            if (groups == 1) {
+              if (16 * t + 8 * h < spec.headDim)
+                add2();
+              continue;
+            }
+            emitIf(cmpi(arith::CmpIPredicate::slt, col, idx(spec.headDim)),
+                   {}, add2, [] { return SmallVector<Value>{}; });
+          }
+        return SmallVector<Value>{};
+      }, [] { return SmallVector<Value>{}; });
+    }
+}
+
+/// One query tile of query head `head`: returns the updated dK and dV.
+SmallVector<Value> BackwardMainEmitter::visitQueryTile(Value head,
+                                                       Value queryTile,
+                                                       ValueRange carried) {
+  int64_t accTiles = 2 * headSteps;
+  int64_t scoreTiles = plan.ctaQ / 8;
+  Tiles dK = unflatten(carried.take_front(carried.size() / 2), keySlices,
+                       accTiles);
+  Tiles dV = unflatten(carried.drop_front(carried.size() / 2), keySlices,
+                       accTiles);
+  Value row0 = mul(queryTile, plan.ctaQ);
+  copyRows(q, head, row0, queryLen, sQ, plan.ctaQ);
+  copyRows(dO, head, row0, queryLen, sdO, plan.ctaQ);
+  NVVM::CpAsyncCommitGroupOp::create(b, loc);
+  loadRowStatistics(head, row0);
+  NVVM::CpAsyncWaitGroupOp::create(b, loc, 0);
+  gpu::BarrierOp::create(b, loc);
+
+  Tiles s = zeros(keySlices, scoreTiles), dP = zeros(keySlices, scoreTiles);
+  multiplyByRows(sK, sQ, s);
+  multiplyByRows(sV, sdO, dP);
+  if (!band.isEverything()) {
+    Value covered = band.coversKeys(
+        b, loc, row0, add(row0, idx(plan.ctaQ - 1)), keyRow0,
+        add(keyRow0, idx(plan.ctaKV - 1)));
+    SmallVector<Type> types(keySlices * scoreTiles * 4, f32);
+    SmallVector<Value> values = emitIf(
+        covered, types, [&] { return flatten(s); },
+        [&] { return flatten(maskScores(s, row0)); });
+    s = unflatten(values, keySlices, scoreTiles);
+  }
+
+  // Pᵀ and dSᵀ, with the lse and delta of each column.
+  Tiles p = s, dS = s;
+  for (int64_t n = 0; n < scoreTiles; ++n)
+    for (int64_t e = 0; e < 2; ++e) {
+      Value col = add(idx(8 * n + e), mul(groupCol, 2));
+      Value rowLse = memref::LoadOp::create(b, loc, sLse, col);
+      Value rowDelta = memref::LoadOp::create(b, loc, sDelta, col);
+      Value negLse = arith::NegFOp::create(b, loc, rowLse);
+      for (int64_t sl = 0; sl < keySlices; ++sl)
+        for (int64_t half = 0; half < 2; ++half) {
+          int64_t i = 2 * half + e;
+          p[sl][n][i] = exp2(
+              LLVM::FMAOp::create(b, loc, s[sl][n][i], scaleLog2, negLse));
+          dS[sl][n][i] = fmul(p[sl][n][i], fsub(dP[sl][n][i], rowDelta));
+        }
+    }
+  multiplyByColumns(p, sdO, dV);
+  multiplyByColumns(dS, sQ, dK);
+  storeScoreGrads(dS);
+  gpu::BarrierOp::create(b, loc);
+  // The next tile's copies overwrite Q and dO, which no warp reads past the
+  // barrier above, and its dS waits for the barrier after them, which every
+  // warp reaches once done with this dS.
+  accumulateQueryGrad(head, row0);
+  SmallVector<Value> results = flatten(dK);
+  results.append(flatten(dV));
+  return results;
+}
+
+/// Rows of the warp's keys of `acc` (times `scale` if not null) into
+/// dst[batch, kvHead], those below Lk.
+void BackwardMainEmitter::storeKeyRows(Value dst, const Tiles &acc,
+                                       Value scale) {
+  auto pairType = VectorType::get({2}, elt);
+  for (int64_t s = 0; s < keySlices; ++s)
+    for (int64_t half = 0; half < 2; ++half) {
+      Value key = add(add(keyRow0, warpKey0),
+                      add(idx(16 * s + 8 * half), groupRow));
+      emitIf(cmpi(arith::CmpIPredicate::slt, key, keyLen), {}, [&] {
+        for (int64_t n = 0; n < spec.headDim / 8; ++n) {
+          Value lo = acc[s][n][2 * half], hi = acc[s][n][2 * half + 1];
+          if (scale) {
+            lo = fmul(lo, scale);
+            hi = fmul(hi, scale);
+          }
+          Value pair = vector::FromElementsOp::create(
+              b, loc, VectorType::get({2}, f32), ValueRange{lo, hi});
+          Value narrow = arith::TruncFOp::create(b, loc, pairType, pair);
+          Value col = add(idx(8 * n), mul(groupCol, 2));
+          vector::StoreOp::create(b, loc, narrow, dst,
+                                  ValueRange{batch, kvHead, key, col});
+        }
+        return SmallVector<Value>{};
+      }, [] { return SmallVector<Value>{}; });
+    }
+}
+
+void BackwardMainEmitter::emit(StringRef name) {
+  MLIRContext *ctx = b.getContext();
+  OpBuilder::InsertionGuard guard(b);
+  gpu::GPUFuncOp func =
+      createBackwardFunc(b, loc, spec, name, plan.getThreads());
+  func->setAttr("nvvm.minctasm", b.getI32IntegerAttr(1));
+  q = func.getArgument(kGradQuery);
+  k = func.getArgument(kGradKey);
+  v = func.getArgument(kGradValue);
+  dO = func.getArgument(kGradOutputGrad);
+  lse = func.getArgument(kGradLse);
+  delta = func.getArgument(kGradDelta);
+  accum = func.getArgument(kGradQueryAccum);
+  scaleLog2 = func.getArgument(kGradScaleLog2);
+
+  tid = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
+  lane = remu(tid, 32);
+  warp = divu(tid, 32);
+  groupRow = divu(lane, 4);
+  groupCol = remu(lane, 4);
+  mma.lane = lane;
+  Value keyTile = gpu::BlockIdOp::create(b, loc, gpu::Dimension::x);
+  kvHead = gpu::BlockIdOp::create(b, loc, gpu::Dimension::y);
+  batch = gpu::BlockIdOp::create(b, loc, gpu::Dimension::z);
+  Value queryHeads = memref::DimOp::create(b, loc, q, 1);
+  Value groupSize = divu(queryHeads, memref::DimOp::create(b, loc, k, 1));
+  queryLen = memref::DimOp::create(b, loc, q, 2);
+  keyLen = memref::DimOp::create(b, loc, k, 2);
+  keyRow0 = mul(keyTile, plan.ctaKV);
+  warpKey0 = mul(warp, 16 * keySlices);
+
+  Value windowLeft, windowRight;
+  if (spec.mask == MaskKind::SlidingWindow)
+    std::tie(windowLeft, windowRight) = clampWindowSides(
+        b, loc,
+        arith::IndexCastOp::create(b, loc, b.getIndexType(),
+                                   func.getArgument(kGradWindowLeft)),
+        arith::IndexCastOp::create(b, loc, b.getIndexType(),
+                                   func.getArgument(kGradWindowRight)),
+        queryLen, keyLen);
+  band = KeyBand(spec.mask, sub(keyLen, queryLen), windowLeft, windowRight);
+  if (!band.isEverything())
+    std::tie(bandLo, bandHi) = band.getKeys(b, loc, idx(0));
+
+  // Shared memory: K, V, Q, dO, dS, then the lse and delta.
+  auto workgroup =
+      gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
+  int64_t dyn = ShapedType::kDynamic;
+  Value smem = gpu::DynamicSharedMemoryOp::create(
+      b, loc, MemRefType::get({dyn}, b.getI8Type(), nullptr, workgroup));
+  int64_t offset = 0;
+  auto view = [&](ArrayRef<int64_t> shape, Type type, int64_t bytes) {
+    Value tile = memref::ViewOp::create(
+        b, loc, MemRefType::get(shape, type, nullptr, workgroup), smem,
+        idx(offset), ValueRange{});
+    offset += bytes;
+    return tile;
+  };
+  int64_t dp = plan.paddedHeadDim;
+  sK = view({plan.ctaKV, dp}, elt, 2 * plan.ctaKV * dp);
+  sV = view({plan.ctaKV, dp}, elt, 2 * plan.ctaKV * dp);
+  sQ = view({plan.ctaQ, dp}, elt, 2 * plan.ctaQ * dp);
+  sdO = view({plan.ctaQ, dp}, elt, 2 * plan.ctaQ * dp);
+  sdS = view({plan.ctaKV, plan.ctaQ}, elt, 2 * plan.ctaKV * plan.ctaQ);
+  sLse = view({plan.ctaQ}, f32, 4 * plan.ctaQ);
+  sDelta = view({plan.ctaQ}, f32, 4 * plan.ctaQ);
+  assert(offset == plan.getSharedMemoryBytes() && "shared memory plan");
+
+  // K and V once; the first query tile's wait covers them.
+  copyRows(k, kvHead, keyRow0, keyLen, sK, plan.ctaKV);
+  copyRows(v, kvHead, keyRow0, keyLen, sV, plan.ctaKV);
+  NVVM::CpAsyncCommitGroupOp::create(b, loc);
+
+  Value numQueryTiles =
+      arith::CeilDivUIOp::create(b, loc, queryLen, idx(plan.ctaQ));
+  Value lastKey = sub(minsi(add(keyRow0, idx(plan.ctaKV)), keyLen), idx(1));
+  auto [tileBegin, tileEnd] = band.getRowTileRange(b, loc, keyRow0, lastKey,
+                                                   numQueryTiles, plan.ctaQ);
+
+  int64_t accTiles = 2 * headSteps;
+  SmallVector<Value> init = flatten(zeros(keySlices, accTiles));
+  init.append(flatten(zeros(keySlices, accTiles)));
+  auto heads = scf::ForOp::create(b, loc, idx(0), groupSize, idx(1), init);
+  {
+    OpBuilder::InsertionGuard headGuard(b);
+    Block *headBody = heads.getBody();
+    if (!headBody->empty())
+      headBody->back().erase();
+    b.setInsertionPointToEnd(headBody);
+    Value head = add(mul(kvHead, groupSize), heads.getInductionVar());
+    auto tiles = scf::ForOp::create(b, loc, tileBegin, tileEnd, idx(1),
+                                    heads.getRegionIterArgs());
+    {
+      OpBuilder::InsertionGuard tileGuard(b);
+      Block *body = tiles.getBody();
+      if (!body->empty())
+        body->back().erase();
+      b.setInsertionPointToEnd(body);
+      scf::YieldOp::create(
+          b, loc,
+          visitQueryTile(head, tiles.getInductionVar(),
+                         tiles.getRegionIterArgs()));
+    }
+    scf::YieldOp::create(b, loc, tiles.getResults());
+  }
+  // A CTA whose keys no query row sees has waited for no copy.
+  NVVM::CpAsyncWaitGroupOp::create(b, loc, 0);
+  ValueRange results = heads.getResults();
+  Tiles dK = unflatten(results.take_front(results.size() / 2), keySlices,
+                       accTiles);
+  Tiles dV = unflatten(results.drop_front(results.size() / 2), keySlices,
+                       accTiles);
+  storeKeyRows(func.getArgument(kGradKeyGrad), dK,
+               fmul(scaleLog2, f32c(llvm::numbers::ln2)));
+  storeKeyRows(func.getArgument(kGradValueGrad), dV, nullptr);
+  gpu::ReturnOp::create(b, loc);
+}
+
+void mlir::flash::detail::buildBackwardMainKernel(OpBuilder &b, Location loc,
+                                                  const KernelSpec &spec,
+                                                  const BackwardPlan &plan,
+                                                  StringRef name) {
+  BackwardMainEmitter(b, loc, spec, plan).emit(name);
+}

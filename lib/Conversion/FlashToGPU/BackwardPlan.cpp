@@ -1,0 +1,49 @@
+//===- BackwardPlan.cpp - The plan table of the backward kernels ----------===//
+
+#include "BackwardKernels.h"
+
+#include "flash/Conversion/FlashToGPU/BackwardKernel.h"
+
+#include "llvm/Support/MathExtras.h"
+
+using namespace mlir;
+using namespace mlir::flash;
+using namespace mlir::flash::detail;
+
+/// Four warps of 16 keys each (64 keys per CTA) over 64-row query tiles:
+/// the dK and dV accumulators of a 16-key slice take D registers per
+/// thread, Sᵀ and dPᵀ another 64, which leaves room up to D = 128.
+llvm::Expected<BackwardPlan>
+mlir::flash::planBackwardKernel(const KernelSpec &spec) {
+  if (llvm::Error err = verifyKernelSpec(spec))
+    return std::move(err);
+  if (spec.blockSparse)
+    return llvm::createStringError(
+        "no block-sparse backward kernels are generated yet");
+  if (spec.headDim > 128)
+    return llvm::createStringError(
+        "backward kernels are generated for head dims up to 128, got %lld",
+        static_cast<long long>(spec.headDim));
+  BackwardPlan plan;
+  plan.warps = 4;
+  plan.ctaKV = 64;
+  plan.ctaQ = 64;
+  plan.paddedHeadDim = llvm::alignTo(spec.headDim, 64);
+  return plan;
+}
+
+std::string mlir::flash::getBackwardKernelName(const KernelSpec &spec) {
+  std::string name = spec.getName();
+  // The forward's symbol with the direction swapped.
+  assert(StringRef(name).starts_with("flash_fwd_"));
+  return "flash_bwd_" + name.substr(strlen("flash_fwd_"));
+}
+
+void mlir::flash::buildBackwardKernels(OpBuilder &builder, Location loc,
+                                       const KernelSpec &spec,
+                                       const BackwardPlan &plan) {
+  std::string name = getBackwardKernelName(spec);
+  buildBackwardPreprocessKernel(builder, loc, spec, name + "_preprocess");
+  buildBackwardMainKernel(builder, loc, spec, plan, name);
+  buildBackwardQueryGradKernel(builder, loc, spec, name + "_dq");
+}

@@ -1,0 +1,129 @@
+#!/usr/bin/env python3
+"""Correctness of the generated backward kernels on a GPU.
+
+For N random combinations of shape (B, heads, GQA group, Lq, Lk, head dim),
+mask kind, window, element type and layout ([B, H, L, D] or [B, L, H, D]
+strides), runs the forward kernel, then the backward kernels on a random
+dO (and, in half the cases, a random gradient of the lse), and compares dQ,
+dK and dV with the gradients of a float64 reference of the dialect's
+semantics (torch.autograd through reference.reference): each
+||grad - ref|| / ||ref|| must be within 2x the error of the same
+computation in the element type (eager attention in PyTorch, same inputs
+and mask), plus 1e-4 for gradients that are all but zero.
+
+Usage: check_backward.py KERNEL_DIR [--cases 200] [--seed S] [--chip sm_90a]
+"""
+
+import argparse
+import math
+import random
+import sys
+
+import torch
+
+from kernels import KernelLibrary
+from reference import make, reference, rel_error, visibility
+
+MASKS = ["none", "causal", "causal_bottom_right", "sliding_window"]
+LENGTHS = [1, 7, 17, 63, 64, 65, 127, 128, 200, 333, 513, 1000]
+
+
+def random_case(rng, head_dims):
+    G = rng.choice([1, 1, 2, 4])
+    Hkv = rng.choice([1, 2, 3])
+    mask = rng.choice(MASKS)
+    window = (rng.choice([0, 5, 64, 300, 2**63 - 1]),
+              rng.choice([0, 0, 9, 100, 2**63 - 1]))
+    return dict(B=rng.choice([1, 2]), Hkv=Hkv, Hq=Hkv * G,
+                Lq=rng.choice(LENGTHS), Lk=rng.choice(LENGTHS),
+                D=rng.choice(head_dims), mask=mask,
+                window=window if mask == "sliding_window" else (0, 0),
+                dtype=rng.choice(["f16", "bf16"]),
+                layout=rng.choice(["bhld", "blhd"]),
+                dlse=rng.random() < 0.5)
+
+
+def eager(q, k, v, vis, scale):
+    """Attention in the inputs' element type, as eager PyTorch code computes
+    it (rows that see no key give 0), and its lse."""
+    G = q.shape[1] // k.shape[1]
+    k = k.repeat_interleave(G, dim=1)
+    v = v.repeat_interleave(G, dim=1)
+    s = (q @ k.transpose(-1, -2)) * scale
+    s = s.float().masked_fill(~vis, -math.inf)
+    lse = torch.logsumexp(s, -1)
+    p = torch.exp(s - torch.where(torch.isneginf(lse), 0, lse)[..., None])
+    return (p.to(q.dtype) @ v), lse
+
+
+def gradients(fn, inputs, dout, dlse):
+    leaves = [t.detach().requires_grad_() for t in inputs]
+    out, lse = fn(*leaves)
+    loss = (out.double() * dout.double()).sum()
+    if dlse is not None:
+        fin = ~torch.isneginf(lse)
+        loss = loss + (lse.double()[fin] * dlse.double()[fin]).sum()
+    return torch.autograd.grad(loss, leaves)
+
+
+def run_case(lib, c, chip, device="cuda"):
+    dtype = {"f16": torch.float16, "bf16": torch.bfloat16}[c["dtype"]]
+    q = make(c["B"], c["Hq"], c["Lq"], c["D"], dtype, c["layout"], 1.5, device)
+    k = make(c["B"], c["Hkv"], c["Lk"], c["D"], dtype, c["layout"], 1.5, device)
+    v = make(c["B"], c["Hkv"], c["Lk"], c["D"], dtype, c["layout"],
+             device=device)
+    dout = make(c["B"], c["Hq"], c["Lq"], c["D"], dtype, c["layout"],
+                device=device)
+    dlse = (torch.randn(c["B"], c["Hq"], c["Lq"], device=device)
+            if c["dlse"] else None)
+    scale = 1.0 / math.sqrt(c["D"])
+    vis = visibility(c["mask"], c["Lq"], c["Lk"], c["window"], device)
+    out, lse = lib.forward(q, k, v, mask=c["mask"], scale=scale,
+                           window=c["window"], chip=chip)
+    dq, dk, dv = lib.backward(dout, q, k, v, out, lse, mask=c["mask"],
+                              scale=scale, window=c["window"], chip=chip,
+                              dlse=dlse)
+    torch.cuda.synchronize()
+    ref = gradients(lambda *t: reference(*t, vis, scale), (q, k, v), dout,
+                    dlse)
+    low = gradients(lambda *t: eager(*t, vis, scale), (q, k, v), dout, dlse)
+    errors = []
+    ok = True
+    for name, ours, r, t in zip("qkv", (dq, dk, dv), ref, low):
+        finite = bool(torch.isfinite(ours).all())
+        err, err_torch = rel_error(ours, r), rel_error(t, r)
+        ok = ok and finite and err <= 2 * err_torch + 1e-4
+        errors.append((name, err, err_torch, finite))
+    return ok, errors
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("kernels")
+    parser.add_argument("--cases", type=int, default=200)
+    parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--chip", default="sm_90a")
+    args = parser.parse_args()
+    lib = KernelLibrary(args.kernels)
+    head_dims = sorted({e["spec"]["head_dim"] for e in lib.manifest["kernels"]
+                        if e["spec"].get("kind") == "backward"})
+    seed = args.seed if args.seed is not None else random.randrange(2**31)
+    rng = random.Random(seed)
+    torch.manual_seed(seed)
+    print(f"seed {seed}, head dims {head_dims}")
+    failures = 0
+    for i in range(args.cases):
+        c = random_case(rng, head_dims)
+        ok, errors = run_case(lib, c, args.chip)
+        failures += not ok
+        if not ok or i < 10:
+            shown = " ".join(f"d{n} {e:.2e} (torch {t:.2e}{'' if f else ', NOT FINITE'})"
+                             for n, e, t, f in errors)
+            print(f"{'ok  ' if ok else 'FAIL'} {c}: {shown}")
+    print(f"backward: {args.cases - failures}/{args.cases} cases within "
+          f"bounds (seed {seed})")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
