@@ -7,9 +7,10 @@ strides), runs the forward kernel, then the backward kernels on a random
 dO (and, in half the cases, a random gradient of the lse), and compares dQ,
 dK and dV with the gradients of a float64 reference of the dialect's
 semantics (torch.autograd through reference.reference): each
-||grad - ref|| / ||ref|| must be within 2x the error of the same
-computation in the element type (eager attention in PyTorch, same inputs
-and mask), plus 1e-4 for gradients that are all but zero.
+||grad - ref|| / max(||ref||, 0.01 ||dO||) must be within 2x the error of
+the same computation in the element type (eager attention in PyTorch, same
+inputs and mask), plus 1e-4. (The floor is for gradients that cancel to
+about 0, as dQ and dK do when a row sees a single key.)
 
 Usage: check_backward.py KERNEL_DIR [--cases 200] [--seed S] [--chip sm_90a]
 """
@@ -22,7 +23,7 @@ import sys
 import torch
 
 from kernels import KernelLibrary
-from reference import make, reference, rel_error, visibility
+from reference import make, reference, visibility
 
 MASKS = ["none", "causal", "causal_bottom_right", "sliding_window"]
 LENGTHS = [1, 7, 17, 63, 64, 65, 127, 128, 200, 333, 513, 1000]
@@ -89,9 +90,14 @@ def run_case(lib, c, chip, device="cuda"):
     low = gradients(lambda *t: eager(*t, vis, scale), (q, k, v), dout, dlse)
     errors = []
     ok = True
+    # Gradients that cancel to (nearly) 0, as dQ and dK do over a single
+    # key, are measured against dO's norm instead.
+    floor = 1e-2 * dout.double().norm().item()
     for name, ours, r, t in zip("qkv", (dq, dk, dv), ref, low):
         finite = bool(torch.isfinite(ours).all())
-        err, err_torch = rel_error(ours, r), rel_error(t, r)
+        norm = max(r.norm().item(), floor)
+        err = (ours.double() - r).norm().item() / norm
+        err_torch = (t.double() - r).norm().nan_to_num(math.inf).item() / norm
         ok = ok and finite and err <= 2 * err_torch + 1e-4
         errors.append((name, err, err_torch, finite))
     return ok, errors
