@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
-from kernels import KernelLibrary
+from kernels import KernelLibrary, variant_libraries
 from timing import compiled_flex_attention, time_interleaved
 
 
@@ -31,8 +31,12 @@ def main():
     parser.add_argument("--causal", default="no,yes")
     parser.add_argument("--reps", type=int, default=10)
     parser.add_argument("--chip", default="sm_90a")
+    parser.add_argument("--variant", action="append", default=[],
+                        help="LABEL=DIR: backward kernels to time beside "
+                             "KERNEL_DIR's (their forward is KERNEL_DIR's)")
     args = parser.parse_args()
     lib = KernelLibrary(args.kernels)
+    variants = variant_libraries(args.variant)
     flex = compiled_flex_attention()
     print("| D | L | dtype | causal | ours TFLOP/s | FA2 | cuDNN | Flex | "
           "ours/FA2 | ours/cuDNN | ours/Flex |")
@@ -52,6 +56,10 @@ def main():
                                            chip=args.chip)
                     impls = {"ours": lambda: lib.backward(
                         dout, q, k, v, out, lse, mask=mask, chip=args.chip)}
+                    for label, var in variants.items():
+                        impls[label] = (lambda var=var: var.backward(
+                            dout, q, k, v, out, lse, mask=mask,
+                            chip=args.chip))
                     leaves = [t.clone().requires_grad_() for t in (q, k, v)]
                     for name, backend in (("fa2", SDPBackend.FLASH_ATTENTION),
                                           ("cudnn",
@@ -78,7 +86,9 @@ def main():
                           f"{tf['cudnn']:.0f} | {tf['flex']:.0f} | "
                           f"{tf['ours'] / tf['fa2']:.2f} | "
                           f"{tf['ours'] / tf['cudnn']:.2f} | "
-                          f"{tf['ours'] / tf['flex']:.2f} |", flush=True)
+                          f"{tf['ours'] / tf['flex']:.2f} |" +
+                          "".join(f" {label} {tf[label] / tf['fa2']:.2f}x FA2 |"
+                                  for label in variants), flush=True)
 
 
 if __name__ == "__main__":

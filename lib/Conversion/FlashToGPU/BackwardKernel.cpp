@@ -87,18 +87,24 @@ private:
                                                Fragment(4, f32c(0.0))));
   }
   void copyRows(Value src, Value head, Value row0, Value len, Value dst,
-                int64_t rows);
-  void loadRowStatistics(Value head, Value row0);
+                Value stage, int64_t rows);
+  void copyRowStatistics(Value head, Value row0, Value stage);
+  /// The query head and query tile of step `step` of the CTA's loop, which
+  /// walks the group's heads, and per head the tiles [tileBegin, tileEnd).
+  std::pair<Value, Value> getStepTile(Value step);
+  void prefetchStep(Value step, Value stage);
   /// C[slice][n] += A Bᵀ for the warp's key slices: A rows from `aTile`
-  /// (its keys), B rows from `bTile` (the query tile's rows).
-  void multiplyByRows(Value aTile, Value bTile, Tiles &acc);
+  /// (its keys), B rows from stage `stage` of `bTile` (the query tile's
+  /// rows).
+  void multiplyByRows(Value aTile, Value bTile, Value stage, Tiles &acc);
   /// acc[slice][n] += A B with A the warp's accumulators `a` (keys by
-  /// query rows) and B the [query rows][Dp] tile `bTile`.
-  void multiplyByColumns(const Tiles &a, Value bTile, Tiles &acc);
+  /// query rows) and B stage `stage` of the [query rows][Dp] tile `bTile`.
+  void multiplyByColumns(const Tiles &a, Value bTile, Value stage,
+                         Tiles &acc);
   Tiles maskScores(const Tiles &scores, Value row0);
   void storeScoreGrads(const Tiles &ds);
   void accumulateQueryGrad(Value head, Value row0);
-  SmallVector<Value> visitQueryTile(Value head, Value queryTile,
+  SmallVector<Value> visitQueryTile(Value head, Value queryTile, Value stage,
                                     ValueRange carried);
   void storeKeyRows(Value dst, const Tiles &acc, Value scale);
 
@@ -111,6 +117,7 @@ private:
   Value q, k, v, dO, lse, delta, accum, scaleLog2;
   Value tid, lane, warp, groupRow, groupCol, batch, kvHead;
   Value queryLen, keyLen, keyRow0, warpKey0;
+  Value groupSize, tileBegin, tilesPerHead;
   KeyBand band{MaskKind::None, nullptr};
   // The band relative to the diagonal: a key j is visible to row i when
   // bandLo <= j - i <= bandHi (bandLo null: no lower bound).
@@ -120,45 +127,60 @@ private:
 
 } // namespace
 
+/// Rows [row0, row0 + rows) of src[batch, head] into `dst` (stage `stage`,
+/// when not null).
 void BackwardMainEmitter::copyRows(Value src, Value head, Value row0,
-                                   Value len, Value dst, int64_t rows) {
+                                   Value len, Value dst, Value stage,
+                                   int64_t rows) {
   int64_t chunksPerRow = plan.paddedHeadDim / 8;
   copyTileChunks(*this,
                  {src, batch, head, row0, len, rows, /*inBounds=*/false,
                   spec.headDim, plan.paddedHeadDim},
                  dst, tid, plan.getThreads(), divu(tid, chunksPerRow),
                  remu(tid, chunksPerRow), [&](Value r, Value c) {
-                   return SmallVector<Value>{r, mma.swizzledColumn(r, c)};
+                   SmallVector<Value> indices;
+                   if (stage)
+                     indices.push_back(stage);
+                   indices.append({r, mma.swizzledColumn(r, c)});
+                   return indices;
                  });
 }
 
-/// Rows [row0, row0 + ctaQ) of the lse (in base-2 units, +inf where the
-/// row is past Lq or saw no key) and of delta (0 past Lq) into shared
-/// memory, a thread a row.
-void BackwardMainEmitter::loadRowStatistics(Value head, Value row0) {
+/// Rows [row0, row0 + ctaQ) of the lse and of delta into stage `stage`, a
+/// thread a row, with 4-byte cp.async copies: rows past Lq read as 0 (their
+/// Q and dO rows are zeros too, so they add nothing).
+void BackwardMainEmitter::copyRowStatistics(Value head, Value row0,
+                                            Value stage) {
   Value row = add(row0, tid);
-  double inf = std::numeric_limits<double>::infinity();
   emitIf(cmpi(arith::CmpIPredicate::slt, tid, idx(plan.ctaQ)), {}, [&] {
-    SmallVector<Value> stats = emitIf(
-        cmpi(arith::CmpIPredicate::slt, row, queryLen), TypeRange{f32, f32},
-        [&] {
-          SmallVector<Value, 3> at{batch, head, row};
-          Value l = memref::LoadOp::create(b, loc, lse, at);
-          Value empty = arith::CmpFOp::create(
-              b, loc, arith::CmpFPredicate::OEQ, l, f32c(-inf));
-          Value base2 = fmul(l, f32c(llvm::numbers::log2e));
-          return SmallVector<Value>{select(empty, f32c(inf), base2),
-                                    memref::LoadOp::create(b, loc, delta, at)};
-        },
-        [&] { return SmallVector<Value>{f32c(inf), f32c(0.0)}; });
-    memref::StoreOp::create(b, loc, stats[0], sLse, tid);
-    memref::StoreOp::create(b, loc, stats[1], sDelta, tid);
+    Value valid = cmpi(arith::CmpIPredicate::slt, row, queryLen);
+    Value srcRow = select(valid, row, idx(0));
+    Value count = select(valid, idx(1), idx(0));
+    for (auto [src, dst] : {std::pair(lse, sLse), std::pair(delta, sDelta)})
+      nvgpu::DeviceAsyncCopyOp::create(
+          b, loc, nvgpu::DeviceAsyncTokenType::get(b.getContext()), dst,
+          ValueRange{stage, tid}, src, ValueRange{batch, head, srcRow},
+          b.getIndexAttr(1), count, /*bypassL1=*/nullptr);
     return SmallVector<Value>{};
   }, [] { return SmallVector<Value>{}; });
 }
 
+std::pair<Value, Value> BackwardMainEmitter::getStepTile(Value step) {
+  Value head = add(mul(kvHead, groupSize), divu(step, tilesPerHead));
+  return {head, add(tileBegin, remu(step, tilesPerHead))};
+}
+
+/// Issues the copies of step `step`'s tiles into `stage` and commits them.
+void BackwardMainEmitter::prefetchStep(Value step, Value stage) {
+  auto [head, queryTile] = getStepTile(step);
+  Value row0 = mul(queryTile, plan.ctaQ);
+  copyRows(q, head, row0, queryLen, sQ, stage, plan.ctaQ);
+  copyRows(dO, head, row0, queryLen, sdO, stage, plan.ctaQ);
+  copyRowStatistics(head, row0, stage);
+}
+
 void BackwardMainEmitter::multiplyByRows(Value aTile, Value bTile,
-                                         Tiles &acc) {
+                                         Value stage, Tiles &acc) {
   using Order = WarpMma::BlockOrder;
   for (int64_t ks = 0; ks < headSteps; ++ks) {
     SmallVector<Fragment> a;
@@ -166,7 +188,7 @@ void BackwardMainEmitter::multiplyByRows(Value aTile, Value bTile,
       a.push_back(mma.loadBlock(aTile, {}, add(warpKey0, idx(16 * s)),
                                 idx(2 * ks), Order::RowsFirst, false));
     for (int64_t np = 0; np < plan.ctaQ / 16; ++np) {
-      Fragment bRows = mma.loadBlock(bTile, {}, idx(16 * np), idx(2 * ks),
+      Fragment bRows = mma.loadBlock(bTile, stage, idx(16 * np), idx(2 * ks),
                                      Order::ChunksFirst, false);
       for (int64_t s = 0; s < keySlices; ++s)
         for (int64_t h = 0; h < 2; ++h)
@@ -177,14 +199,14 @@ void BackwardMainEmitter::multiplyByRows(Value aTile, Value bTile,
 }
 
 void BackwardMainEmitter::multiplyByColumns(const Tiles &a, Value bTile,
-                                            Tiles &acc) {
+                                            Value stage, Tiles &acc) {
   for (int64_t kk = 0; kk < plan.ctaQ / 16; ++kk) {
     SmallVector<Fragment> aFrags;
     for (int64_t s = 0; s < keySlices; ++s)
       aFrags.push_back(mma.accumulatorsAsA(a[s][2 * kk], a[s][2 * kk + 1]));
     for (int64_t dp = 0; dp < headSteps; ++dp) {
       Fragment bCols =
-          mma.loadBlock(bTile, {}, idx(16 * kk), idx(2 * dp),
+          mma.loadBlock(bTile, stage, idx(16 * kk), idx(2 * dp),
                         WarpMma::BlockOrder::RowsFirst, /*transpose=*/true);
       for (int64_t s = 0; s < keySlices; ++s)
         for (int64_t h = 0; h < 2; ++h)
@@ -305,6 +327,7 @@ void BackwardMainEmitter::accumulateQueryGrad(Value head, Value row0) {
 /// One query tile of query head `head`: returns the updated dK and dV.
 SmallVector<Value> BackwardMainEmitter::visitQueryTile(Value head,
                                                        Value queryTile,
+                                                       Value stage,
                                                        ValueRange carried) {
   int64_t accTiles = 2 * headSteps;
   int64_t scoreTiles = plan.ctaQ / 8;
@@ -313,16 +336,9 @@ SmallVector<Value> BackwardMainEmitter::visitQueryTile(Value head,
   Tiles dV = unflatten(carried.drop_front(carried.size() / 2), keySlices,
                        accTiles);
   Value row0 = mul(queryTile, plan.ctaQ);
-  copyRows(q, head, row0, queryLen, sQ, plan.ctaQ);
-  copyRows(dO, head, row0, queryLen, sdO, plan.ctaQ);
-  NVVM::CpAsyncCommitGroupOp::create(b, loc);
-  loadRowStatistics(head, row0);
-  NVVM::CpAsyncWaitGroupOp::create(b, loc, 0);
-  gpu::BarrierOp::create(b, loc);
-
   Tiles s = zeros(keySlices, scoreTiles), dP = zeros(keySlices, scoreTiles);
-  multiplyByRows(sK, sQ, s);
-  multiplyByRows(sV, sdO, dP);
+  multiplyByRows(sK, sQ, stage, s);
+  multiplyByRows(sV, sdO, stage, dP);
   if (!band.isEverything()) {
     Value covered = band.coversKeys(
         b, loc, row0, add(row0, idx(plan.ctaQ - 1)), keyRow0,
@@ -334,14 +350,20 @@ SmallVector<Value> BackwardMainEmitter::visitQueryTile(Value head,
     s = unflatten(values, keySlices, scoreTiles);
   }
 
-  // Pᵀ and dSᵀ, with the lse and delta of each column.
+  // Pᵀ and dSᵀ, with the lse and delta of each column. A row that saw no
+  // key (lse = -inf) has every score masked: its P is 0.
   Tiles p = s, dS = s;
+  double inf = std::numeric_limits<double>::infinity();
   for (int64_t n = 0; n < scoreTiles; ++n)
     for (int64_t e = 0; e < 2; ++e) {
       Value col = add(idx(8 * n + e), mul(groupCol, 2));
-      Value rowLse = memref::LoadOp::create(b, loc, sLse, col);
-      Value rowDelta = memref::LoadOp::create(b, loc, sDelta, col);
-      Value negLse = arith::NegFOp::create(b, loc, rowLse);
+      Value rowLse = memref::LoadOp::create(b, loc, sLse, ValueRange{stage, col});
+      Value rowDelta =
+          memref::LoadOp::create(b, loc, sDelta, ValueRange{stage, col});
+      Value empty = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ,
+                                          rowLse, f32c(-inf));
+      Value negLse = select(empty, f32c(-inf),
+                            fmul(rowLse, f32c(-llvm::numbers::log2e)));
       for (int64_t sl = 0; sl < keySlices; ++sl)
         for (int64_t half = 0; half < 2; ++half) {
           int64_t i = 2 * half + e;
@@ -350,12 +372,11 @@ SmallVector<Value> BackwardMainEmitter::visitQueryTile(Value head,
           dS[sl][n][i] = fmul(p[sl][n][i], fsub(dP[sl][n][i], rowDelta));
         }
     }
-  multiplyByColumns(p, sdO, dV);
-  multiplyByColumns(dS, sQ, dK);
+  multiplyByColumns(p, sdO, stage, dV);
+  multiplyByColumns(dS, sQ, stage, dK);
   storeScoreGrads(dS);
   gpu::BarrierOp::create(b, loc);
-  // The next tile's copies overwrite Q and dO, which no warp reads past the
-  // barrier above, and its dS waits for the barrier after them, which every
+  // The next step's dS waits for the barrier at its start, which every
   // warp reaches once done with this dS.
   accumulateQueryGrad(head, row0);
   SmallVector<Value> results = flatten(dK);
@@ -416,7 +437,7 @@ void BackwardMainEmitter::emit(StringRef name) {
   kvHead = gpu::BlockIdOp::create(b, loc, gpu::Dimension::y);
   batch = gpu::BlockIdOp::create(b, loc, gpu::Dimension::z);
   Value queryHeads = memref::DimOp::create(b, loc, q, 1);
-  Value groupSize = divu(queryHeads, memref::DimOp::create(b, loc, k, 1));
+  groupSize = divu(queryHeads, memref::DimOp::create(b, loc, k, 1));
   queryLen = memref::DimOp::create(b, loc, q, 2);
   keyLen = memref::DimOp::create(b, loc, k, 2);
   keyRow0 = mul(keyTile, plan.ctaKV);
@@ -452,53 +473,64 @@ void BackwardMainEmitter::emit(StringRef name) {
   int64_t dp = plan.paddedHeadDim;
   sK = view({plan.ctaKV, dp}, elt, 2 * plan.ctaKV * dp);
   sV = view({plan.ctaKV, dp}, elt, 2 * plan.ctaKV * dp);
-  sQ = view({plan.ctaQ, dp}, elt, 2 * plan.ctaQ * dp);
-  sdO = view({plan.ctaQ, dp}, elt, 2 * plan.ctaQ * dp);
+  int64_t stages = BackwardPlan::kStages;
+  sQ = view({stages, plan.ctaQ, dp}, elt, 2 * stages * plan.ctaQ * dp);
+  sdO = view({stages, plan.ctaQ, dp}, elt, 2 * stages * plan.ctaQ * dp);
   sdS = view({plan.ctaKV, plan.ctaQ}, elt, 2 * plan.ctaKV * plan.ctaQ);
-  sLse = view({plan.ctaQ}, f32, 4 * plan.ctaQ);
-  sDelta = view({plan.ctaQ}, f32, 4 * plan.ctaQ);
+  sLse = view({stages, plan.ctaQ}, f32, 4 * stages * plan.ctaQ);
+  sDelta = view({stages, plan.ctaQ}, f32, 4 * stages * plan.ctaQ);
   assert(offset == plan.getSharedMemoryBytes() && "shared memory plan");
 
-  // K and V once; the first query tile's wait covers them.
-  copyRows(k, kvHead, keyRow0, keyLen, sK, plan.ctaKV);
-  copyRows(v, kvHead, keyRow0, keyLen, sV, plan.ctaKV);
-  NVVM::CpAsyncCommitGroupOp::create(b, loc);
+  // K and V once, with the first step's tiles.
+  copyRows(k, kvHead, keyRow0, keyLen, sK, nullptr, plan.ctaKV);
+  copyRows(v, kvHead, keyRow0, keyLen, sV, nullptr, plan.ctaKV);
 
   Value numQueryTiles =
       arith::CeilDivUIOp::create(b, loc, queryLen, idx(plan.ctaQ));
   Value lastKey = sub(minsi(add(keyRow0, idx(plan.ctaKV)), keyLen), idx(1));
-  auto [tileBegin, tileEnd] = band.getRowTileRange(b, loc, keyRow0, lastKey,
-                                                   numQueryTiles, plan.ctaQ);
+  Value tileEnd;
+  std::tie(tileBegin, tileEnd) = band.getRowTileRange(
+      b, loc, keyRow0, lastKey, numQueryTiles, plan.ctaQ);
+  tilesPerHead = maxsi(sub(tileEnd, tileBegin), idx(0));
+  Value steps = mul(groupSize, tilesPerHead);
+  emitIf(cmpi(arith::CmpIPredicate::sgt, steps, idx(0)), {}, [&] {
+    prefetchStep(idx(0), idx(0));
+    return SmallVector<Value>{};
+  }, [] { return SmallVector<Value>{}; });
+  NVVM::CpAsyncCommitGroupOp::create(b, loc);
 
+  // The loop: step t computes stage t % 2 while the copies of step t + 1
+  // fill the other. The barrier at its start publishes step t's tiles and
+  // tells that every warp is done with step t - 1's, which the prefetch
+  // then overwrites.
   int64_t accTiles = 2 * headSteps;
   SmallVector<Value> init = flatten(zeros(keySlices, accTiles));
   init.append(flatten(zeros(keySlices, accTiles)));
-  auto heads = scf::ForOp::create(b, loc, idx(0), groupSize, idx(1), init);
+  auto loop = scf::ForOp::create(b, loc, idx(0), steps, idx(1), init);
   {
-    OpBuilder::InsertionGuard headGuard(b);
-    Block *headBody = heads.getBody();
-    if (!headBody->empty())
-      headBody->back().erase();
-    b.setInsertionPointToEnd(headBody);
-    Value head = add(mul(kvHead, groupSize), heads.getInductionVar());
-    auto tiles = scf::ForOp::create(b, loc, tileBegin, tileEnd, idx(1),
-                                    heads.getRegionIterArgs());
-    {
-      OpBuilder::InsertionGuard tileGuard(b);
-      Block *body = tiles.getBody();
-      if (!body->empty())
-        body->back().erase();
-      b.setInsertionPointToEnd(body);
-      scf::YieldOp::create(
-          b, loc,
-          visitQueryTile(head, tiles.getInductionVar(),
-                         tiles.getRegionIterArgs()));
-    }
-    scf::YieldOp::create(b, loc, tiles.getResults());
+    OpBuilder::InsertionGuard loopGuard(b);
+    Block *body = loop.getBody();
+    if (!body->empty())
+      body->back().erase();
+    b.setInsertionPointToEnd(body);
+    Value step = loop.getInductionVar();
+    Value stage = remu(step, stages);
+    NVVM::CpAsyncWaitGroupOp::create(b, loc, 0);
+    gpu::BarrierOp::create(b, loc);
+    Value next = add(step, idx(1));
+    emitIf(cmpi(arith::CmpIPredicate::slt, next, steps), {}, [&] {
+      prefetchStep(next, remu(next, stages));
+      return SmallVector<Value>{};
+    }, [] { return SmallVector<Value>{}; });
+    NVVM::CpAsyncCommitGroupOp::create(b, loc);
+    auto [head, queryTile] = getStepTile(step);
+    scf::YieldOp::create(b, loc,
+                         visitQueryTile(head, queryTile, stage,
+                                        loop.getRegionIterArgs()));
   }
   // A CTA whose keys no query row sees has waited for no copy.
   NVVM::CpAsyncWaitGroupOp::create(b, loc, 0);
-  ValueRange results = heads.getResults();
+  ValueRange results = loop.getResults();
   Tiles dK = unflatten(results.take_front(results.size() / 2), keySlices,
                        accTiles);
   Tiles dV = unflatten(results.drop_front(results.size() / 2), keySlices,

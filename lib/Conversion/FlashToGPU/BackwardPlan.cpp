@@ -10,9 +10,11 @@ using namespace mlir;
 using namespace mlir::flash;
 using namespace mlir::flash::detail;
 
-/// Four warps of 16 keys each (64 keys per CTA) over 64-row query tiles:
+/// Eight warps of 16 keys each (128 keys per CTA) over 64-row query tiles:
 /// the dK and dV accumulators of a 16-key slice take D registers per
-/// thread, Sᵀ and dPᵀ another 64, which leaves room up to D = 128.
+/// thread, Sᵀ and dPᵀ another 64, which leaves room up to D = 128. On the
+/// H200 (docs/performance.md) 1.25-1.4x faster than four warps of 64 keys:
+/// each query tile's Q and dO are read and its dQ added once per 128 keys.
 llvm::Expected<BackwardPlan>
 mlir::flash::planBackwardKernel(const KernelSpec &spec) {
   if (llvm::Error err = verifyKernelSpec(spec))
@@ -25,8 +27,8 @@ mlir::flash::planBackwardKernel(const KernelSpec &spec) {
         "backward kernels are generated for head dims up to 128, got %lld",
         static_cast<long long>(spec.headDim));
   BackwardPlan plan;
-  plan.warps = 4;
-  plan.ctaKV = 64;
+  plan.warps = 8;
+  plan.ctaKV = 128;
   plan.ctaQ = 64;
   plan.paddedHeadDim = llvm::alignTo(spec.headDim, 64);
   return plan;

@@ -39,13 +39,18 @@ struct BackwardPlan {
   /// The head dim as laid out in shared memory (a multiple of 64).
   int64_t paddedHeadDim;
 
+  /// Q, dO, the lse and delta are double-buffered: the next query tile's
+  /// copies run while this one is computed.
+  static constexpr int64_t kStages = 2;
+
   int64_t getThreads() const { return 32 * warps; }
   int64_t getKeySlicesPerWarp() const { return ctaKV / (16 * warps); }
-  /// Dynamic shared memory of the main kernel: K and V (ctaKV rows), Q and
-  /// dO (ctaQ rows), dS (ctaKV x ctaQ), and the lse and delta of ctaQ rows.
+  /// Dynamic shared memory of the main kernel: K and V (ctaKV rows), the
+  /// stages of Q and dO (ctaQ rows each), dS (ctaKV x ctaQ), and the
+  /// stages of the lse and delta of ctaQ rows.
   int64_t getSharedMemoryBytes() const {
-    return 2 * (2 * ctaKV + 2 * ctaQ) * paddedHeadDim + 2 * ctaKV * ctaQ +
-           8 * ctaQ;
+    return 2 * (2 * ctaKV + 2 * kStages * ctaQ) * paddedHeadDim +
+           2 * ctaKV * ctaQ + 8 * kStages * ctaQ;
   }
 };
 
