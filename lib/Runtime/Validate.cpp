@@ -354,7 +354,10 @@ int64_t flashrt::sparseSharedMemory(const flashrt_kernel_info &info,
                                     int64_t keyLen, int64_t blockKV) {
   // The kernel stages its row of the layout past its K and V stages: every
   // kernel key tile of the NKV layout blocks and an end marker, and two
-  // bitmaps of the blocks (ForwardKernel.cpp).
+  // bitmaps of the blocks. This is a copy of the compiler's formula,
+  // mlir::flash::getLayoutStaging in
+  // include/flash/Conversion/FlashToGPU/KernelABI.h (the runtime links no
+  // MLIR); test/tools/flash-aot/abi.test checks that the two agree.
   int64_t numBlocks = ceilDiv(keyLen, blockKV);
   int64_t words =
       numBlocks * (blockKV / info.block_kv) + 1 + 2 * ceilDiv(numBlocks, 32);

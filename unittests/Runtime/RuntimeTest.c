@@ -9,6 +9,9 @@
 |*   parse FILE                      parse FILE as manifest text              *|
 |*   select DIR D DTYPE MASK SPARSE CHIP DEVICE_CHIP                          *|
 |*                                   choose a kernel (CHIP: any or sm_XX)     *|
+|*   sparse-smem DIR NAME LK BLOCK_KV                                         *|
+|*                                   the shared memory of a block-sparse      *|
+|*                                   launch of kernel NAME of DIR             *|
 |*   chips                           chip names, parsing and compatibility    *|
 |*   validate                        every check of flashrt_validate_forward  *|
 |*   validate-sparse                 every check the layout adds              *|
@@ -158,6 +161,36 @@ static int runSelect(char **argv) {
   }
   flashrt_library_destroy(lib);
   return 0;
+}
+
+/* The dynamic shared memory of a block-sparse launch of kernel `argv[1]` of
+ * library `argv[0]` with key length `argv[2]` and layout blocks of
+ * `argv[3]` keys: what test/tools/flash-aot/abi.test compares with the
+ * lowering's launch. */
+static int runSparseSharedMemory(char **argv) {
+  flashrt_library *lib = NULL;
+  if (report("library", flashrt_library_open(argv[0], &lib)))
+    return 1;
+  int found = 0;
+  for (size_t i = 0, n = flashrt_library_size(lib); i < n && !found; ++i) {
+    flashrt_kernel_info info;
+    if (flashrt_library_info(lib, i, &info) != FLASHRT_SUCCESS ||
+        strcmp(info.name, argv[1]) != 0)
+      continue;
+    found = 1;
+    int64_t bytes = -1;
+    char what[160];
+    snprintf(what, sizeof(what), "sparse smem %s Lk=%s block_kv=%s", argv[1],
+             argv[2], argv[3]);
+    if (!report(what, flashrt_sparse_shared_memory(
+                          &info, strtoll(argv[2], NULL, 10),
+                          strtoll(argv[3], NULL, 10), &bytes)))
+      printf("  -> %lld\n", (long long)bytes);
+  }
+  if (!found)
+    printf("no kernel %s in %s\n", argv[1], argv[0]);
+  flashrt_library_destroy(lib);
+  return found ? 0 : 1;
 }
 
 static int runChips(void) {
@@ -674,6 +707,8 @@ int main(int argc, char **argv) {
     return runParse(argv[2]);
   if (argc == 9 && strcmp(argv[1], "select") == 0)
     return runSelect(argv + 2);
+  if (argc == 6 && strcmp(argv[1], "sparse-smem") == 0)
+    return runSparseSharedMemory(argv + 2);
   if (argc == 2 && strcmp(argv[1], "chips") == 0)
     return runChips();
   if (argc == 2 && strcmp(argv[1], "validate") == 0)
@@ -689,7 +724,8 @@ int main(int argc, char **argv) {
   if (argc == 8 && strcmp(argv[1], "load") == 0)
     return runLoad(argv + 2);
   fprintf(stderr, "usage: flashrt-test context | library DIR | parse FILE | "
-                  "select DIR D DTYPE MASK SPARSE CHIP DEVICE_CHIP | chips | "
+                  "select DIR D DTYPE MASK SPARSE CHIP DEVICE_CHIP | sparse-smem "
+                  "DIR NAME LK BLOCK_KV | chips | "
                   "validate | validate-sparse | launch DIR | launch-sparse "
                   "DIR | load DIR D DTYPE MASK SPARSE CHIP\n");
   return 2;

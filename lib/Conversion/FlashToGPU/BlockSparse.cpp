@@ -68,20 +68,23 @@ void ForwardKernelEmitter::stageSparseRow(ValueRange layoutArgs, Value smem) {
       readList(layoutArg(kFullKvNumBlocks), layoutArg(kFullKvIndices));
   ListRow partial = readList(layoutArg(kKvNumBlocks), layoutArg(kKvIndices));
 
-  // Shared memory past the K and V stages: the staged tiles (every kernel
-  // tile of the NKV blocks, and the final -1), then the two bitmaps.
+  // Shared memory past the K and V stages (KernelABI.h): the staged tiles
+  // (every kernel tile of the NKV blocks, and the final -1), then the two
+  // bitmaps.
   auto workgroup =
       gpu::AddressSpaceAttr::get(b.getContext(), gpu::AddressSpace::Workgroup);
   auto wordsType =
       MemRefType::get({ShapedType::kDynamic}, i32, nullptr, workgroup);
-  Value capacity = add(mul(numBlocks, tilesPerBlock), idx(1));
-  Value words = arith::CeilDivUIOp::create(b, loc, numBlocks, idx(32));
+  LayoutStaging staging = getLayoutStaging(b, loc, numBlocks, tilesPerBlock);
+  Value capacity = staging.tileWords;
+  Value words = staging.bitmapWords;
   Value base = idx(plan.getSharedMemoryBytes());
   sTiles = memref::ViewOp::create(b, loc, wordsType, smem, base,
                                   ValueRange{capacity});
-  Value bits = memref::ViewOp::create(b, loc, wordsType, smem,
-                                      add(base, mul(capacity, 4)),
-                                      ValueRange{mul(words, 2)});
+  Value bits = memref::ViewOp::create(
+      b, loc, wordsType, smem,
+      add(base, mul(capacity, LayoutStaging::kWordBytes)),
+      ValueRange{mul(words, LayoutStaging::kNumBitmaps)});
 
   // Thread t handles items t, t + threads, ... of `count`.
   auto forEachOfThread = [&](Value count, function_ref<void(Value)> fn) {

@@ -2,6 +2,7 @@
 
 #include "flash/Conversion/FlashToGPU/FlashToGPU.h"
 #include "flash/Conversion/FlashToGPU/ForwardKernel.h"
+#include "flash/Conversion/FlashToGPU/KernelABI.h"
 #include "flash/Conversion/FlashToGPU/KernelPlan.h"
 #include "flash/Conversion/Passes.h"
 #include "flash/Dialect/Flash/IR/FlashOps.h"
@@ -98,24 +99,19 @@ Value appendLayoutArgs(OpBuilder &b, AttentionOp op, const KernelPlan &plan,
                arith::ConstantIntOp::create(b, loc, b.getI64Type(),
                                             blockSizes[1])});
   // The kernel stages the row in shared memory past its K and V stages
-  // (docs/kernel-abi.md): NKV · block_kv / plan.blockKV tiles and an end
-  // marker, and two bitmaps of ceil(NKV / 32) words, NKV = ceil(Lk /
-  // block_kv); 4 bytes each.
+  // (KernelABI.h): NKV = ceil(Lk / block_kv) blocks of block_kv /
+  // plan.blockKV kernel key tiles.
   auto cst = [&](int64_t v) {
     return arith::ConstantIndexOp::create(b, loc, v).getResult();
   };
   Value numBlocks = arith::CeilDivUIOp::create(
       b, loc, b.createOrFold<memref::DimOp>(loc, args[1], 2),
       cst(blockSizes[1]));
-  Value tiles = arith::MulIOp::create(b, loc, numBlocks,
-                                      cst(blockSizes[1] / plan.blockKV));
-  Value bitmaps = arith::MulIOp::create(
-      b, loc, arith::CeilDivUIOp::create(b, loc, numBlocks, cst(32)), cst(2));
-  Value words = arith::AddIOp::create(
-      b, loc, arith::AddIOp::create(b, loc, tiles, bitmaps), cst(1));
-  Value bytes = arith::AddIOp::create(
-      b, loc, arith::MulIOp::create(b, loc, words, cst(4)),
-      cst(plan.getSharedMemoryBytes()));
+  Value staging = getLayoutStaging(b, loc, numBlocks,
+                                   cst(blockSizes[1] / plan.blockKV))
+                      .getBytes(b, loc);
+  Value bytes = arith::AddIOp::create(b, loc, staging,
+                                      cst(plan.getSharedMemoryBytes()));
   return arith::IndexCastOp::create(b, loc, b.getI32Type(), bytes);
 }
 

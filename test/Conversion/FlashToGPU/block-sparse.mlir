@@ -84,10 +84,10 @@ func.func @causal_full_and_partial(
 // SMEM:         %[[LK:.*]] = tensor.dim %arg1, %c2 : tensor<?x4x?x128xbf16>
 // SMEM:         %[[NKV:.*]] = arith.ceildivui %[[LK]], %c128 : index
 // SMEM:         %[[TILES:.*]] = arith.muli %[[NKV]], %c4 : index
+// SMEM:         %[[LISTED:.*]] = arith.addi %[[TILES]], %c1 : index
 // SMEM:         %[[W:.*]] = arith.ceildivui %[[NKV]], %c32 : index
 // SMEM:         %[[BITS:.*]] = arith.muli %[[W]], %c2 : index
-// SMEM:         %[[SUM:.*]] = arith.addi %[[TILES]], %[[BITS]] : index
-// SMEM:         %[[WORDS:.*]] = arith.addi %[[SUM]], %c1 : index
+// SMEM:         %[[WORDS:.*]] = arith.addi %[[LISTED]], %[[BITS]] : index
 // SMEM:         %[[BYTES:.*]] = arith.muli %[[WORDS]], %c4 : index
 // SMEM:         %[[TOTAL:.*]] = arith.addi %[[BYTES]], %c65536 : index
 // SMEM:         %[[SMEM:.*]] = arith.index_cast %[[TOTAL]] : index to i32

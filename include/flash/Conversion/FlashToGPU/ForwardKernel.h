@@ -16,10 +16,9 @@ namespace mlir::flash {
 /// window's left and right extents. A block-sparse kernel then takes
 /// kv_num_blocks, kv_indices, full_kv_num_blocks and full_kv_indices (i32
 /// strided memrefs of ranks 3, 4, 3, 4) and the layout's block_q and
-/// block_kv (i64). It needs 4 · (NKV · block_kv / plan.blockKV + 1 + 2 ·
-/// ceil(NKV / 32)) bytes of dynamic shared memory beyond
-/// plan.getSharedMemoryBytes(), NKV = ceil(Lk / block_kv), to stage its row
-/// of the layout.
+/// block_kv (i64). It stages its row of the layout in dynamic shared memory
+/// beyond plan.getSharedMemoryBytes(), as getLayoutStaging (KernelABI.h)
+/// lays it out.
 gpu::GPUFuncOp buildForwardKernel(OpBuilder &builder, Location loc,
                                   const KernelSpec &spec,
                                   const KernelPlan &plan);

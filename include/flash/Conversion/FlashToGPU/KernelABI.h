@@ -8,11 +8,18 @@
 // every manifest it opens; test/tools/flash-aot/abi.test opens a library
 // described from this one there.
 //
+// The shared memory in which a block-sparse kernel stages its row of the
+// layout is part of the ABI too: the launch passes it. It is written once,
+// getLayoutStaging, for the kernel (which lays the row out in it) and the
+// launch (which sizes it); the runtime's copy is sparseSharedMemory
+// (lib/Runtime/Validate.cpp), which abi.test compares with it.
+//
 //===----------------------------------------------------------------------===//
 
 #ifndef FLASH_CONVERSION_FLASHTOGPU_KERNELABI_H
 #define FLASH_CONVERSION_FLASHTOGPU_KERNELABI_H
 
+#include "mlir/IR/Builders.h"
 #include "llvm/ADT/ArrayRef.h"
 
 #include <string>
@@ -123,6 +130,34 @@ inline std::string describeKernelParam(const KernelParam &param) {
   return std::string(kinds[static_cast<unsigned>(param.kind)]) + ":" +
          param.name;
 }
+
+/// Where a block-sparse kernel stages its CTA's row of the layout, past the
+/// dense part of its dynamic shared memory (KernelPlan::getSharedMemoryBytes),
+/// in 4-byte words: first the staged tiles, every kernel key tile of the
+/// row's NKV layout blocks and an end marker; then two bitmaps of the blocks
+/// (full, partial), one bit a block. The runtime's copy of the size is
+/// sparseSharedMemory in lib/Runtime/Validate.cpp (it links no MLIR);
+/// test/tools/flash-aot/abi.test checks that the two agree.
+struct LayoutStaging {
+  static constexpr int64_t kWordBytes = 4;
+  static constexpr int64_t kBlocksPerBitmapWord = 32;
+  static constexpr int64_t kNumBitmaps = 2;
+
+  /// NKV · tilesPerBlock + 1: the staged tiles and the end marker (index).
+  Value tileWords;
+  /// ceil(NKV / 32): the words of each bitmap (index).
+  Value bitmapWords;
+
+  /// The bytes of the whole staging (index): 4 · (tileWords + 2 ·
+  /// bitmapWords).
+  Value getBytes(OpBuilder &b, Location loc) const;
+};
+
+/// The staging of a layout row of `numKeyBlocks` (NKV) blocks of
+/// `tilesPerBlock` kernel key tiles each (layout block_kv / plan cta_kv);
+/// both are index values.
+LayoutStaging getLayoutStaging(OpBuilder &b, Location loc, Value numKeyBlocks,
+                               Value tilesPerBlock);
 
 } // namespace mlir::flash
 
