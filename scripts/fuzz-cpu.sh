@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Differential fuzzing of the CPU lowerings: draws CASES random flash.attention
 # (+ flash.attention_grad) cases and checks each through both CPU lowerings,
-#   tiled:       flash-opt --flash-to-cpu=block-q=.. block-kv=..
+#   tiled:       flash-opt --flash-to-cpu=tile-q=.. tile-kv=..
 #   decomposed:  flash-opt --flash-decompose-attention --flash-to-cpu=..
 # against an independent float64 numpy reference (test/lib/attention_exec.py
 # --random; check-flash runs 20 such cases in

@@ -14,7 +14,7 @@ LogicalResult mlir::flash::verifyFlashToCPUOptions(
     const FlashToCPUOptions &options,
     function_ref<LogicalResult(const Twine &)> emitError) {
   for (const FlashToCPUOptions::Option<int64_t> *option :
-       {&options.blockQ, &options.blockKV}) {
+       {&options.tileQ, &options.tileKV}) {
     int64_t size = option->getValue();
     if (!isValidTileSize(size))
       return emitError(
@@ -31,7 +31,7 @@ void mlir::flash::buildFlashToCPUPipeline(OpPassManager &pm,
   std::string pipeline = llvm::formatv(
       "func.func(tosa-to-linalg-named,tosa-to-linalg,tosa-to-arith,"
       "tosa-to-tensor),"
-      "flash-tile-attention{{block-q={0} block-kv={1}},"
+      "flash-tile-attention{{tile-q={0} tile-kv={1}},"
       "flash-decompose-attention,flash-decompose-aggregates,"
       "canonicalize,cse,"
       "func.func(convert-elementwise-to-linalg),"
@@ -43,7 +43,7 @@ void mlir::flash::buildFlashToCPUPipeline(OpPassManager &pm,
       "expand-strided-metadata,lower-affine,convert-scf-to-cf,"
       "convert-math-to-llvm,convert-math-to-libm,"
       "convert-to-llvm,reconcile-unrealized-casts",
-      options.blockQ.getValue(), options.blockKV.getValue());
+      options.tileQ.getValue(), options.tileKV.getValue());
   addBuiltinPipeline(pm, pipeline, "flash-to-cpu");
 }
 

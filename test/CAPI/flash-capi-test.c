@@ -181,7 +181,7 @@ int main(void) {
   mlirRegisterAllPasses();
   module = parse(ctx, kAttention);
   status = runPipeline(ctx, module,
-                       "builtin.module(flash-to-cpu{block-q=4 block-kv=4})");
+                       "builtin.module(flash-to-cpu{tile-q=4 tile-kv=4})");
   printf("status: %d\n", status);
   if (status != 0)
     return EXIT_FAILURE;
@@ -197,15 +197,15 @@ int main(void) {
   printf("parsed: %d\n", !mlirModuleIsNull(module));
 
   // CHECK-LABEL: -- bad pipeline option
-  // CHECK: for the --block-q option: 'oops' value invalid
+  // CHECK: for the --tile-q option: 'oops' value invalid
   // CHECK: pipeline error:
-  // CHECK-NEXT: failed to add `flash-tile-attention` with options `block-q=oops`
+  // CHECK-NEXT: failed to add `flash-tile-attention` with options `tile-q=oops`
   // CHECK: status: 1
   printf("-- bad pipeline option\n");
   module = parse(ctx, kAttention);
   printf("status: %d\n",
          runPipeline(ctx, module,
-                     "builtin.module(flash-tile-attention{block-q=oops})"));
+                     "builtin.module(flash-tile-attention{tile-q=oops})"));
   mlirModuleDestroy(module);
 
   // CHECK-LABEL: -- nested module pipeline

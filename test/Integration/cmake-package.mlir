@@ -20,7 +20,7 @@
 //
 // The installed flash-opt and FlashPlugin run from the prefix (their RPATH
 // reaches libMLIR.so).
-// RUN: %t/prefix/bin/flash-opt %s --flash-tile-attention="block-q=4 block-kv=4" \
+// RUN: %t/prefix/bin/flash-opt %s --flash-tile-attention="tile-q=4 tile-kv=4" \
 // RUN:   | FileCheck %s --check-prefix=TILE
 // RUN: %if flash-plugin %{ mlir-opt --load-dialect-plugin=%t/prefix/lib/FlashPlugin.so \
 // RUN:   --load-pass-plugin=%t/prefix/lib/FlashPlugin.so \

@@ -2,7 +2,7 @@
 // ops (tosa, linalg.softmax, linalg.generic) to the LLVM dialect, and the
 // result runs under mlir-runner.
 // RUN: flash-opt %s --flash-to-cpu | FileCheck %s --check-prefix=LOWERED
-// RUN: flash-opt %s --flash-to-cpu="block-q=2 block-kv=2" | \
+// RUN: flash-opt %s --flash-to-cpu="tile-q=2 tile-kv=2" | \
 // RUN:   mlir-runner -e main -entry-point-result=void \
 // RUN:     -shared-libs=%mlir_lib_dir/libmlir_runner_utils.so,%mlir_lib_dir/libmlir_c_runner_utils.so | \
 // RUN:   FileCheck %s

@@ -11,11 +11,11 @@
 // RUN:   | FileCheck %s --check-prefix=DECOMPOSE
 // RUN: mlir-opt --load-dialect-plugin=%flash_plugin \
 // RUN:   --load-pass-plugin=%flash_plugin \
-// RUN:   --pass-pipeline='builtin.module(flash-tile-attention{block-q=4 block-kv=4})' %s \
+// RUN:   --pass-pipeline='builtin.module(flash-tile-attention{tile-q=4 tile-kv=4})' %s \
 // RUN:   | FileCheck %s --check-prefix=TILE
 // RUN: mlir-opt --load-dialect-plugin=%flash_plugin \
 // RUN:   --load-pass-plugin=%flash_plugin \
-// RUN:   --pass-pipeline='builtin.module(flash-to-cpu{block-q=4 block-kv=4})' %s \
+// RUN:   --pass-pipeline='builtin.module(flash-to-cpu{tile-q=4 tile-kv=4})' %s \
 // RUN:   | FileCheck %s --check-prefix=CPU
 // Nested under func.func, the pipeline is refused with a message (issue 25;
 // it used to abort in report_fatal_error).

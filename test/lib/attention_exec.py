@@ -64,10 +64,10 @@ def case(name, **kw):
     """A spec. Beyond the shapes and attributes of the op: mask_shape is the
     mask operand's (broadcast) shape, mask_dtype an additive mask's element
     type (default: dtype), hidden_mask_rows the fraction of mask rows hiding
-    every key; sparse = (block_q, block_kv, density) with, for named cases,
-    full_tiles and empty_query_tile, and for generated ones csr (see
-    draw_layout); masked_score is the forward op's finite fill (no grad
-    then); tiles are the CPU pipeline's (block-q, block-kv)."""
+    every key; sparse = (the layout's block_q, block_kv, density) with, for
+    named cases, full_tiles and empty_query_tile, and for generated ones csr
+    (see draw_layout); masked_score is the forward op's finite fill (no grad
+    then); tiles are the CPU pipeline's (tile-q, tile-kv)."""
     spec = dict(name=name, dtype="f32", B=1, Hq=1, Hkv=1, Lq=16, Lk=16, D=16,
                 Dv=None, kind="none", window=None, softcap=None, scale=None,
                 mask=None, mask_shape=None, sparse=None, full_tiles=False,
@@ -177,7 +177,7 @@ def ceil_div(a, b):
 # of 0 and near INT64_MAX, hostile CSR lists). The inputs are drawn later from
 # the case's own seed, so that a spec and a seed replay one case.
 
-# CPU tile sizes (--flash-to-cpu=block-q=.. block-kv=..), shared by the cases
+# CPU tile sizes (--flash-to-cpu=tile-q=.. tile-kv=..), shared by the cases
 # of one module, and drawn independently of the layouts' block sizes.
 CPU_TILE_SIZES = [1, 3, 4, 5, 8, 13, 16, 32, 64]
 LAYOUT_BLOCK_SIZES = [1, 2, 3, 4, 5, 7, 8, 12, 16, 32]
@@ -775,7 +775,7 @@ def parse_printed(stdout):
 
 def run_pipeline(args, module_path, pre_passes, tiles):
     opt = [args.flash_opt, module_path] + pre_passes + [
-        f"--flash-to-cpu=block-q={tiles[0]} block-kv={tiles[1]}"]
+        f"--flash-to-cpu=tile-q={tiles[0]} tile-kv={tiles[1]}"]
     lowered = run_tool(opt)
     libs = ",".join(os.path.join(args.mlir_lib_dir, lib) for lib in
                     ("libmlir_runner_utils.so", "libmlir_c_runner_utils.so"))

@@ -13,16 +13,16 @@ class OpPassManager;
 namespace mlir::flash {
 
 struct FlashToCPUOptions : PassPipelineOptions<FlashToCPUOptions> {
-  PassOptions::Option<int64_t> blockQ{
-      *this, "block-q", llvm::cl::desc("Rows of a query tile, in [1, 2^20]"),
+  PassOptions::Option<int64_t> tileQ{
+      *this, "tile-q", llvm::cl::desc("Rows of a query tile, in [1, 2^20]"),
       llvm::cl::init(64)};
-  PassOptions::Option<int64_t> blockKV{
-      *this, "block-kv",
+  PassOptions::Option<int64_t> tileKV{
+      *this, "tile-kv",
       llvm::cl::desc("Rows of a key/value tile, in [1, 2^20]"),
       llvm::cl::init(64)};
 };
 
-/// Checks `options` before buildFlashToCPUPipeline: block-q and block-kv
+/// Checks `options` before buildFlashToCPUPipeline: tile-q and tile-kv
 /// must be in [1, kMaxTileSize] (flash-tile-attention's range). Reports the
 /// first violation through `emitError` and returns its result.
 LogicalResult

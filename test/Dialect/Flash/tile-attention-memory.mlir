@@ -1,7 +1,7 @@
 // The memory claim of the IO-aware form: after tiling, no value of size
 // Lq x Lk (here 96 x 80) exists in the forward or the backward, only
 // 16 x 16 tiles and per-row vectors.
-// RUN: flash-opt %s --flash-tile-attention="block-q=16 block-kv=16" | FileCheck %s
+// RUN: flash-opt %s --flash-tile-attention="tile-q=16 tile-kv=16" | FileCheck %s
 // RUN: flash-opt %s --flash-decompose-attention | FileCheck %s --check-prefix=NAIVE
 
 // CHECK-NOT: flash.attention

@@ -1,5 +1,5 @@
 // The structure of the tiled online-softmax form.
-// RUN: flash-opt %s -split-input-file --flash-tile-attention="block-q=16 block-kv=16" --canonicalize --cse | FileCheck %s
+// RUN: flash-opt %s -split-input-file --flash-tile-attention="tile-q=16 tile-kv=16" --canonicalize --cse | FileCheck %s
 
 // Causal: the key loop ends at the band's last tile, and only tiles the
 // diagonal crosses apply the element mask. Exponentials are base 2.

@@ -53,7 +53,7 @@ std::pair<Value, Value> KeyBand::getKeys(OpBuilder &b, Location loc,
 std::pair<Value, Value> KeyBand::getTileRange(OpBuilder &b, Location loc,
                                               Value firstRow, Value lastRow,
                                               Value numKeyTiles,
-                                              int64_t blockKV) const {
+                                              int64_t tileKV) const {
   Value zero = arith::ConstantIndexOp::create(b, loc, 0);
   if (isEverything())
     return {zero, numKeyTiles};
@@ -61,7 +61,7 @@ std::pair<Value, Value> KeyBand::getTileRange(OpBuilder &b, Location loc,
     return arith::MinSIOp::create(
         b, loc, arith::MaxSIOp::create(b, loc, tile, zero), numKeyTiles);
   };
-  Value block = arith::ConstantIndexOp::create(b, loc, blockKV);
+  Value block = arith::ConstantIndexOp::create(b, loc, tileKV);
   Value end = clamp(arith::AddIOp::create(
       b, loc,
       arith::FloorDivSIOp::create(b, loc, getLastKey(b, loc, lastRow), block),

@@ -75,7 +75,7 @@ struct QueryTileContext {
   TileSpan rows;
   Value queryTile; // [bq, D]
   OpFoldResult keyLen;
-  int64_t blockKV;
+  int64_t tileKV;
 };
 
 /// One step of the online softmax: folds key/value tile `keyTile` into the
@@ -83,7 +83,7 @@ struct QueryTileContext {
 SoftmaxState foldKeyTile(OpBuilder &b, Location loc,
                          const QueryTileContext &ctx, Value keyTile,
                          bool applyElementMask, const SoftmaxState &state) {
-  TileSpan cols = getTileSpan(b, loc, keyTile, ctx.keyLen, ctx.blockKV);
+  TileSpan cols = getTileSpan(b, loc, keyTile, ctx.keyLen, ctx.tileKV);
   Value kTile = loadTile(b, loc, ctx.key, ctx.batch, ctx.kvHead, cols);
   Value vTile =
       loadTile(b, loc, ctx.value, ctx.batch, ctx.kvHead, cols);
@@ -196,8 +196,8 @@ SoftmaxState foldLiveTiles(OpBuilder &b, Location loc,
 }
 
 struct TileAttentionOp : OpRewritePattern<AttentionOp> {
-  TileAttentionOp(MLIRContext *ctx, int64_t blockQ, int64_t blockKV)
-      : OpRewritePattern(ctx), blockQ(blockQ), blockKV(blockKV) {}
+  TileAttentionOp(MLIRContext *ctx, int64_t tileQ, int64_t tileKV)
+      : OpRewritePattern(ctx), tileQ(tileQ), tileKV(tileKV) {}
 
   LogicalResult matchAndRewrite(AttentionOp op,
                                 PatternRewriter &rewriter) const override {
@@ -210,13 +210,13 @@ struct TileAttentionOp : OpRewritePattern<AttentionOp> {
       transform.outputScale = llvm::numbers::log2e;
 
     TiledExtents e = getTiledExtents(rewriter, loc, q, k, v,
-                                     op.getBlockSizes(), blockQ, blockKV);
+                                     op.getBlockSizes(), tileQ, tileKV);
     SmallVector<OpFoldResult> &qDims = e.queryDims;
     OpFoldResult queryLen = e.queryLen, keyLen = e.keyLen,
                  valueDim = e.valueDims[3];
     Value groups = e.groups;
     Value numQueryTiles = e.numQueryTiles, numKeyTiles = e.numKeyTiles;
-    int64_t blockQ = e.blockQ, blockKV = e.blockKV;
+    int64_t tileQ = e.tileQ, tileKV = e.tileKV;
 
     SmallVector<OpFoldResult> outDims(qDims.begin(), qDims.begin() + 3);
     SmallVector<Value> inits;
@@ -247,17 +247,17 @@ struct TileAttentionOp : OpRewritePattern<AttentionOp> {
           ctx.head = ivs[1];
           ctx.kvHead = arith::DivUIOp::create(b, l, ivs[1], groups);
           ctx.band = band;
-          ctx.rows = getTileSpan(b, l, ivs[2], queryLen, blockQ);
+          ctx.rows = getTileSpan(b, l, ivs[2], queryLen, tileQ);
           ctx.queryTile = loadTile(b, l, q, ctx.batch, ctx.head, ctx.rows);
           ctx.keyLen = keyLen;
-          ctx.blockKV = blockKV;
+          ctx.tileKV = tileKV;
 
           SoftmaxState state;
-          state.rowMax = buildFilled(b, l, {b.getIndexAttr(blockQ)}, f32,
+          state.rowMax = buildFilled(b, l, {b.getIndexAttr(tileQ)}, f32,
                                      floatConstant(b, l, f32, kNegInf));
-          state.rowSum = buildFilled(b, l, {b.getIndexAttr(blockQ)}, f32,
+          state.rowSum = buildFilled(b, l, {b.getIndexAttr(tileQ)}, f32,
                                      floatConstant(b, l, f32, 0.0));
-          state.acc = buildFilled(b, l, {b.getIndexAttr(blockQ), valueDim},
+          state.acc = buildFilled(b, l, {b.getIndexAttr(tileQ), valueDim},
                                   f32, floatConstant(b, l, f32, 0.0));
           bool hasMaskOperand = static_cast<bool>(op.getMask());
           if (tileStates) {
@@ -273,7 +273,7 @@ struct TileAttentionOp : OpRewritePattern<AttentionOp> {
                 transform.hiddenKeysCount()
                     ? std::pair<Value, Value>(zero, numKeyTiles)
                     : getKeyTileBand(b, l, band, ctx.rows, numKeyTiles,
-                                     blockKV);
+                                     tileKV);
             auto loop = scf::ForOp::create(
                 b, l, begin, end, one, state.values(),
                 [&](OpBuilder &lb, Location ll, Value kt, ValueRange args) {
@@ -282,7 +282,7 @@ struct TileAttentionOp : OpRewritePattern<AttentionOp> {
                     s = foldKeyTile(lb, ll, ctx, kt,
                                     transform.hasElementMask(hasMaskOperand), s);
                   } else {
-                    TileSpan cols = getTileSpan(lb, ll, kt, keyLen, blockKV);
+                    TileSpan cols = getTileSpan(lb, ll, kt, keyLen, tileKV);
                     Value full =
                         isTileFullyVisible(lb, ll, band, ctx.rows, cols);
                     s = foldKeyTileMaybeMasked(lb, ll, ctx, kt, full, s);
@@ -335,7 +335,7 @@ struct TileAttentionOp : OpRewritePattern<AttentionOp> {
     return success();
   }
 
-  int64_t blockQ, blockKV;
+  int64_t tileQ, tileKV;
 };
 
 struct FlashTileAttentionPass
@@ -350,12 +350,12 @@ struct FlashTileAttentionPass
              << "flash-tile-attention: " << name << " must be in [1, "
              << kMaxTileSize << "], got " << size;
     };
-    if (failed(checkTileSize("block-q", blockQ)) ||
-        failed(checkTileSize("block-kv", blockKV)))
+    if (failed(checkTileSize("tile-q", tileQ)) ||
+        failed(checkTileSize("tile-kv", tileKV)))
       return signalPassFailure();
     RewritePatternSet patterns(&getContext());
-    patterns.add<TileAttentionOp>(&getContext(), blockQ, blockKV);
-    populateTileAttentionGradPatterns(patterns, blockQ, blockKV);
+    patterns.add<TileAttentionOp>(&getContext(), tileQ, tileKV);
+    populateTileAttentionGradPatterns(patterns, tileQ, tileKV);
     // The rewrite creates no new flash ops: one walk suffices, and folding
     // is left to later canonicalization.
     GreedyRewriteConfig config;

@@ -45,8 +45,8 @@ Value castTensor(OpBuilder &b, Location loc, Value t, Type elt) {
 }
 
 struct TileAttentionGradOp : OpRewritePattern<AttentionGradOp> {
-  TileAttentionGradOp(MLIRContext *ctx, int64_t blockQ, int64_t blockKV)
-      : OpRewritePattern(ctx), blockQ(blockQ), blockKV(blockKV) {}
+  TileAttentionGradOp(MLIRContext *ctx, int64_t tileQ, int64_t tileKV)
+      : OpRewritePattern(ctx), tileQ(tileQ), tileKV(tileKV) {}
 
   LogicalResult matchAndRewrite(AttentionGradOp op,
                                 PatternRewriter &rewriter) const override {
@@ -59,13 +59,13 @@ struct TileAttentionGradOp : OpRewritePattern<AttentionGradOp> {
     bool applyElementMask = transform.hasElementMask(hasMaskOperand);
 
     TiledExtents e = getTiledExtents(rewriter, loc, q, k, v,
-                                     op.getBlockSizes(), blockQ, blockKV);
+                                     op.getBlockSizes(), tileQ, tileKV);
     SmallVector<OpFoldResult> &qDims = e.queryDims, &kDims = e.keyDims,
                               &vDims = e.valueDims;
     OpFoldResult queryLen = e.queryLen, keyLen = e.keyLen;
     Value groups = e.groups;
     Value numQueryTiles = e.numQueryTiles, numKeyTiles = e.numKeyTiles;
-    int64_t blockQ = e.blockQ, blockKV = e.blockKV;
+    int64_t tileQ = e.tileQ, tileKV = e.tileKV;
     Value zeroF = floatConstant(rewriter, loc, f32, 0.0);
 
     // D = rowsum(dO ∘ O), [B, Hq, Lq]: linear in L, computed up front.
@@ -100,13 +100,13 @@ struct TileAttentionGradOp : OpRewritePattern<AttentionGradOp> {
         [&](OpBuilder &b, Location l, ValueRange ivs,
             ValueRange acc) -> scf::ValueVector {
           Value batch = ivs[0], kvHead = ivs[1], keyTile = ivs[2];
-          TileSpan cols = getTileSpan(b, l, keyTile, keyLen, blockKV);
+          TileSpan cols = getTileSpan(b, l, keyTile, keyLen, tileKV);
           Value kTile = loadTile(b, l, k, batch, kvHead, cols);
           Value vTile = loadTile(b, l, v, batch, kvHead, cols);
           Value dKAcc = buildFilled(
-              b, l, {b.getIndexAttr(blockKV), kDims[3]}, f32, zeroF);
+              b, l, {b.getIndexAttr(tileKV), kDims[3]}, f32, zeroF);
           Value dVAcc = buildFilled(
-              b, l, {b.getIndexAttr(blockKV), vDims[3]}, f32, zeroF);
+              b, l, {b.getIndexAttr(tileKV), vDims[3]}, f32, zeroF);
 
           scf::LoopNest inner = scf::buildLoopNest(
               b, l, {zero, zero}, {groups, numQueryTiles}, {one, one},
@@ -116,7 +116,7 @@ struct TileAttentionGradOp : OpRewritePattern<AttentionGradOp> {
                 Value head = arith::AddIOp::create(
                     ib, il, arith::MulIOp::create(ib, il, kvHead, groups),
                     jvs[0]);
-                TileSpan rows = getTileSpan(ib, il, jvs[1], queryLen, blockQ);
+                TileSpan rows = getTileSpan(ib, il, jvs[1], queryLen, tileQ);
                 // Skip tiles that no visible key reaches.
                 Value state, live;
                 if (tileStates) {
@@ -130,7 +130,7 @@ struct TileAttentionGradOp : OpRewritePattern<AttentionGradOp> {
                       arith::ConstantIntOp::create(ib, il, ib.getI8Type(), 0));
                 } else {
                   auto [begin, end] = getKeyTileBand(ib, il, band, rows,
-                                                     numKeyTiles, blockKV);
+                                                     numKeyTiles, tileKV);
                   live = arith::AndIOp::create(
                       ib, il,
                       arith::CmpIOp::create(ib, il, arith::CmpIPredicate::sge,
@@ -240,13 +240,13 @@ struct TileAttentionGradOp : OpRewritePattern<AttentionGradOp> {
     return {dQ, dKAcc, dVAcc};
   }
 
-  int64_t blockQ, blockKV;
+  int64_t tileQ, tileKV;
 };
 
 } // namespace
 
 void mlir::flash::populateTileAttentionGradPatterns(RewritePatternSet &patterns,
-                                                    int64_t blockQ,
-                                                    int64_t blockKV) {
-  patterns.add<TileAttentionGradOp>(patterns.getContext(), blockQ, blockKV);
+                                                    int64_t tileQ,
+                                                    int64_t tileKV) {
+  patterns.add<TileAttentionGradOp>(patterns.getContext(), tileQ, tileKV);
 }

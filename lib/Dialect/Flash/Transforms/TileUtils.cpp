@@ -17,8 +17,8 @@ Value mlir::flash::toIndex(OpBuilder &b, Location loc, OpFoldResult v) {
 
 TiledExtents mlir::flash::getTiledExtents(
     OpBuilder &b, Location loc, Value query, Value key, Value value,
-    std::optional<ArrayRef<int64_t>> layoutBlockSizes, int64_t blockQ,
-    int64_t blockKV) {
+    std::optional<ArrayRef<int64_t>> layoutBlockSizes, int64_t tileQ,
+    int64_t tileKV) {
   TiledExtents e;
   e.queryDims = getDims(b, loc, query);
   e.keyDims = getDims(b, loc, key);
@@ -29,15 +29,15 @@ TiledExtents mlir::flash::getTiledExtents(
                                     toIndex(b, loc, e.keyDims[1]));
   e.offset = arith::SubIOp::create(b, loc, toIndex(b, loc, e.keyLen),
                                    toIndex(b, loc, e.queryLen));
-  e.blockQ = layoutBlockSizes ? (*layoutBlockSizes)[0] : blockQ;
-  e.blockKV = layoutBlockSizes ? (*layoutBlockSizes)[1] : blockKV;
+  e.tileQ = layoutBlockSizes ? (*layoutBlockSizes)[0] : tileQ;
+  e.tileKV = layoutBlockSizes ? (*layoutBlockSizes)[1] : tileKV;
   auto ceilDiv = [&](OpFoldResult len, int64_t block) -> Value {
     return arith::CeilDivUIOp::create(
         b, loc, toIndex(b, loc, len),
         arith::ConstantIndexOp::create(b, loc, block));
   };
-  e.numQueryTiles = ceilDiv(e.queryLen, e.blockQ);
-  e.numKeyTiles = ceilDiv(e.keyLen, e.blockKV);
+  e.numQueryTiles = ceilDiv(e.queryLen, e.tileQ);
+  e.numKeyTiles = ceilDiv(e.keyLen, e.tileKV);
   return e;
 }
 
@@ -274,11 +274,11 @@ std::pair<Value, Value> mlir::flash::getKeyTileBand(OpBuilder &b, Location loc,
                                                     const KeyBand &band,
                                                     const TileSpan &rows,
                                                     Value numKeyTiles,
-                                                    int64_t blockKV) {
+                                                    int64_t tileKV) {
   if (band.isEverything())
     return {arith::ConstantIndexOp::create(b, loc, 0), numKeyTiles};
   return band.getTileRange(b, loc, rows.start, lastOf(b, loc, rows),
-                           numKeyTiles, blockKV);
+                           numKeyTiles, tileKV);
 }
 
 Value mlir::flash::isTileFullyVisible(OpBuilder &b, Location loc,

@@ -29,17 +29,17 @@ struct TiledExtents {
   OpFoldResult queryLen, keyLen;
   Value groups;        // Hq / Hkv
   Value offset;        // Lk - Lq
-  int64_t blockQ, blockKV;
+  int64_t tileQ, tileKV;
   Value numQueryTiles, numKeyTiles;
 };
 
 /// Reads the extents of (query, key, value). The tile sizes are those of the
 /// op's block-sparse layout when it has one (`layoutBlockSizes`), else
-/// `blockQ` and `blockKV`.
+/// `tileQ` and `tileKV`.
 TiledExtents getTiledExtents(OpBuilder &b, Location loc, Value query,
                              Value key, Value value,
                              std::optional<ArrayRef<int64_t>> layoutBlockSizes,
-                             int64_t blockQ, int64_t blockKV);
+                             int64_t tileQ, int64_t tileKV);
 
 /// The span of tile `tile` of a length-`length` axis cut into `tileSize`
 /// rows. The size folds to a constant when the length is a static multiple
@@ -118,7 +118,7 @@ KeyBand getKeyBand(OpBuilder &b, Location loc, const ScoreTransform &transform,
 std::pair<Value, Value> getKeyTileBand(OpBuilder &b, Location loc,
                                        const KeyBand &band,
                                        const TileSpan &rows, Value numKeyTiles,
-                                       int64_t blockKV);
+                                       int64_t tileKV);
 
 /// Whether every key of `cols` is visible to every query of `rows` under the
 /// structural mask (an i1): such a tile needs no element mask.

@@ -58,12 +58,12 @@ public:
   std::pair<Value, Value> getKeys(OpBuilder &b, Location loc,
                                   Value row) const;
 
-  /// The key tiles of `blockKV` keys, within [0, numKeyTiles), that hold a
+  /// The key tiles of `tileKV` keys, within [0, numKeyTiles), that hold a
   /// key visible to some row of [firstRow, lastRow]: [begin, end).
   std::pair<Value, Value> getTileRange(OpBuilder &b, Location loc,
                                        Value firstRow, Value lastRow,
                                        Value numKeyTiles,
-                                       int64_t blockKV) const;
+                                       int64_t tileKV) const;
 
   /// The other way round, for kernels that walk query tiles per key tile
   /// (the backward): the row tiles of `blockRows` rows, within

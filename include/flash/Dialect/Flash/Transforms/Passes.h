@@ -17,7 +17,7 @@ namespace mlir::flash {
 #define GEN_PASS_DECL
 #include "flash/Dialect/Flash/Transforms/Passes.h.inc"
 
-/// The largest tile size (block-q, block-kv) that flash-tile-attention and
+/// The largest tile size (tile-q, tile-kv) that flash-tile-attention and
 /// flash-to-cpu accept: 2^20 rows. Tiles are allocated with static shapes,
 /// and 2^20 keeps tile offsets and a tile's element count (at most
 /// 2^20 * 2^20 = 2^40) far from overflowing the 64-bit index arithmetic;
@@ -32,7 +32,7 @@ inline bool isValidTileSize(int64_t size) {
 /// Adds the pattern that tiles flash.attention_grad into the recomputing
 /// backward loop nest (used by flash-tile-attention).
 void populateTileAttentionGradPatterns(RewritePatternSet &patterns,
-                                       int64_t blockQ, int64_t blockKV);
+                                       int64_t tileQ, int64_t tileKV);
 
 #define GEN_PASS_REGISTRATION
 #include "flash/Dialect/Flash/Transforms/Passes.h.inc"

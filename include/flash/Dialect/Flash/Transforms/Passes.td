@@ -64,9 +64,9 @@ def FlashTileAttention : Pass<"flash-tile-attention"> {
     After the pass, no value of size Lq × Lk exists: only tile-sized ones.
   }];
   let options = [
-    Option<"blockQ", "block-q", "int64_t", /*default=*/"64",
+    Option<"tileQ", "tile-q", "int64_t", /*default=*/"64",
            "Rows of a query tile">,
-    Option<"blockKV", "block-kv", "int64_t", /*default=*/"64",
+    Option<"tileKV", "tile-kv", "int64_t", /*default=*/"64",
            "Rows of a key/value tile">
   ];
   let dependentDialects = [
