@@ -45,7 +45,7 @@ MLIR_CAPI_EXPORTED bool flashCompileForwardKernel(const FlashKernelSpec *spec,
 
 /// Like flashCompileForwardKernel, with the plan table's plan overridden by
 /// `options`: options of the convert-flash-to-gpu pass as in a pass
-/// pipeline, e.g. "block-kv=32 warpgroup-mma=no" (docs/integration.md lists
+/// pipeline, e.g. "cta-kv=32 warpgroup-mma=no" (docs/integration.md lists
 /// them). NULL or "" takes the plan table's plan. A bad option, or a plan
 /// that cannot be generated, fails with a message naming the option.
 MLIR_CAPI_EXPORTED bool

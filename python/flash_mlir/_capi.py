@@ -51,7 +51,7 @@ class Compiler:
                 options=None):
         """Generates a forward kernel; returns (name, ptx, metadata dict).
         `options` overrides the plan table's plan with convert-flash-to-gpu
-        options, e.g. "block-kv=32 stages=3" (docs/integration.md)."""
+        options, e.g. "cta-kv=32 stages=3" (docs/integration.md)."""
         spec = KernelSpec(head_dim, dtype.encode(), mask.encode(),
                           block_sparse, chip.encode())
         kernel = CompiledKernel()

@@ -61,7 +61,7 @@ def test_compile_error_names_the_field():
 def test_compile_with_plan_overrides():
     compiler = compiler_or_skip()
     _, _, meta = compiler.compile(64, "f16", "causal", "sm_80",
-                                  options="block-kv=32 stages=3")
+                                  options="cta-kv=32 stages=3")
     assert meta["config"]["block_kv"] == 32
     assert meta["config"]["stages"] == 3
     with pytest.raises(CompileError, match=r"invalid plan for "

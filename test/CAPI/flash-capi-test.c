@@ -272,7 +272,7 @@ int main(void) {
   // CHECK-NEXT: invalid plan: invalid plan for flash_fwd_d64_f16_causal_sm_80 with stages=5: stages must be 2, 3 or 4, got 5
   // CHECK-NEXT: another chip: options: the chip is the spec's ('sm_80'), not 'sm_90a'
   printf("-- compile with plan overrides\n");
-  ok = flashCompileForwardKernelWithOptions(&spec, "block-kv=32 stages=3",
+  ok = flashCompileForwardKernelWithOptions(&spec, "cta-kv=32 stages=3",
                                             &kernel, &error);
   printf("ok: %d config: %s\n", ok,
          ok ? strstr(kernel.metadata, "\"config\"") : error);

@@ -92,15 +92,16 @@ static cl::opt<bool> listChipTable(
 // through as the options of convert-flash-to-gpu of the same names, which
 // check them (docs/FlashConversionPasses.md).
 static cl::opt<std::string>
-    blockQOverride("block-q", cl::desc("Plan override: query rows per CTA"),
-                   cl::value_desc("n"), cl::cat(aotCategory));
+    ctaQOverride("cta-q",
+                 cl::desc("Plan override: query rows one CTA computes"),
+                 cl::value_desc("n"), cl::cat(aotCategory));
 static cl::opt<std::string>
     warpsOverride("warps", cl::desc("Plan override: warps per CTA"),
                   cl::value_desc("n"), cl::cat(aotCategory));
 static cl::opt<std::string>
-    blockKVOverride("block-kv",
-                    cl::desc("Plan override: keys per streamed tile"),
-                    cl::value_desc("n"), cl::cat(aotCategory));
+    ctaKVOverride("cta-kv",
+                  cl::desc("Plan override: keys per streamed K/V tile"),
+                  cl::value_desc("n"), cl::cat(aotCategory));
 static cl::opt<std::string>
     stagesOverride("stages",
                    cl::desc("Plan override: cp.async stages for K and V "
@@ -131,8 +132,8 @@ static cl::opt<std::string> copyPointersOverride(
              "advanced per tile"),
     cl::value_desc("yes|no"), cl::cat(aotCategory));
 static cl::opt<std::string> *const planOverrides[] = {
-    &blockQOverride,           &warpsOverride,
-    &blockKVOverride,          &stagesOverride,
+    &ctaQOverride,             &warpsOverride,
+    &ctaKVOverride,            &stagesOverride,
     &minCTAsPerSMOverride,     &warpgroupMMAOverride,
     &queryInRegistersOverride, &scoresBeforeCopiesOverride,
     &copyPointersOverride};

@@ -60,10 +60,11 @@ def ConvertFlashToGPU : Pass<"convert-flash-to-gpu", "ModuleOp"> {
                        "::mlir::flash::Chip::SM80).str()",
            "Target chip: a chip of the chip table (docs/kernel-abi.md); "
            "the pass's error for any other lists them">,
-    PlanSizeOption<"blockQ", "block-q",
-                   "query rows per CTA, 16 x warps x slices per warp">,
+    PlanSizeOption<"ctaQ", "cta-q",
+                   "query rows one CTA computes, 16 x warps x slices per "
+                   "warp">,
     PlanSizeOption<"warps", "warps", "warps per CTA">,
-    PlanSizeOption<"blockKV", "block-kv",
+    PlanSizeOption<"ctaKV", "cta-kv",
                    "keys per streamed K/V tile, a multiple of 16">,
     PlanSizeOption<"stages", "stages",
                    "cp.async stages of the K and V tiles, 2 to 4; "

@@ -32,11 +32,13 @@ void ForwardKernelEmitter::stageSparseRow(ValueRange layoutArgs, Value smem) {
   auto layoutArg = [&](ForwardParam param) {
     return layoutArgs[param - kNumDenseForwardParams];
   };
-  Value blockQ = maxsi(cast(indexType, layoutArg(kLayoutBlockQ)), idx(1));
-  Value blockKV = maxsi(cast(indexType, layoutArg(kLayoutBlockKV)), idx(1));
-  Value tilesPerBlock = maxsi(divu(blockKV, plan.blockKV), idx(1));
-  Value numBlocks = arith::CeilDivUIOp::create(b, loc, keyLen, blockKV);
-  Value layoutTile = divu(tileRow0, blockQ);
+  Value layoutBlockQ =
+      maxsi(cast(indexType, layoutArg(kLayoutBlockQ)), idx(1));
+  Value layoutBlockKV =
+      maxsi(cast(indexType, layoutArg(kLayoutBlockKV)), idx(1));
+  Value tilesPerBlock = maxsi(divu(layoutBlockKV, plan.ctaKV), idx(1));
+  Value numBlocks = arith::CeilDivUIOp::create(b, loc, keyLen, layoutBlockKV);
+  Value layoutTile = divu(tileRow0, layoutBlockQ);
 
   // One list's row and its count, clamped to the list's capacity N. A list
   // with N = 0 (no full list) is not read at all.
@@ -173,7 +175,7 @@ Value ForwardKernelEmitter::compactTile(Value tile, Value marked,
                                         Value isFull, Value end) {
   using P = arith::CmpIPredicate;
   Value keep = arith::AndIOp::create(
-      b, loc, marked, cmpi(P::slt, mul(tile, plan.blockKV), keyLen));
+      b, loc, marked, cmpi(P::slt, mul(tile, plan.ctaKV), keyLen));
   if (spec.mask != MaskKind::None) {
     // A partial tile outside the band sees no key.
     Value inBand = arith::AndIOp::create(b, loc, cmpi(P::sge, tile, tileBegin),

@@ -30,7 +30,7 @@ static FlashDialect *getFlashDialect(Operation *op) {
 /// The plan as the attribute flash.kernel_plan.
 static KernelPlanAttr getKernelPlanAttr(MLIRContext *ctx,
                                         const KernelPlan &plan) {
-  return KernelPlanAttr::get(ctx, plan.blockQ, plan.blockKV, plan.warps,
+  return KernelPlanAttr::get(ctx, plan.ctaQ, plan.ctaKV, plan.warps,
                              plan.slicesPerWarp, plan.stages,
                              plan.queryInRegisters, plan.warpgroupMMA,
                              plan.minCTAsPerSM, plan.scoresBeforeCopies,
@@ -63,7 +63,8 @@ Value toKernelBuffer(OpBuilder &b, Location loc, Value tensor, Type kernelType) 
 }
 
 /// Appends the block-sparse layout of `op` to the launch arguments `args`:
-/// the four CSR buffers, then block_q and block_kv (docs/kernel-abi.md).
+/// the four CSR buffers, then the layout's block_q and block_kv
+/// (docs/kernel-abi.md).
 /// Returns the shared memory the kernel stages the layout's tiles in.
 Value appendLayoutArgs(OpBuilder &b, AttentionOp op, const KernelPlan &plan,
                        FunctionType kernelType, SmallVectorImpl<Value> &args) {
@@ -99,8 +100,8 @@ Value appendLayoutArgs(OpBuilder &b, AttentionOp op, const KernelPlan &plan,
                arith::ConstantIntOp::create(b, loc, b.getI64Type(),
                                             blockSizes[1])});
   // The kernel stages the row in shared memory past its K and V stages
-  // (KernelABI.h): NKV = ceil(Lk / block_kv) blocks of block_kv /
-  // plan.blockKV kernel key tiles.
+  // (KernelABI.h): NKV = ceil(Lk / block_kv) layout blocks of block_kv /
+  // cta_kv kernel key tiles.
   auto cst = [&](int64_t v) {
     return arith::ConstantIndexOp::create(b, loc, v).getResult();
   };
@@ -108,7 +109,7 @@ Value appendLayoutArgs(OpBuilder &b, AttentionOp op, const KernelPlan &plan,
       b, loc, b.createOrFold<memref::DimOp>(loc, args[1], 2),
       cst(blockSizes[1]));
   Value staging = getLayoutStaging(b, loc, numBlocks,
-                                   cst(blockSizes[1] / plan.blockKV))
+                                   cst(blockSizes[1] / plan.ctaKV))
                       .getBytes(b, loc);
   Value bytes = arith::AddIOp::create(b, loc, staging,
                                       cst(plan.getSharedMemoryBytes()));
@@ -123,9 +124,9 @@ struct ConvertFlashToGPUPass
   ConvertFlashToGPUOptions getOptions() const {
     ConvertFlashToGPUOptions options;
     options.chip = chip;
-    options.blockQ = blockQ;
+    options.ctaQ = ctaQ;
     options.warps = warps;
-    options.blockKV = blockKV;
+    options.ctaKV = ctaKV;
     options.stages = stages;
     options.minCTAsPerSM = minCTAsPerSM;
     options.warpgroupMMA = warpgroupMMA;
@@ -213,7 +214,7 @@ struct ConvertFlashToGPUPass
     gpu::KernelDim3 grid{
         arith::CeilDivUIOp::create(
             b, loc, dimOf(q, 2),
-            arith::ConstantIndexOp::create(b, loc, plan.blockQ)),
+            arith::ConstantIndexOp::create(b, loc, plan.ctaQ)),
         dimOf(q, 1), dimOf(q, 0)};
     gpu::KernelDim3 block{
         arith::ConstantIndexOp::create(b, loc, plan.getThreads()), one, one};

@@ -82,8 +82,8 @@ std::pair<Value, Value> ForwardKernelEmitter::visibleKeys(Value row,
 
 ForwardKernelEmitter::TileCoverage
 ForwardKernelEmitter::coverTile(Value keyTile) {
-  Value firstKey = mul(keyTile, plan.blockKV);
-  Value lastKey = add(firstKey, idx(plan.blockKV - 1));
+  Value firstKey = mul(keyTile, plan.ctaKV);
+  Value lastKey = add(firstKey, idx(plan.ctaKV - 1));
   Value whole = cmpi(arith::CmpIPredicate::slt, lastKey, keyLen);
   return {whole, keyBand.coversKeys(b, loc, tileRow0, lastRow, firstKey,
                                     lastKey, /*given=*/whole)};
@@ -240,7 +240,7 @@ gpu::GPUFuncOp ForwardKernelEmitter::emit() {
     std::tie(windowLeft, windowRight) =
         clampWindowSides(b, loc, windowLeft, windowRight, queryLen, keyLen);
   keyBand = KeyBand(spec.mask, offset, windowLeft, windowRight);
-  tileRow0 = mul(queryTile, plan.blockQ);
+  tileRow0 = mul(queryTile, plan.ctaQ);
 
   // Shared memory: Q, then the K stages, then the V stages.
   auto workgroup = gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
@@ -252,28 +252,28 @@ gpu::GPUFuncOp ForwardKernelEmitter::emit() {
     shape.append(mma->getTileShape(rows));
     return MemRefType::get(shape, elt, nullptr, workgroup);
   };
-  int64_t qBytes = plan.blockQ * dp * 2;
-  int64_t kvBytes = plan.stages * plan.blockKV * dp * 2;
+  int64_t qBytes = plan.ctaQ * dp * 2;
+  int64_t kvBytes = plan.stages * plan.ctaKV * dp * 2;
   Value base = mma->getTilesOffset(smem);
-  sQ = memref::ViewOp::create(b, loc, tileType({}, plan.blockQ), smem, base,
+  sQ = memref::ViewOp::create(b, loc, tileType({}, plan.ctaQ), smem, base,
                               ValueRange{});
-  sK = memref::ViewOp::create(b, loc, tileType({plan.stages}, plan.blockKV),
+  sK = memref::ViewOp::create(b, loc, tileType({plan.stages}, plan.ctaKV),
                               smem, add(base, idx(qBytes)), ValueRange{});
-  sV = memref::ViewOp::create(b, loc, tileType({plan.stages}, plan.blockKV),
+  sV = memref::ViewOp::create(b, loc, tileType({plan.stages}, plan.ctaKV),
                               smem, add(base, idx(qBytes + kvBytes)),
                               ValueRange{});
   mma->setOperands({sQ, sK, sV, lane, warp, warpRow0});
 
   // Key tiles that can hold a visible key: [begin, end).
   Value numKeyTiles = arith::CeilDivUIOp::create(b, loc, keyLen,
-                                                 idx(plan.blockKV));
-  lastRow = sub(minsi(add(tileRow0, idx(plan.blockQ)), queryLen), idx(1));
+                                                 idx(plan.ctaKV));
+  lastRow = sub(minsi(add(tileRow0, idx(plan.ctaQ)), queryLen), idx(1));
   std::tie(tileBegin, tileEnd) = keyBand.getTileRange(
-      b, loc, tileRow0, lastRow, numKeyTiles, plan.blockKV);
+      b, loc, tileRow0, lastRow, numKeyTiles, plan.ctaKV);
 
   // Prologue: Q (one group), then the first stages - 1 K/V tiles (a group
   // each, empty past the last tile).
-  copyTile(q, head, tileRow0, queryLen, sQ, nullptr, plan.blockQ,
+  copyTile(q, head, tileRow0, queryLen, sQ, nullptr, plan.ctaQ,
            /*inBounds=*/false);
   NVVM::CpAsyncCommitGroupOp::create(b, loc);
   if (spec.blockSparse) {

@@ -69,19 +69,22 @@ FailureOr<KernelSpec> mlir::flash::getKernelSpec(AttentionOp op, Chip chip,
 }
 
 llvm::Error mlir::flash::verifyBlockSizes(const KernelPlan &plan,
-                                          int64_t blockQ, int64_t blockKV) {
+                                          int64_t layoutBlockQ,
+                                          int64_t layoutBlockKV) {
   // A CTA's query rows must lie in one layout row, and a layout key block
   // must split into whole kernel key tiles.
-  if (blockQ <= 0 || blockQ % plan.blockQ != 0)
+  if (layoutBlockQ <= 0 || layoutBlockQ % plan.ctaQ != 0)
     return llvm::createStringError(
         "the layout's block_q (%lld) must be a positive multiple of the "
-        "kernel's %lld query rows per CTA",
-        static_cast<long long>(blockQ), static_cast<long long>(plan.blockQ));
-  if (blockKV <= 0 || blockKV % plan.blockKV != 0)
+        "kernel's cta_q (%lld query rows per CTA)",
+        static_cast<long long>(layoutBlockQ),
+        static_cast<long long>(plan.ctaQ));
+  if (layoutBlockKV <= 0 || layoutBlockKV % plan.ctaKV != 0)
     return llvm::createStringError(
         "the layout's block_kv (%lld) must be a positive multiple of the "
-        "kernel's %lld-key tiles",
-        static_cast<long long>(blockKV), static_cast<long long>(plan.blockKV));
+        "kernel's cta_kv (%lld keys per tile)",
+        static_cast<long long>(layoutBlockKV),
+        static_cast<long long>(plan.ctaKV));
   return llvm::Error::success();
 }
 
@@ -157,7 +160,7 @@ static KernelPlan selectWarpgroupPlan(const KernelSpec &spec,
     // faster than three for the causal kernels at D = 128.
     plan.warps = 4;
     plan.slicesPerWarp = 1;
-    plan.blockKV = paddedHeadDim <= 64 ? 64 : 32;
+    plan.ctaKV = paddedHeadDim <= 64 ? 64 : 32;
     if (paddedHeadDim <= 64 && !window)
       plan.minCTAsPerSM = 5;
     else if (!window || paddedHeadDim <= 64)
@@ -171,7 +174,7 @@ static KernelPlan selectWarpgroupPlan(const KernelSpec &spec,
     // 1.20-1.40x with 80 (docs/performance.md).
     plan.warps = 4;
     plan.slicesPerWarp = 2;
-    plan.blockKV = 96;
+    plan.ctaKV = 96;
     // Up to 3.5% faster unmasked, within 1% masked.
     plan.scoresBeforeCopies = true;
   } else if (paddedHeadDim <= 128) {
@@ -179,7 +182,7 @@ static KernelPlan selectWarpgroupPlan(const KernelSpec &spec,
     // window's two-sided band needs the registers of 32.
     plan.warps = 4;
     plan.slicesPerWarp = 2;
-    plan.blockKV = window ? 32 : 48;
+    plan.ctaKV = window ? 32 : 48;
     // At D = 128, 3% faster unmasked and 6% with the window, but 5-7%
     // slower under the causal masks, whose band leaves no registers for
     // it (at D = 96, 1% slower unmasked, 2% faster with the window).
@@ -190,12 +193,12 @@ static KernelPlan selectWarpgroupPlan(const KernelSpec &spec,
   } else {
     plan.warps = 8;
     plan.slicesPerWarp = 1;
-    plan.blockKV = paddedHeadDim <= 192 ? 64 : window ? 16 : 32;
+    plan.ctaKV = paddedHeadDim <= 192 ? 64 : window ? 16 : 32;
     // 13-18% faster at D = 256, whose Q Kᵀ takes 16 wgmmas; 1-2% slower
     // at D = 192.
     plan.scoresBeforeCopies = paddedHeadDim > 192;
   }
-  plan.blockQ = 16 * plan.slicesPerWarp * plan.warps;
+  plan.ctaQ = 16 * plan.slicesPerWarp * plan.warps;
   return plan;
 }
 
@@ -223,7 +226,7 @@ static KernelPlan selectKernelPlan(const KernelSpec &spec, bool warpgroupMMA) {
     // 1.07-1.11x with 96 keys and Q re-read); the sliding window's
     // two-sided band needs the registers of 64-key tiles.
     plan.slicesPerWarp = 2;
-    plan.blockKV =
+    plan.ctaKV =
         spec.mask == MaskKind::SlidingWindow || spec.blockSparse ? 64 : 80;
     plan.queryInRegisters = true;
   } else if (plan.paddedHeadDim <= 128 && !masked) {
@@ -231,19 +234,19 @@ static KernelPlan selectKernelPlan(const KernelSpec &spec, bool warpgroupMMA) {
     // are re-read from shared memory, and 48-key tiles are the widest
     // that fit (1.05-1.07x FA2, against 0.98x with 32 keys; 64 spill).
     plan.slicesPerWarp = 2;
-    plan.blockKV = spec.blockSparse ? 32 : 48;
+    plan.ctaKV = spec.blockSparse ? 32 : 48;
     plan.queryInRegisters = false;
   } else if (plan.paddedHeadDim <= 128) {
     plan.slicesPerWarp = 1;
-    plan.blockKV = 64;
+    plan.ctaKV = 64;
     plan.queryInRegisters = true;
   } else {
     // From D = 192 on, one slice per warp, Q re-read from shared memory.
     plan.slicesPerWarp = 1;
-    plan.blockKV = 32;
+    plan.ctaKV = 32;
     plan.queryInRegisters = false;
   }
-  plan.blockQ = 16 * plan.slicesPerWarp * plan.warps;
+  plan.ctaQ = 16 * plan.slicesPerWarp * plan.warps;
   return plan;
 }
 
@@ -257,16 +260,16 @@ static llvm::Error verifyKernelPlan(const KernelSpec &spec,
   if (plan.warps <= 0)
     return error("warps must be positive, got " + Twine(plan.warps));
   if (plan.slicesPerWarp <= 0 ||
-      plan.blockQ != 16 * plan.slicesPerWarp * plan.warps)
-    return error("block-q must be a positive multiple of 16 x warps (" +
-                 Twine(16 * plan.warps) + "), got " + Twine(plan.blockQ));
-  if (plan.blockKV <= 0 || plan.blockKV % 16 != 0)
-    return error("block-kv must be a positive multiple of 16, got " +
-                 Twine(plan.blockKV));
+      plan.ctaQ != 16 * plan.slicesPerWarp * plan.warps)
+    return error("cta-q must be a positive multiple of 16 x warps (" +
+                 Twine(16 * plan.warps) + "), got " + Twine(plan.ctaQ));
+  if (plan.ctaKV <= 0 || plan.ctaKV % 16 != 0)
+    return error("cta-kv must be a positive multiple of 16, got " +
+                 Twine(plan.ctaKV));
   int64_t chunksPerRow = plan.paddedHeadDim / 8;
-  for (auto [option, rows] : {std::pair<StringRef, int64_t>{"block-q",
-                                                            plan.blockQ},
-                              {"block-kv", plan.blockKV}})
+  for (auto [option, rows] : {std::pair<StringRef, int64_t>{"cta-q",
+                                                            plan.ctaQ},
+                              {"cta-kv", plan.ctaKV}})
     if (rows * chunksPerRow % plan.getThreads() != 0)
       return error("a tile of " + option + " = " + Twine(rows) +
                    " rows of " + Twine(chunksPerRow) +
@@ -281,7 +284,7 @@ static llvm::Error verifyKernelPlan(const KernelSpec &spec,
   const ChipInfo &chip = getChipInfo(spec.chip);
   if (plan.getSharedMemoryBytes() > chip.maxSharedMemoryBytes)
     return error("the plan needs " + Twine(plan.getSharedMemoryBytes()) +
-                 " bytes of shared memory (block-q, block-kv and stages), "
+                 " bytes of shared memory (cta-q, cta-kv and stages), "
                  "more than the " +
                  Twine(chip.maxSharedMemoryBytes) + " that " + chip.name +
                  " gives a CTA");
@@ -297,9 +300,9 @@ static llvm::Error verifyKernelPlan(const KernelSpec &spec,
     if (plan.warps % 4 != 0)
       return error("warpgroup MMAs need warps to be a multiple of 4, got " +
                    Twine(plan.warps));
-    if (plan.blockKV > 256)
-      return error("warpgroup MMAs take block-kv up to 256, got " +
-                   Twine(plan.blockKV));
+    if (plan.ctaKV > 256)
+      return error("warpgroup MMAs take cta-kv up to 256, got " +
+                   Twine(plan.ctaKV));
     if (plan.queryInRegisters)
       return error("warpgroup MMAs read Q from shared memory: "
                    "query-in-registers must be no");
@@ -331,11 +334,11 @@ mlir::flash::planKernel(const KernelSpec &spec,
   setFlag("warpgroup-mma", options.warpgroupMMA, warpgroupMMA);
   KernelPlan plan = selectKernelPlan(spec, warpgroupMMA);
   setSize("warps", options.warps, plan.warps);
-  setSize("block-q", options.blockQ, plan.blockQ);
-  if (options.warps || options.blockQ)
+  setSize("cta-q", options.ctaQ, plan.ctaQ);
+  if (options.warps || options.ctaQ)
     plan.slicesPerWarp =
-        std::max<int64_t>(1, plan.blockQ / (16 * plan.warps));
-  setSize("block-kv", options.blockKV, plan.blockKV);
+        std::max<int64_t>(1, plan.ctaQ / (16 * plan.warps));
+  setSize("cta-kv", options.ctaKV, plan.ctaKV);
   setSize("stages", options.stages, plan.stages);
   setSize("min-ctas-per-sm", options.minCTAsPerSM, plan.minCTAsPerSM);
   setFlag("query-in-registers", options.queryInRegisters,
@@ -354,7 +357,7 @@ mlir::flash::planKernel(const KernelSpec &spec,
 
 int64_t KernelPlan::getSharedMemoryBytes() const {
   int64_t rowBytes = paddedHeadDim * 2;
-  int64_t tiles = rowBytes * (blockQ + 2 * stages * blockKV);
+  int64_t tiles = rowBytes * (ctaQ + 2 * stages * ctaKV);
   // The dynamic shared memory is only 16-byte aligned; the swizzle of the
   // warpgroup MMAs' operands needs 1024.
   return warpgroupMMA ? tiles + 1024 : tiles;

@@ -110,7 +110,7 @@ protected:
   Fragment probabilityFragment(const Scores &p, int64_t mt, int64_t kk);
   /// Bytes of one stage of K (or of V) in shared memory.
   int64_t getStageBytes() const {
-    return plan.blockKV * plan.paddedHeadDim * 2;
+    return plan.ctaKV * plan.paddedHeadDim * 2;
   }
 
   const KernelSpec &spec;

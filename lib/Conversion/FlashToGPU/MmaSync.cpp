@@ -90,7 +90,7 @@ private:
 /// slice of the warp. The products are done when this returns: the
 /// accumulators, slice by slice, n-tile by n-tile.
 SmallVector<Value> MmaSyncFlavor::issueScores(Value stage) {
-  int64_t keyTiles8 = plan.blockKV / 8;
+  int64_t keyTiles8 = plan.ctaKV / 8;
   int64_t slices = plan.slicesPerWarp;
   Value lane = operands.lane;
   Scores s(slices, SmallVector<Fragment>(keyTiles8, Fragment(4, f32c(0.0))));
@@ -123,7 +123,7 @@ SmallVector<Value> MmaSyncFlavor::issueScores(Value stage) {
 }
 
 Scores MmaSyncFlavor::collectScores(ArrayRef<Value> pending) {
-  int64_t keyTiles8 = plan.blockKV / 8;
+  int64_t keyTiles8 = plan.ctaKV / 8;
   Scores s(plan.slicesPerWarp);
   for (int64_t mt = 0; mt < plan.slicesPerWarp; ++mt)
     for (int64_t n = 0; n < keyTiles8; ++n)
@@ -141,7 +141,7 @@ void MmaSyncFlavor::accumulateValues(Value stage, const Scores &p,
   Value laneRow8 = remu(lane, 8);
   Value laneHalf = divu(lane, 16);
   Value laneQuarter = remu(divu(lane, 8), 2);
-  for (int64_t kk = 0; kk < plan.blockKV / 16; ++kk) {
+  for (int64_t kk = 0; kk < plan.ctaKV / 16; ++kk) {
     SmallVector<Fragment> a;
     for (int64_t mt = 0; mt < slices; ++mt)
       a.push_back(probabilityFragment(p, mt, kk));

@@ -34,14 +34,14 @@ constexpr double kRescaleHeadroom = 8.0;
 void ForwardKernelEmitter::computeTile(Value stage, Value keyTile, bool masked,
                                        WarpState &state, Value band,
                                        const Scores *scores) {
-  int64_t keyTiles8 = plan.blockKV / 8;
+  int64_t keyTiles8 = plan.ctaKV / 8;
   int64_t slices = plan.slicesPerWarp;
   Scores s = scores ? *scores : mma->collectScores(mma->issueScores(stage));
 
   // Mask the raw scores; the scale is folded into the exponent below.
   // Per row, the visible keys are [lo, hi] (hi already clamped to the key
   // length), so each element costs one or two compares.
-  Value keyBase = mul(keyTile, plan.blockKV);
+  Value keyBase = mul(keyTile, plan.ctaKV);
   if (masked) {
     Value colBase = add(keyBase, mul(groupCol, 2));
     for (int64_t mt = 0; mt < slices; ++mt) {

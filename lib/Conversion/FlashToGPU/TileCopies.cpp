@@ -146,12 +146,12 @@ void ForwardKernelEmitter::copyWholeRows(Value src, Value srcHead, Value row0,
 /// Issues the copies of K and V tile `keyTile` into `stage`; only a tile
 /// that reaches past the key length takes the guarded copies.
 void ForwardKernelEmitter::prefetchTile(Value keyTile, Value stage) {
-  Value row0 = mul(keyTile, plan.blockKV);
+  Value row0 = mul(keyTile, plan.ctaKV);
   Value whole = cmpi(arith::CmpIPredicate::sle,
-                     add(row0, idx(plan.blockKV)), keyLen);
+                     add(row0, idx(plan.ctaKV)), keyLen);
   auto copy = [&](bool inBounds) {
-    copyTile(k, kvHead, row0, keyLen, sK, stage, plan.blockKV, inBounds);
-    copyTile(v, kvHead, row0, keyLen, sV, stage, plan.blockKV, inBounds);
+    copyTile(k, kvHead, row0, keyLen, sK, stage, plan.ctaKV, inBounds);
+    copyTile(v, kvHead, row0, keyLen, sV, stage, plan.ctaKV, inBounds);
     return SmallVector<Value>{};
   };
   emitIf(whole, {}, [&] { return copy(true); }, [&] { return copy(false); });

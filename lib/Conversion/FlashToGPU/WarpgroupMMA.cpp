@@ -85,7 +85,7 @@ private:
 
 /// K-major Q and K: 8-row groups 1024 bytes apart (the leading offset is
 /// unused). MN-major V: 8-key groups 1024 bytes apart, 64-column chunks
-/// blockKV rows of 128 bytes apart.
+/// ctaKV rows of 128 bytes apart.
 void WarpgroupMmaFlavor::setOperands(const MmaOperands &ops) {
   operands = ops;
   Value warpgroupRows =
@@ -95,7 +95,7 @@ void WarpgroupMmaFlavor::setOperands(const MmaOperands &ops) {
           arith::IndexCastOp::create(b, loc, b.getI64Type(), warpgroupRows)),
       16, 1024);
   kDesc = matrixDescriptor(alignedAddress(ops.sK), 16, 1024);
-  vDesc = matrixDescriptor(alignedAddress(ops.sV), plan.blockKV * 128, 1024);
+  vDesc = matrixDescriptor(alignedAddress(ops.sV), plan.ctaKV * 128, 1024);
 }
 
 /// A wgmma shared-memory matrix descriptor of a 128-byte-swizzled operand
@@ -126,12 +126,12 @@ Value WarpgroupMmaFlavor::offsetDescriptor(Value descriptor, Value stage,
 }
 
 /// Issues S = Q Kᵀ with warpgroup MMAs: per 64-row slice, one m64 x
-/// blockKV x k16 wgmma per head-dim step, Q and K both K-major in shared
+/// ctaKV x k16 wgmma per head-dim step, Q and K both K-major in shared
 /// memory; the first step ignores the (undefined) accumulator. Returns the
 /// accumulators in flight, one per slice, for collectScores.
 SmallVector<Value> WarpgroupMmaFlavor::issueScores(Value stage) {
   MLIRContext *ctx = b.getContext();
-  int64_t n = plan.blockKV;
+  int64_t n = plan.ctaKV;
   auto accType = LLVM::LLVMStructType::getLiteral(
       ctx, SmallVector<Type>(n / 2, f32));
   auto operandType = NVVM::WGMMATypesAttr::get(
@@ -147,9 +147,9 @@ SmallVector<Value> WarpgroupMmaFlavor::issueScores(Value stage) {
       int64_t column = (ks % 4) * 32;
       Value a = offsetDescriptor(
           qDesc, nullptr, 0,
-          (ks / 4) * plan.blockQ * 128 + mt * 64 * 128 + column);
+          (ks / 4) * plan.ctaQ * 128 + mt * 64 * 128 + column);
       Value bDesc = offsetDescriptor(kDesc, stage, getStageBytes(),
-                                     (ks / 4) * plan.blockKV * 128 + column);
+                                     (ks / 4) * plan.ctaKV * 128 + column);
       d = NVVM::WgmmaMmaAsyncOp::create(
           b, loc, accType, d, a, bDesc, NVVM::MMAShapeAttr::get(ctx, 64, n, 16),
           operandType, operandType,
@@ -169,7 +169,7 @@ SmallVector<Value> WarpgroupMmaFlavor::issueScores(Value stage) {
 
 /// Waits for the products of issueScores and returns S.
 Scores WarpgroupMmaFlavor::collectScores(ArrayRef<Value> acc) {
-  int64_t n = plan.blockKV;
+  int64_t n = plan.ctaKV;
   NVVM::WgmmaWaitGroupSyncOp::create(b, loc, 0);
   Scores s(plan.slicesPerWarp);
   for (int64_t mt = 0; mt < plan.slicesPerWarp; ++mt)
@@ -218,7 +218,7 @@ void WarpgroupMmaFlavor::accumulateValues(Value stage, const Scores &p,
   // wgmmas that read them would make ptxas serialize the chain.
   SmallVector<SmallVector<Fragment>> a(plan.slicesPerWarp);
   for (int64_t mt = 0; mt < plan.slicesPerWarp; ++mt)
-    for (int64_t kk = 0; kk < plan.blockKV / 16; ++kk)
+    for (int64_t kk = 0; kk < plan.ctaKV / 16; ++kk)
       a[mt].push_back(probabilityFragment(p, mt, kk));
   NVVM::WgmmaFenceAlignedOp::create(b, loc);
   SmallVector<Value> structs;
@@ -227,7 +227,7 @@ void WarpgroupMmaFlavor::accumulateValues(Value stage, const Scores &p,
     for (int64_t j = 0; j < accTilesPerSlice; ++j)
       operands.append(state.acc[mt * accTilesPerSlice + j]);
     Value d;
-    for (int64_t kk = 0; kk < plan.blockKV / 16; ++kk) {
+    for (int64_t kk = 0; kk < plan.ctaKV / 16; ++kk) {
       // The accumulators: the carried fragments, then the previous wgmma's.
       SmallVector<Value> args;
       if (!d)

@@ -106,18 +106,19 @@ func.func @partial_only(%q: tensor<?x4x?x128xbf16>, %k: tensor<?x4x?x128xbf16>,
 
 // -----
 
-// A layout whose tiles do not split into the kernel's stays in place.
+// A layout whose blocks do not split into the kernel's tiles (cta_q, cta_kv)
+// stays in place.
 func.func @bad_blocks(%q: tensor<1x2x256x64xf16>, %n: tensor<1x1x8xi32>,
                       %i: tensor<1x1x8x4xi32>, %n2: tensor<1x1x2xi32>,
                       %i2: tensor<1x1x2x3xi32>)
     -> (tensor<1x2x256x64xf16>, tensor<1x2x256x64xf16>) {
-  // expected-remark @below {{not lowered to a GPU kernel: the layout's block_q (32) must be a positive multiple of the kernel's 128 query rows per CTA}}
+  // expected-remark @below {{not lowered to a GPU kernel: the layout's block_q (32) must be a positive multiple of the kernel's cta_q (128 query rows per CTA)}}
   %a = flash.attention %q, %q, %q
       block_sparse(%n, %i : tensor<1x1x8xi32>, tensor<1x1x8x4xi32>)
       {block_sizes = array<i64: 32, 64>}
       : tensor<1x2x256x64xf16>, tensor<1x2x256x64xf16>, tensor<1x2x256x64xf16>
       -> tensor<1x2x256x64xf16>
-  // expected-remark @below {{not lowered to a GPU kernel: the layout's block_kv (96) must be a positive multiple of the kernel's 64-key tiles}}
+  // expected-remark @below {{not lowered to a GPU kernel: the layout's block_kv (96) must be a positive multiple of the kernel's cta_kv (64 keys per tile)}}
   %b = flash.attention %q, %q, %q
       block_sparse(%n2, %i2 : tensor<1x1x2xi32>, tensor<1x1x2x3xi32>)
       {block_sizes = array<i64: 128, 96>}

@@ -6,7 +6,7 @@
 module attributes {gpu.container_module} {
   gpu.module @flash_kernels {
     gpu.func @flash_fwd_d64_f16_causal_sm_80() kernel attributes {
-        flash.kernel_plan = #flash.kernel_plan<block_q = 64, block_kv = 64,
+        flash.kernel_plan = #flash.kernel_plan<cta_q = 64, cta_kv = 64,
           warps = 4, slices_per_warp = 1, stages = 2,
           query_in_registers = true, warpgroup_mma = false,
           min_ctas_per_sm = 1, scores_before_copies = false,
@@ -15,7 +15,7 @@ module attributes {gpu.container_module} {
     }
   }
   func.func @other_plan(%q: tensor<1x2x128x64xf16>) -> tensor<1x2x128x64xf16> {
-    // expected-error @below {{the kernel flash_fwd_d64_f16_causal_sm_80 exists already with another plan, #flash.kernel_plan<block_q = 64, block_kv = 64, warps = 4, slices_per_warp = 1, stages = 2, query_in_registers = true, warpgroup_mma = false, min_ctas_per_sm = 1, scores_before_copies = false, copy_pointers = true>}}
+    // expected-error @below {{the kernel flash_fwd_d64_f16_causal_sm_80 exists already with another plan, #flash.kernel_plan<cta_q = 64, cta_kv = 64, warps = 4, slices_per_warp = 1, stages = 2, query_in_registers = true, warpgroup_mma = false, min_ctas_per_sm = 1, scores_before_copies = false, copy_pointers = true>}}
     %o = flash.attention %q, %q, %q {mask_kind = #flash.mask<causal>}
         : tensor<1x2x128x64xf16>, tensor<1x2x128x64xf16>, tensor<1x2x128x64xf16>
         -> tensor<1x2x128x64xf16>

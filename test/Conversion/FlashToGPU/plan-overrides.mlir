@@ -1,7 +1,7 @@
 // RUN: flash-opt %s -split-input-file --convert-flash-to-gpu="chip=sm_80" | FileCheck %s --check-prefix=TABLE
-// RUN: flash-opt %s -split-input-file --convert-flash-to-gpu="chip=sm_80 block-kv=32 min-ctas-per-sm=2" | FileCheck %s --check-prefix=TILES
-// RUN: flash-opt %s -split-input-file --convert-flash-to-gpu="chip=sm_80 warps=8 block-q=128 block-kv=64" | FileCheck %s --check-prefix=WARPS
-// RUN: flash-opt %s -split-input-file --convert-flash-to-gpu="chip=sm_90a warpgroup-mma=no block-kv=48" -verify-diagnostics | FileCheck %s --check-prefix=MMA
+// RUN: flash-opt %s -split-input-file --convert-flash-to-gpu="chip=sm_80 cta-kv=32 min-ctas-per-sm=2" | FileCheck %s --check-prefix=TILES
+// RUN: flash-opt %s -split-input-file --convert-flash-to-gpu="chip=sm_80 warps=8 cta-q=128 cta-kv=64" | FileCheck %s --check-prefix=WARPS
+// RUN: flash-opt %s -split-input-file --convert-flash-to-gpu="chip=sm_90a warpgroup-mma=no cta-kv=48" -verify-diagnostics | FileCheck %s --check-prefix=MMA
 // RUN: not flash-opt %s -split-input-file --convert-flash-to-gpu="chip=sm_80 stages=5" 2>&1 | FileCheck %s --check-prefix=INVALID
 // RUN: not flash-opt %s --convert-flash-to-gpu="chip=sm_80 stages=many" 2>&1 | FileCheck %s --check-prefix=VALUE
 
@@ -16,19 +16,19 @@
 // TILES:         gpu.launch_func @flash_kernels::@flash_fwd_d64_f16_causal_sm_80
 // TILES-SAME:      dynamic_shared_memory_size %c32768_i32
 // TILES:         gpu.func @flash_fwd_d64_f16_causal_sm_80
-// TILES-SAME:      flash.kernel_plan = #flash.kernel_plan<block_q = 128, block_kv = 32, warps = 4, slices_per_warp = 2, stages = 2, query_in_registers = true, warpgroup_mma = false, min_ctas_per_sm = 2, scores_before_copies = false, copy_pointers = true>
+// TILES-SAME:      flash.kernel_plan = #flash.kernel_plan<cta_q = 128, cta_kv = 32, warps = 4, slices_per_warp = 2, stages = 2, query_in_registers = true, warpgroup_mma = false, min_ctas_per_sm = 2, scores_before_copies = false, copy_pointers = true>
 // TILES-SAME:      nvvm.minctasm = 2
 // Eight warps of one 16-row slice, with 64-key tiles (80 rows do not split
 // over 256 threads).
 // WARPS:         gpu.launch_func @flash_kernels::@flash_fwd_d64_f16_causal_sm_80
 // WARPS-SAME:      threads in (%c256{{[_0-9]*}}, %c1{{[_0-9]*}}, %c1{{[_0-9]*}})
 // WARPS:         gpu.func @flash_fwd_d64_f16_causal_sm_80
-// WARPS-SAME:      flash.kernel_plan = #flash.kernel_plan<block_q = 128, block_kv = 64, warps = 8, slices_per_warp = 1,
+// WARPS-SAME:      flash.kernel_plan = #flash.kernel_plan<cta_q = 128, cta_kv = 64, warps = 8, slices_per_warp = 1,
 // mma.sync on sm_90a, with 48-key tiles.
 // MMA:           gpu.launch_func @flash_kernels::@flash_fwd_d64_f16_causal_sm_90a
 // MMA-SAME:        dynamic_shared_memory_size %c40960_i32
 // MMA:           gpu.func @flash_fwd_d64_f16_causal_sm_90a
-// MMA-SAME:        flash.kernel_plan = #flash.kernel_plan<block_q = 128, block_kv = 48, warps = 4, slices_per_warp = 2, stages = 2, query_in_registers = true, warpgroup_mma = false, min_ctas_per_sm = 1, scores_before_copies = false, copy_pointers = true>
+// MMA-SAME:        flash.kernel_plan = #flash.kernel_plan<cta_q = 128, cta_kv = 48, warps = 4, slices_per_warp = 2, stages = 2, query_in_registers = true, warpgroup_mma = false, min_ctas_per_sm = 1, scores_before_copies = false, copy_pointers = true>
 // MMA-NOT:         wgmma
 // MMA:             nvvm.mma.sync
 // MMA-NOT:         wgmma
@@ -51,7 +51,7 @@ func.func @causal(%q: tensor<2x8x1000x64xf16>, %k: tensor<2x2x1000x64xf16>,
 // split into 48-key tiles, and the op stays in place.
 func.func @layout(%q: tensor<1x2x256x64xf16>, %n: tensor<1x1x2xi32>,
                   %i: tensor<1x1x2x2xi32>) -> tensor<1x2x256x64xf16> {
-  // expected-remark @below {{not lowered to a GPU kernel: the layout's block_kv (128) must be a positive multiple of the kernel's 48-key tiles}}
+  // expected-remark @below {{not lowered to a GPU kernel: the layout's block_kv (128) must be a positive multiple of the kernel's cta_kv (48 keys per tile)}}
   %o = flash.attention %q, %q, %q
       block_sparse(%n, %i : tensor<1x1x2xi32>, tensor<1x1x2x2xi32>)
       {block_sizes = array<i64: 128, 128>}

@@ -169,9 +169,9 @@ func.func @layout(%tiles: tensor<2x4x8x8xi1>, %dyn: tensor<?x1x?x?xi1>) {
 
 // The plan that convert-flash-to-gpu stamps on the kernels it generates.
 // CHECK-LABEL: func.func @kernel_plan
-// CHECK-SAME: flash.kernel_plan = #flash.kernel_plan<block_q = 64, block_kv = 32, warps = 4, slices_per_warp = 1, stages = 3, query_in_registers = true, warpgroup_mma = false, min_ctas_per_sm = 2, scores_before_copies = false, copy_pointers = false>
+// CHECK-SAME: flash.kernel_plan = #flash.kernel_plan<cta_q = 64, cta_kv = 32, warps = 4, slices_per_warp = 1, stages = 3, query_in_registers = true, warpgroup_mma = false, min_ctas_per_sm = 2, scores_before_copies = false, copy_pointers = false>
 func.func @kernel_plan() attributes {
-    flash.kernel_plan = #flash.kernel_plan<block_q = 64, block_kv = 32,
+    flash.kernel_plan = #flash.kernel_plan<cta_q = 64, cta_kv = 32,
       warps = 4, slices_per_warp = 1, stages = 3, query_in_registers = true,
       warpgroup_mma = false, min_ctas_per_sm = 2,
       scores_before_copies = false, copy_pointers = false>} {

@@ -44,7 +44,7 @@ gpu::GPUFuncOp buildKernel(OpBuilder &builder, Location loc,
                            const PlannedKernel &kernel);
 
 /// convert-flash-to-gpu's options from their textual form as in a pass
-/// pipeline, e.g. "block-kv=32 warpgroup-mma=no"; the error names the bad
+/// pipeline, e.g. "cta-kv=32 warpgroup-mma=no"; the error names the bad
 /// option (the option parser writes what is wrong with its value to
 /// stderr).
 llvm::Expected<ConvertFlashToGPUOptions>

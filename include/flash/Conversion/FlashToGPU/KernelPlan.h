@@ -39,10 +39,10 @@ struct KernelSpec {
 };
 
 struct KernelPlan {
-  int64_t blockQ;  // query rows per CTA
-  int64_t blockKV; // keys per streamed tile
-  int64_t warps;   // each warp owns blockQ / warps query rows
-  /// Slices per warp (blockQ = 16 · slicesPerWarp · warps). For mma.sync,
+  int64_t ctaQ;  // query rows one CTA computes
+  int64_t ctaKV; // keys per streamed K/V tile
+  int64_t warps; // each warp owns ctaQ / warps query rows
+  /// Slices per warp (ctaQ = 16 · slicesPerWarp · warps). For mma.sync,
   /// 16-row slices: each K and V fragment read from shared memory feeds
   /// this many mma.sync. For warpgroup MMAs, 64-row slices per warpgroup
   /// (of which each warp holds 16 rows): each K and V tile feeds this many
@@ -102,19 +102,19 @@ struct ConvertFlashToGPUOptions;
 
 /// The plan of a supported spec: the plan table's (KernelPlan.cpp), the one
 /// place where plans are chosen, with the overrides among `options`
-/// (block-q, warps, block-kv, stages, min-ctas-per-sm, warpgroup-mma,
+/// (cta-q, warps, cta-kv, stages, min-ctas-per-sm, warpgroup-mma,
 /// query-in-registers, scores-before-copies, copy-pointers) applied, and
 /// checked that it can be generated. The error names the kernel and the
 /// overrides given. `options.chip` is not read: the spec has the chip.
 llvm::Expected<KernelPlan> planKernel(const KernelSpec &spec,
                                       const ConvertFlashToGPUOptions &options);
 
-/// Checks that a block-sparse layout of `blockQ` x `blockKV` tiles fits the
-/// kernel of `plan`: block_q a multiple of plan.blockQ (a CTA's rows lie in
-/// one layout row) and block_kv a multiple of plan.blockKV (a layout key
-/// block is whole kernel key tiles).
-llvm::Error verifyBlockSizes(const KernelPlan &plan, int64_t blockQ,
-                             int64_t blockKV);
+/// Checks that a block-sparse layout of `layoutBlockQ` x `layoutBlockKV`
+/// blocks fits the kernel of `plan`: the layout's block_q a multiple of
+/// plan.ctaQ (a CTA's rows lie in one layout row) and its block_kv a
+/// multiple of plan.ctaKV (a layout key block is whole kernel key tiles).
+llvm::Error verifyBlockSizes(const KernelPlan &plan, int64_t layoutBlockQ,
+                             int64_t layoutBlockKV);
 
 /// The kernel spec of a flash.attention op for `chip`, or failure with the
 /// reason its kernel does not exist yet in `reason`. Whether the op's

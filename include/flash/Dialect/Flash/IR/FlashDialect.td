@@ -86,7 +86,7 @@ def Flash_KernelPlanAttr : AttrDef<Flash_Dialect, "KernelPlan"> {
 
     ```mlir
     gpu.func @flash_fwd_d64_f16_causal_sm_80(...) kernel attributes {
-        flash.kernel_plan = #flash.kernel_plan<block_q = 128, block_kv = 80,
+        flash.kernel_plan = #flash.kernel_plan<cta_q = 128, cta_kv = 80,
           warps = 4, slices_per_warp = 2, stages = 2,
           query_in_registers = true, warpgroup_mma = false,
           min_ctas_per_sm = 1, scores_before_copies = false,
@@ -94,9 +94,9 @@ def Flash_KernelPlanAttr : AttrDef<Flash_Dialect, "KernelPlan"> {
     ```
   }];
   let parameters = (ins
-    AttrParameter<"int64_t", "query rows per CTA: 16 x warps x "
-                  "slices_per_warp">:$block_q,
-    AttrParameter<"int64_t", "keys per streamed K/V tile">:$block_kv,
+    AttrParameter<"int64_t", "query rows one CTA computes: 16 x warps x "
+                  "slices_per_warp">:$cta_q,
+    AttrParameter<"int64_t", "keys per streamed K/V tile">:$cta_kv,
     AttrParameter<"int64_t", "warps per CTA">:$warps,
     AttrParameter<"int64_t", "16-row (mma.sync) or 64-row (warpgroup MMA) "
                   "slices of each warp">:$slices_per_warp,
