@@ -19,14 +19,21 @@
 extern "C" {
 #endif
 
-/// What a kernel computes. Strings are borrowed for the call's duration.
+/// What a kernel computes, spelled as in manifests (docs/kernel-abi.md).
+/// Strings are borrowed for the call's duration. `kind` comes last, and NULL
+/// means "forward", so that a spec written in the order of the first
+/// version ({headDim, dtype, mask, blockSparse, chip}) fails to compile or
+/// means the dense forward kernel (docs/runtime.md, "Compatibility").
 typedef struct {
-  int64_t headDim;   /* multiple of 8, up to 256 */
-  const char *dtype; /* "f16" or "bf16" */
-  const char *mask;  /* "none", "causal", "causal_bottom_right",
-                        "sliding_window" */
-  bool blockSparse;
-  const char *chip; /* a chip of the chip table (docs/kernel-abi.md) */
+  int64_t headDim;      /* multiple of 8, up to 256 */
+  const char *dtype;    /* "f16" or "bf16" */
+  const char *mask;     /* "none", "causal", "causal_bottom_right",
+                           "sliding_window" */
+  const char *features; /* comma-separated feature names, e.g.
+                           "block_sparse"; NULL or "": none */
+  const char *chip;     /* a chip of the chip table (docs/kernel-abi.md) */
+  const char *kind;     /* "forward" (the only kind generated yet), "backward",
+                           "decode", "combine"; NULL: "forward" */
 } FlashKernelSpec;
 
 /// A generated kernel; release with flashCompiledKernelDestroy.

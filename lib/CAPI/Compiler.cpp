@@ -38,10 +38,14 @@ bool flashCompileForwardKernelWithOptions(const FlashKernelSpec *cSpec,
   if (!cSpec || !kernel)
     return fail(error, "spec and kernel must not be NULL");
   auto orNull = [](const char *s) { return s ? s : "(null)"; };
-  llvm::Expected<KernelSpec> spec =
-      parseKernelSpec(cSpec->headDim, orNull(cSpec->dtype),
-                      orNull(cSpec->mask), cSpec->blockSparse,
-                      orNull(cSpec->chip));
+  SmallVector<StringRef> features;
+  if (cSpec->features)
+    for (StringRef name : llvm::split(cSpec->features, ','))
+      if (!name.trim().empty())
+        features.push_back(name.trim());
+  llvm::Expected<KernelSpec> spec = parseKernelSpec(
+      cSpec->kind ? cSpec->kind : "forward", cSpec->headDim,
+      orNull(cSpec->dtype), orNull(cSpec->mask), features, orNull(cSpec->chip));
   if (!spec)
     return fail(error, llvm::toString(spec.takeError()));
   // The overrides are convert-flash-to-gpu's options; its chip is the spec's.

@@ -117,7 +117,7 @@ llvm::json::Object mlir::flash::describeKernel(const CompiledKernel &kernel) {
       {"spec", llvm::json::Object{{"head_dim", spec.headDim},
                                   {"dtype", spec.getElementTypeName()},
                                   {"mask", stringifyMaskKind(spec.mask)},
-                                  {"block_sparse", spec.blockSparse},
+                                  {"block_sparse", spec.features.blockSparse},
                                   {"chip", stringifyChip(spec.chip)}}},
       {"config",
        llvm::json::Object{{"block_q", plan.ctaQ},
@@ -162,7 +162,7 @@ mlir::flash::describeBackwardKernels(const CompiledBackward &kernel) {
 
 llvm::json::Array mlir::flash::describeParams(const KernelSpec &spec) {
   llvm::json::Array params;
-  for (const KernelParam &param : getForwardParams(spec.blockSparse))
+  for (const KernelParam &param : getForwardParams(spec.features.blockSparse))
     params.push_back(describeKernelParam(param));
   return params;
 }

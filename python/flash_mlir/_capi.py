@@ -18,8 +18,9 @@ class KernelSpec(ctypes.Structure):
     _fields_ = [("headDim", ctypes.c_int64),
                 ("dtype", ctypes.c_char_p),
                 ("mask", ctypes.c_char_p),
-                ("blockSparse", ctypes.c_bool),
-                ("chip", ctypes.c_char_p)]
+                ("features", ctypes.c_char_p),
+                ("chip", ctypes.c_char_p),
+                ("kind", ctypes.c_char_p)]
 
 
 class CompiledKernel(ctypes.Structure):
@@ -47,13 +48,16 @@ class Compiler:
         self.lib = lib
         self._lock = threading.Lock()
 
-    def compile(self, head_dim, dtype, mask, chip, block_sparse=False,
-                options=None):
-        """Generates a forward kernel; returns (name, ptx, metadata dict).
-        `options` overrides the plan table's plan with convert-flash-to-gpu
-        options, e.g. "cta-kv=32 stages=3" (docs/integration.md)."""
+    def compile(self, head_dim, dtype, mask, chip, features=(),
+                kind="forward", options=None):
+        """Generates a kernel; returns (name, ptx, metadata dict).
+        `features` are feature names as manifests spell them (e.g.
+        ("block_sparse",)); `options` overrides the plan table's plan with
+        convert-flash-to-gpu options, e.g. "cta-kv=32 stages=3"
+        (docs/integration.md)."""
         spec = KernelSpec(head_dim, dtype.encode(), mask.encode(),
-                          block_sparse, chip.encode())
+                          ",".join(features).encode(), chip.encode(),
+                          kind.encode())
         kernel = CompiledKernel()
         error = ctypes.c_void_p()
         with self._lock:

@@ -182,8 +182,9 @@ def _load(ordinal, head_dim, dtype, mask, block_sparse):
     compiler = _capi.get_compiler()
     if compiler is not None:
         chip = _spec.compile_chip(device_chip, rt.chip_runs)
+        features = ("block_sparse",) if block_sparse else ()
         _, ptx, metadata = compiler.compile(head_dim, dtype, mask, chip,
-                                            block_sparse)
+                                            features)
         info, name = info_from_metadata(rt, metadata)
         handle = ctypes.c_void_p()
         rt.check(rt.kernel_load_ptx(ctx, ctypes.byref(info), ptx, len(ptx),

@@ -38,7 +38,7 @@ def test_compile_block_sparse_kernel():
     compiler = compiler_or_skip()
     rt = runtime_or_skip()
     name, ptx, meta = compiler.compile(64, "bf16", "causal", "sm_90a",
-                                       block_sparse=True)
+                                       features=("block_sparse",))
     assert name == "flash_fwd_d64_bf16_causal_sparse_sm_90a"
     assert b".entry " + name.encode() in ptx
     assert meta["spec"]["block_sparse"] is True
@@ -56,6 +56,12 @@ def test_compile_error_names_the_field():
         compiler.compile(64, "f16", "none", "sm_70")
     with pytest.raises(CompileError, match=r"dtype must be f16 or bf16"):
         compiler.compile(64, "f32", "none", "sm_80")
+    with pytest.raises(CompileError, match=r"unknown feature 'paged'; the "
+                       r"features are block_sparse"):
+        compiler.compile(64, "f16", "none", "sm_80", features=("paged",))
+    with pytest.raises(CompileError,
+                       match=r"no decode kernels are generated yet"):
+        compiler.compile(64, "f16", "none", "sm_80", kind="decode")
 
 
 def test_compile_with_plan_overrides():

@@ -225,7 +225,7 @@ int main(void) {
   // CHECK-NEXT: ptx has the entry: 1, mma.sync: 1
   // CHECK-NEXT: metadata: {{.*}}"smem_bytes":{{[0-9]+}}
   printf("-- compile a kernel spec\n");
-  FlashKernelSpec spec = {64, "f16", "causal", false, "sm_80"};
+  FlashKernelSpec spec = {64, "f16", "causal", NULL, "sm_80", "forward"};
   FlashCompiledKernel kernel;
   char *error = NULL;
   bool ok = flashCompileForwardKernel(&spec, &kernel, &error);
@@ -238,20 +238,37 @@ int main(void) {
   printf("metadata: %s\n", kernel.metadata);
   flashCompiledKernelDestroy(&kernel);
 
+  // A NULL kind is "forward"; features are named as in manifests.
+  // CHECK-NEXT: sparse: 1 name: flash_fwd_d64_f16_none_sparse_sm_80
+  FlashKernelSpec sparse = {64, "f16", "none", "block_sparse", "sm_80", NULL};
+  ok = flashCompileForwardKernel(&sparse, &kernel, &error);
+  printf("sparse: %d name: %s\n", ok, ok ? kernel.name : error);
+  if (!ok)
+    return EXIT_FAILURE;
+  flashCompiledKernelDestroy(&kernel);
+
   // CHECK-LABEL: -- bad kernel specs
   // CHECK-NEXT: head_dim 7: head_dim must be a positive multiple of 8 up to 256, got 7
   // CHECK-NEXT: dtype f32: dtype must be f16 or bf16, got 'f32'
   // CHECK-NEXT: mask diagonal: mask must be none, causal, causal_bottom_right or sliding_window, got 'diagonal'
   // CHECK-NEXT: chip sm_70: chip must be one of sm_80, sm_86, sm_89, sm_90, sm_90a, got 'sm_70'
+  // CHECK-NEXT: kind sideways: kind must be one of forward, backward, decode, combine, got 'sideways'
+  // CHECK-NEXT: kind backward: no backward kernels are generated yet
+  // CHECK-NEXT: features paged: unknown features 'paged', 'ragged'; the features are block_sparse
   // CHECK-NEXT: NULL spec: spec and kernel must not be NULL
   printf("-- bad kernel specs\n");
   struct {
     const char *label;
     FlashKernelSpec spec;
-  } bad[] = {{"head_dim 7", {7, "f16", "none", false, "sm_80"}},
-             {"dtype f32", {64, "f32", "none", false, "sm_80"}},
-             {"mask diagonal", {64, "f16", "diagonal", false, "sm_80"}},
-             {"chip sm_70", {64, "f16", "none", false, "sm_70"}}};
+  } bad[] = {
+      {"head_dim 7", {7, "f16", "none", NULL, "sm_80", "forward"}},
+      {"dtype f32", {64, "f32", "none", NULL, "sm_80", "forward"}},
+      {"mask diagonal", {64, "f16", "diagonal", NULL, "sm_80", "forward"}},
+      {"chip sm_70", {64, "f16", "none", NULL, "sm_70", "forward"}},
+      {"kind sideways", {64, "f16", "none", NULL, "sm_80", "sideways"}},
+      {"kind backward", {64, "f16", "none", NULL, "sm_80", "backward"}},
+      {"features paged",
+       {64, "f16", "none", "block_sparse,paged, ragged", "sm_80", NULL}}};
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); ++i) {
     error = NULL;
     ok = flashCompileForwardKernel(&bad[i].spec, &kernel, &error);

@@ -296,27 +296,31 @@ int main(int argc, char **argv) {
     SmallVector<std::string> maskNames(masks.begin(), masks.end());
     if (maskNames.empty())
       maskNames = {"none", "causal", "causal_bottom_right", "sliding_window"};
-    SmallVector<bool> sparseValues;
+    // The features of each kernel: --block-sparse=no gives none, yes gives
+    // block_sparse.
+    SmallVector<SmallVector<StringRef, 1>> featureSets;
     for (const std::string &value : blockSparse) {
       if (value != "no" && value != "yes") {
         llvm::errs() << "flash-aot: --block-sparse takes no and/or yes, got '"
                      << value << "'\n";
         return 1;
       }
-      sparseValues.push_back(value == "yes");
+      featureSets.push_back(value == "yes"
+                                ? SmallVector<StringRef, 1>{"block_sparse"}
+                                : SmallVector<StringRef, 1>{});
     }
     // The default library has what the Python package can launch: dense and
     // block-sparse kernels.
-    if (sparseValues.empty())
-      sparseValues = {false, true};
+    if (featureSets.empty())
+      featureSets = {{}, {"block_sparse"}};
     // Check the whole request before generating anything.
     for (Chip chip : targets)
-      for (bool sparse : sparseValues)
+      for (ArrayRef<StringRef> features : featureSets)
         for (const std::string &type : types)
           for (const std::string &maskName : maskNames)
             for (int64_t dim : dims) {
               llvm::Expected<KernelSpec> spec =
-                  parseKernelSpec(dim, type, maskName, sparse,
+                  parseKernelSpec("forward", dim, type, maskName, features,
                                   stringifyChip(chip));
               if (!spec) {
                 llvm::errs() << "flash-aot: "

@@ -233,7 +233,7 @@ struct ConvertFlashToGPUPass
         arith::ConstantOp::create(b, loc, b.getF32FloatAttr(scaleLog2)),
         arith::ConstantIntOp::create(b, loc, b.getI64Type(), left),
         arith::ConstantIntOp::create(b, loc, b.getI64Type(), right)};
-    Value smem = spec.blockSparse
+    Value smem = spec.features.blockSparse
                      ? appendLayoutArgs(b, op, plan, kernelType, args)
                      : arith::ConstantIntOp::create(
                            b, loc, b.getI32Type(), plan.getSharedMemoryBytes());
@@ -266,7 +266,7 @@ mlir::flash::planAttentionKernel(AttentionOp op, Chip chip,
     op.emitError() << llvm::toString(plan.takeError());
     return failure();
   }
-  if (spec->blockSparse)
+  if (spec->features.blockSparse)
     if (llvm::Error err = verifyBlockSizes(*plan, (*op.getBlockSizes())[0],
                                            (*op.getBlockSizes())[1])) {
       reason = llvm::toString(std::move(err));

@@ -177,7 +177,7 @@ gpu::GPUFuncOp ForwardKernelEmitter::emit() {
   };
   SmallVector<Type> argTypes;
   for (auto [position, param] :
-       llvm::enumerate(getForwardParams(spec.blockSparse))) {
+       llvm::enumerate(getForwardParams(spec.features.blockSparse))) {
     bool layout = position >= kNumDenseForwardParams;
     switch (param.kind) {
     case KernelParamKind::Memref4:
@@ -276,7 +276,7 @@ gpu::GPUFuncOp ForwardKernelEmitter::emit() {
   copyTile(q, head, tileRow0, queryLen, sQ, nullptr, plan.ctaQ,
            /*inBounds=*/false);
   NVVM::CpAsyncCommitGroupOp::create(b, loc);
-  if (spec.blockSparse) {
+  if (spec.features.blockSparse) {
     stageSparseRow(func.getArguments().drop_front(kNumDenseForwardParams),
                    smem);
     // The staging's stores are read by every thread from here on.
@@ -308,7 +308,7 @@ gpu::GPUFuncOp ForwardKernelEmitter::emit() {
                        Fragment(4, f32c(0.0)));
   SmallVector<Value> init = initState.flatten();
   SmallVector<Value> results =
-      spec.blockSparse ? emitSparseLoop(init) : emitDenseLoop(init);
+      spec.features.blockSparse ? emitSparseLoop(init) : emitDenseLoop(init);
   WarpState state = WarpState::unflatten(results, rowsPerThread);
 
   // Epilogue: full row sums, normalization, stores.

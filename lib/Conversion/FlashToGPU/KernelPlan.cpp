@@ -12,9 +12,10 @@ using namespace mlir;
 using namespace mlir::flash;
 
 std::string KernelSpec::getName() const {
-  std::string name = llvm::formatv("flash_fwd_d{0}_{1}_{2}", headDim,
-                                   getElementTypeName(), stringifyMaskKind(mask));
-  if (blockSparse)
+  std::string name =
+      llvm::formatv("{0}_d{1}_{2}_{3}", getKernelSymbolPrefix(kind), headDim,
+                    getElementTypeName(), stringifyMaskKind(mask));
+  if (features.blockSparse)
     name += "_sparse";
   return name + "_" + stringifyChip(chip).str();
 }
@@ -55,7 +56,7 @@ FailureOr<KernelSpec> mlir::flash::getKernelSpec(AttentionOp op, Chip chip,
     reason = "a finite masked_score is not supported by the GPU kernels "
              "(their masked keys score -inf, and a row whose keys are all "
              "masked gives 0 instead of the mean of V)";
-  spec.blockSparse = op.getKvNumBlocks() != nullptr;
+  spec.features.blockSparse = op.getKvNumBlocks() != nullptr;
   if (op.getScaleValue() <= 0)
     reason = "the GPU kernels take a positive scale (they fold it into the "
              "exponent after the row maximum)";
@@ -97,23 +98,31 @@ std::optional<KernelElementType> mlir::flash::parseKernelElementType(
 }
 
 llvm::Expected<KernelSpec>
-mlir::flash::parseKernelSpec(int64_t headDim, StringRef dtype, StringRef mask,
-                             bool blockSparse, StringRef chip) {
+mlir::flash::parseKernelSpec(StringRef kind, int64_t headDim, StringRef dtype,
+                             StringRef mask, ArrayRef<StringRef> features,
+                             StringRef chip) {
   KernelSpec spec;
+  std::optional<KernelKind> parsedKind = parseKernelKind(kind);
+  if (!parsedKind)
+    return llvm::createStringError(describeKernelKindError(kind));
+  spec.kind = *parsedKind;
   spec.headDim = headDim;
   std::optional<KernelElementType> elt = parseKernelElementType(dtype);
   if (!elt)
     return llvm::createStringError("dtype must be f16 or bf16, got '" +
                                    dtype + "'");
   spec.elementType = *elt;
-  std::optional<MaskKind> kind = symbolizeMaskKind(mask);
-  if (!kind)
+  std::optional<MaskKind> maskKind = symbolizeMaskKind(mask);
+  if (!maskKind)
     return llvm::createStringError("mask must be none, causal, "
                                    "causal_bottom_right or sliding_window, "
                                    "got '" +
                                    mask + "'");
-  spec.mask = *kind;
-  spec.blockSparse = blockSparse;
+  spec.mask = *maskKind;
+  llvm::Expected<KernelFeatures> parsedFeatures = parseKernelFeatures(features);
+  if (!parsedFeatures)
+    return parsedFeatures.takeError();
+  spec.features = *parsedFeatures;
   if (llvm::Error err = verifyKernelSpec(spec))
     return std::move(err);
   std::optional<Chip> parsedChip = parseChip(chip);
@@ -124,6 +133,9 @@ mlir::flash::parseKernelSpec(int64_t headDim, StringRef dtype, StringRef mask,
 }
 
 llvm::Error mlir::flash::verifyKernelSpec(const KernelSpec &spec) {
+  if (spec.kind != KernelKind::Forward)
+    return llvm::createStringError("no " + stringifyKernelKind(spec.kind) +
+                                   " kernels are generated yet");
   if (spec.headDim <= 0 || spec.headDim % 8 != 0 || spec.headDim > 256)
     return llvm::createStringError(
         "head_dim must be a positive multiple of 8 up to 256, got %lld",
@@ -150,7 +162,7 @@ static KernelPlan selectWarpgroupPlan(const KernelSpec &spec,
   plan.queryInRegisters = false;
   plan.stages = 2;
   bool window = spec.mask == MaskKind::SlidingWindow;
-  if (spec.blockSparse && paddedHeadDim <= 128) {
+  if (spec.features.blockSparse && paddedHeadDim <= 128) {
     // Block-sparse rows are short: 64-row CTAs of one slice, 4 per SM at
     // D = 64, were 5% faster than two slices at density 0.1, L = 8k. The
     // registers of more CTAs per SM, where they fit without spills: five
@@ -227,14 +239,15 @@ static KernelPlan selectKernelPlan(const KernelSpec &spec, bool warpgroupMMA) {
     // two-sided band needs the registers of 64-key tiles.
     plan.slicesPerWarp = 2;
     plan.ctaKV =
-        spec.mask == MaskKind::SlidingWindow || spec.blockSparse ? 64 : 80;
+        spec.mask == MaskKind::SlidingWindow || spec.features.blockSparse ? 64
+                                                                          : 80;
     plan.queryInRegisters = true;
   } else if (plan.paddedHeadDim <= 128 && !masked) {
     // The O accumulators of two slices take 128 registers: Q's fragments
     // are re-read from shared memory, and 48-key tiles are the widest
     // that fit (1.05-1.07x FA2, against 0.98x with 32 keys; 64 spill).
     plan.slicesPerWarp = 2;
-    plan.ctaKV = spec.blockSparse ? 32 : 48;
+    plan.ctaKV = spec.features.blockSparse ? 32 : 48;
     plan.queryInRegisters = false;
   } else if (plan.paddedHeadDim <= 128) {
     plan.slicesPerWarp = 1;
@@ -278,7 +291,7 @@ static llvm::Error verifyKernelPlan(const KernelSpec &spec,
                    Twine(plan.warps) + " warps");
   if (plan.stages < 2 || plan.stages > 4)
     return error("stages must be 2, 3 or 4, got " + Twine(plan.stages));
-  if (spec.blockSparse && plan.stages != 2)
+  if (spec.features.blockSparse && plan.stages != 2)
     return error("block-sparse kernels take stages = 2, got " +
                  Twine(plan.stages));
   const ChipInfo &chip = getChipInfo(spec.chip);

@@ -1,7 +1,7 @@
 //===- KernelPlan.h - What a GPU attention kernel computes and how -*- C++ -*-===//
 //
-// A KernelSpec says what a generated kernel computes (head dim, element type,
-// mask kind, sparsity, chip); a KernelPlan says how (tile sizes, warps,
+// A KernelSpec says what a generated kernel computes (kind, head dim, element
+// type, mask kind, features, chip); a KernelPlan says how (tile sizes, warps,
 // pipeline stages). The plan table in KernelPlan.cpp is the one place where
 // the schedule is chosen (planKernel, which applies convert-flash-to-gpu's
 // overrides); each generated gpu.func carries its plan as the attribute
@@ -13,6 +13,7 @@
 #define FLASH_CONVERSION_FLASHTOGPU_KERNELPLAN_H
 
 #include "flash/Conversion/FlashToGPU/Chip.h"
+#include "flash/Conversion/FlashToGPU/KernelKind.h"
 #include "flash/Dialect/Flash/IR/FlashOps.h"
 #include "mlir/Support/LLVM.h"
 #include "llvm/Support/Error.h"
@@ -24,13 +25,15 @@ namespace mlir::flash {
 enum class KernelElementType { F16, BF16 };
 
 struct KernelSpec {
+  KernelKind kind = KernelKind::Forward;
   int64_t headDim = 64;
   KernelElementType elementType = KernelElementType::F16;
   MaskKind mask = MaskKind::None;
-  bool blockSparse = false;
+  KernelFeatures features;
   Chip chip = Chip::SM80;
 
-  /// The kernel's symbol, e.g. flash_fwd_d64_f16_causal_sm_80.
+  /// The kernel's symbol, {prefix}_d{D}_{dtype}_{mask}[_sparse]_{chip} with
+  /// the kind's prefix, e.g. flash_fwd_d64_f16_causal_sm_80.
   std::string getName() const;
   /// "f16" or "bf16".
   StringRef getElementTypeName() const;
@@ -90,7 +93,9 @@ struct KernelPlan {
   int64_t getSharedMemoryBytes() const;
 };
 
-/// Checks that a spec is supported, with a message naming the bad field.
+/// Checks that a spec is supported, with a message naming the bad field:
+/// only forward kernels are generated yet ("no backward kernels are
+/// generated yet").
 llvm::Error verifyKernelSpec(const KernelSpec &spec);
 
 /// A yes/no choice of the plan that an option of convert-flash-to-gpu can
@@ -122,10 +127,12 @@ llvm::Error verifyBlockSizes(const KernelPlan &plan, int64_t layoutBlockQ,
 FailureOr<KernelSpec> getKernelSpec(AttentionOp op, Chip chip,
                                     std::string &reason);
 
-/// A spec from its spelled fields, checked by verifyKernelSpec; the error
+/// A spec from its spelled fields, as manifests spell them (kind "forward",
+/// features "block_sparse", ...), checked by verifyKernelSpec; the error
 /// names the bad field and its accepted values.
-llvm::Expected<KernelSpec> parseKernelSpec(int64_t headDim, StringRef dtype,
-                                           StringRef mask, bool blockSparse,
+llvm::Expected<KernelSpec> parseKernelSpec(StringRef kind, int64_t headDim,
+                                           StringRef dtype, StringRef mask,
+                                           ArrayRef<StringRef> features,
                                            StringRef chip);
 
 /// Parses "f16" / "bf16".
