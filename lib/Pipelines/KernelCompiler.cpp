@@ -112,16 +112,20 @@ mlir::flash::compileBackwardKernels(MLIRContext &ctx, const KernelSpec &spec,
 llvm::json::Object mlir::flash::describeKernel(const CompiledKernel &kernel) {
   const KernelSpec &spec = kernel.spec;
   const KernelPlan &plan = kernel.plan;
+  llvm::json::Array features;
+  for (StringRef name : spec.features.getNames())
+    features.push_back(name);
   return llvm::json::Object{
       {"name", kernel.name},
-      {"spec", llvm::json::Object{{"head_dim", spec.headDim},
+      {"spec", llvm::json::Object{{"kind", stringifyKernelKind(spec.kind)},
+                                  {"head_dim", spec.headDim},
                                   {"dtype", spec.getElementTypeName()},
                                   {"mask", stringifyMaskKind(spec.mask)},
-                                  {"block_sparse", spec.features.blockSparse},
+                                  {"features", std::move(features)},
                                   {"chip", stringifyChip(spec.chip)}}},
       {"config",
-       llvm::json::Object{{"block_q", plan.ctaQ},
-                          {"block_kv", plan.ctaKV},
+       llvm::json::Object{{"cta_q", plan.ctaQ},
+                          {"cta_kv", plan.ctaKV},
                           {"warps", plan.warps},
                           {"slices_per_warp", plan.slicesPerWarp},
                           {"stages", plan.stages},

@@ -67,7 +67,7 @@ flashrt_status loadImage(flashrt_context &ctx, const flashrt_kernel_info &info,
   // A block-sparse launch adds the staging of its layout to smem_bytes, an
   // amount that depends on the key length: such kernels may take all the
   // device allows.
-  int optIn = info.spec.block_sparse ? ctx.maxSharedOptin : info.smem_bytes;
+  int optIn = isBlockSparse(info.spec) ? ctx.maxSharedOptin : info.smem_bytes;
   if (optIn > cu::kDefaultSharedMemoryLimit)
     if (cu::Result result = driver.funcSetAttribute(
             kernel->function, cu::kFuncMaxDynamicSharedSizeBytes, optIn))

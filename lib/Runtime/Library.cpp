@@ -23,8 +23,8 @@ std::string specPattern(const flashrt_spec &spec) {
 }
 
 bool sameProblem(const flashrt_spec &a, const flashrt_spec &b) {
-  return a.head_dim == b.head_dim && a.dtype == b.dtype && a.mask == b.mask &&
-         a.block_sparse == b.block_sparse;
+  return a.kind == b.kind && a.head_dim == b.head_dim && a.dtype == b.dtype &&
+         a.mask == b.mask && a.features == b.features;
 }
 
 } // namespace

@@ -2,7 +2,10 @@
 //
 // The format is in docs/kernel-abi.md. Unknown members are ignored so that
 // newer writers stay readable; every known member is checked, and errors
-// name the member by its path, e.g. "kernels[2].spec.head_dim".
+// name the member by its path, e.g. "kernels[2].spec.head_dim". Version 2
+// is what flash-aot writes; version 1 (no kind, spec.block_sparse for the
+// features, config.block_q and block_kv for cta_q and cta_kv) is read as
+// the forward kernels it describes.
 //
 //===----------------------------------------------------------------------===//
 
@@ -17,9 +20,8 @@ using namespace flashrt;
 
 namespace {
 
-/// The parameters of a dense forward kernel, in order.
-/// The parameters of docs/kernel-abi.md: the dense kernels' eight, then the
-/// six that block-sparse kernels add.
+/// The parameters of the forward kernels (docs/kernel-abi.md): the dense
+/// kernels' eight, then the six that block-sparse kernels add.
 const char *const kParams[] = {
     "memref4:q",          "memref4:k",
     "memref4:v",          "memref4:o",
@@ -31,6 +33,10 @@ const char *const kParams[] = {
 constexpr size_t kNumDenseParams = 8;
 constexpr size_t kNumSparseParams = sizeof(kParams) / sizeof(*kParams);
 
+/// The manifest versions this runtime reads.
+constexpr int kOldestVersion = 1;
+constexpr int kNewestVersion = 2;
+
 class ManifestReader {
 public:
   ManifestReader(const std::string &source, const std::string &dir)
@@ -39,10 +45,12 @@ public:
   flashrt_status read(const JsonValue &root, std::vector<LibraryKernel> &out) {
     if (root.kind != JsonValue::Kind::Object)
       return wrongKind("the top level", root, "an object");
-    int version;
     FLASHRT_RETURN_IF_ERROR(getInt(root, "", "version", version));
-    if (version != 1)
-      return error("version: expected 1, got " + std::to_string(version));
+    if (version < kOldestVersion || version > kNewestVersion)
+      return error("version: expected " + std::to_string(kOldestVersion) +
+                   " or " + std::to_string(kNewestVersion) +
+                   " (the versions this runtime reads), got " +
+                   std::to_string(version));
     const JsonValue *kernels = root.get("kernels");
     if (!kernels)
       return error("missing member 'kernels'");
@@ -63,6 +71,7 @@ public:
 private:
   const std::string &source;
   const std::string &dir;
+  int version = kNewestVersion;
 
   flashrt_status error(const std::string &what) {
     return fail(FLASHRT_ERROR_MANIFEST, source + ": " + what);
@@ -114,6 +123,64 @@ private:
     return FLASHRT_SUCCESS;
   }
 
+  /// Member `key` of `object`: a string that `parse` accepts, else an error
+  /// naming the member, the `expected` values and the one given.
+  template <typename Parse>
+  flashrt_status getName(const JsonValue &object, const std::string &path,
+                         const char *key, const char *expected, Parse parse) {
+    std::string text;
+    FLASHRT_RETURN_IF_ERROR(getString(object, path, key, text));
+    if (!parse(text))
+      return error(join(path, key) + ": expected " + expected + ", got \"" +
+                   text + "\"");
+    return FLASHRT_SUCCESS;
+  }
+
+  /// spec.kind (version 2; version 1 describes forward kernels only).
+  flashrt_status readKind(const JsonValue &object, const std::string &path,
+                          flashrt_spec &spec) {
+    spec.kind = FLASHRT_KIND_FORWARD;
+    if (version == 1)
+      return FLASHRT_SUCCESS;
+    return getName(object, path, "kind",
+                   "\"forward\", \"backward\", \"decode\" or \"combine\"",
+                   [&](const std::string &text) {
+                     return parseKind(text, spec.kind);
+                   });
+  }
+
+  /// spec.features, an array of names (version 2), or spec.block_sparse, a
+  /// boolean (version 1).
+  flashrt_status readFeatures(const JsonValue &object, const std::string &path,
+                              flashrt_spec &spec) {
+    const JsonValue *value;
+    spec.features = 0;
+    if (version == 1) {
+      FLASHRT_RETURN_IF_ERROR(getMember(object, path, "block_sparse",
+                                        JsonValue::Kind::Bool, "a boolean",
+                                        value));
+      spec.features = value->boolean ? FLASHRT_FEATURE_BLOCK_SPARSE : 0;
+      return FLASHRT_SUCCESS;
+    }
+    FLASHRT_RETURN_IF_ERROR(getMember(
+        object, path, "features", JsonValue::Kind::Array, "an array", value));
+    for (size_t i = 0, e = value->elements.size(); i != e; ++i) {
+      const JsonValue &name = value->elements[i];
+      std::string where = path + ".features[" + std::to_string(i) + "]";
+      if (name.kind != JsonValue::Kind::String)
+        return wrongKind(where, name, "a string");
+      unsigned feature;
+      if (!parseFeature(name.string, feature))
+        return error(where + ": unknown feature \"" + name.string +
+                     "\", expected one of " + listFeatureNames());
+      if (spec.features & feature)
+        return error(where + ": feature \"" + name.string +
+                     "\" is listed twice");
+      spec.features |= feature;
+    }
+    return FLASHRT_SUCCESS;
+  }
+
   flashrt_status readSpec(const JsonValue &kernel, const std::string &kpath,
                           flashrt_spec &spec) {
     const JsonValue *object;
@@ -121,33 +188,29 @@ private:
     FLASHRT_RETURN_IF_ERROR(getMember(kernel, kpath, "spec",
                                       JsonValue::Kind::Object, "an object",
                                       object));
+    FLASHRT_RETURN_IF_ERROR(readKind(*object, path, spec));
     FLASHRT_RETURN_IF_ERROR(getInt(*object, path, "head_dim", spec.head_dim));
     if (!isKernelHeadDim(spec.head_dim))
       return error(path + ".head_dim: expected a positive multiple of 8 up to 256, "
                           "got " +
                    std::to_string(spec.head_dim));
-    std::string text;
-    FLASHRT_RETURN_IF_ERROR(getString(*object, path, "dtype", text));
-    if (!parseDtype(text, spec.dtype) || spec.dtype == FLASHRT_DTYPE_F32)
-      return error(path + ".dtype: expected \"f16\" or \"bf16\", got \"" +
-                   text + "\"");
-    FLASHRT_RETURN_IF_ERROR(getString(*object, path, "mask", text));
-    if (!parseMask(text, spec.mask))
-      return error(path + ".mask: expected \"none\", \"causal\", "
-                          "\"causal_bottom_right\" or \"sliding_window\", "
-                          "got \"" +
-                   text + "\"");
-    const JsonValue *sparse;
-    FLASHRT_RETURN_IF_ERROR(getMember(*object, path, "block_sparse",
-                                      JsonValue::Kind::Bool, "a boolean",
-                                      sparse));
-    spec.block_sparse = sparse->boolean ? 1 : 0;
-    FLASHRT_RETURN_IF_ERROR(getString(*object, path, "chip", text));
-    if (!parseChip(text, spec.chip) || spec.chip < FLASHRT_CHIP_SM_80)
-      return error(path + ".chip: expected sm_80 or newer (e.g. \"sm_90a\"), "
-                          "got \"" +
-                   text + "\"");
-    return FLASHRT_SUCCESS;
+    FLASHRT_RETURN_IF_ERROR(getName(
+        *object, path, "dtype", "\"f16\" or \"bf16\"",
+        [&](const std::string &text) {
+          return parseDtype(text, spec.dtype) &&
+                 spec.dtype != FLASHRT_DTYPE_F32;
+        }));
+    FLASHRT_RETURN_IF_ERROR(getName(
+        *object, path, "mask",
+        "\"none\", \"causal\", \"causal_bottom_right\" or "
+        "\"sliding_window\"",
+        [&](const std::string &text) { return parseMask(text, spec.mask); }));
+    FLASHRT_RETURN_IF_ERROR(readFeatures(*object, path, spec));
+    return getName(*object, path, "chip", "sm_80 or newer (e.g. \"sm_90a\")",
+                   [&](const std::string &text) {
+                     return parseChip(text, spec.chip) &&
+                            spec.chip >= FLASHRT_CHIP_SM_80;
+                   });
   }
 
   flashrt_status readConfig(const JsonValue &kernel, const std::string &kpath,
@@ -161,10 +224,12 @@ private:
       const char *key;
       int *slot;
     };
-    for (Field field : {Field{"block_q", &info.block_q},
-                        Field{"block_kv", &info.block_kv},
-                        Field{"warps", &info.warps},
-                        Field{"stages", &info.stages}}) {
+    // Version 1 named the CTA's tile as the layout names its blocks.
+    bool v1 = version == 1;
+    for (Field field :
+         {Field{v1 ? "block_q" : "cta_q", &info.cta_q},
+          Field{v1 ? "block_kv" : "cta_kv", &info.cta_kv},
+          Field{"warps", &info.warps}, Field{"stages", &info.stages}}) {
       FLASHRT_RETURN_IF_ERROR(getInt(*object, path, field.key, *field.slot));
       if (*field.slot <= 0)
         return error(join(path, field.key) + ": expected a positive integer, "
@@ -175,10 +240,13 @@ private:
   }
 
   flashrt_status readParams(const JsonValue &kernel, const std::string &kpath,
-                            bool sparse) {
+                            const flashrt_spec &spec) {
     const JsonValue *params = kernel.get("params");
-    if (!params)
-      return FLASHRT_SUCCESS; // the ABI's list is implied
+    // No list: the ABI's is implied. The parameters of the kinds this
+    // runtime does not launch are not its to check.
+    if (!params || spec.kind != FLASHRT_KIND_FORWARD)
+      return FLASHRT_SUCCESS;
+    bool sparse = isBlockSparse(spec);
     std::string path = kpath + ".params";
     if (params->kind != JsonValue::Kind::Array)
       return wrongKind(path, *params, "an array");
@@ -238,7 +306,7 @@ private:
     if (info.smem_bytes < 0)
       return error(path + ".smem_bytes: expected a non-negative integer, got " +
                    std::to_string(info.smem_bytes));
-    return readParams(value, path, info.spec.block_sparse);
+    return readParams(value, path, info.spec);
   }
 };
 

@@ -3,9 +3,93 @@
 #include "Spec.h"
 #include "Error.h"
 
+#include <cstdio>
 #include <cstring>
 
 using namespace flashrt;
+
+namespace {
+
+struct KindInfo {
+  int kind;
+  const char *name;
+  const char *symbolPrefix;
+};
+
+/// The kinds, as the compiler's kind table names them (KernelKind.cpp).
+constexpr KindInfo kKinds[] = {
+    {FLASHRT_KIND_FORWARD, "forward", "flash_fwd"},
+    {FLASHRT_KIND_BACKWARD, "backward", "flash_bwd"},
+    {FLASHRT_KIND_DECODE, "decode", "flash_dec"},
+    {FLASHRT_KIND_COMBINE, "combine", "flash_combine"},
+};
+
+const KindInfo *findKind(int kind) {
+  for (const KindInfo &info : kKinds)
+    if (info.kind == kind)
+      return &info;
+  return nullptr;
+}
+
+/// The entry of `table` named `name`, or nullptr.
+template <typename Entry, size_t N>
+const Entry *findNamed(const Entry (&table)[N], std::string_view name) {
+  for (const Entry &entry : table)
+    if (name == entry.name)
+      return &entry;
+  return nullptr;
+}
+
+struct FeatureInfo {
+  unsigned bit;
+  const char *name;
+};
+
+/// The features, in manifest order (the compiler's KernelKind.cpp).
+constexpr FeatureInfo kFeatures[] = {
+    {FLASHRT_FEATURE_BLOCK_SPARSE, "block_sparse"},
+};
+
+std::string hexBits(unsigned bits) {
+  char text[16];
+  std::snprintf(text, sizeof(text), "%x", bits);
+  return text;
+}
+
+} // namespace
+
+const char *flashrt::kindName(int kind) {
+  const KindInfo *info = findKind(kind);
+  return info ? info->name : nullptr;
+}
+
+bool flashrt::parseKind(std::string_view name, int &kind) {
+  const KindInfo *info = findNamed(kKinds, name);
+  if (info)
+    kind = info->kind;
+  return info != nullptr;
+}
+
+const char *flashrt::featureName(unsigned feature) {
+  for (const FeatureInfo &info : kFeatures)
+    if (info.bit == feature)
+      return info.name;
+  return nullptr;
+}
+
+bool flashrt::parseFeature(std::string_view name, unsigned &feature) {
+  const FeatureInfo *info = findNamed(kFeatures, name);
+  if (info)
+    feature = info->bit;
+  return info != nullptr;
+}
+
+std::string flashrt::listFeatureNames() {
+  std::string list;
+  for (const FeatureInfo &info : kFeatures)
+    list += (list.empty() ? "\"" : ", \"") + std::string(info.name) + "\"";
+  return list;
+}
 
 const char *flashrt::dtypeName(int dtype) {
   switch (dtype) {
@@ -110,6 +194,11 @@ bool flashrt::isKernelHeadDim(int headDim) {
 
 flashrt_status flashrt::checkSpec(const flashrt_spec &spec, bool allowAnyChip,
                                   const std::string &what) {
+  if (!kindName(spec.kind))
+    return fail(FLASHRT_ERROR_INVALID_ARGUMENT,
+                what + ": kind " + std::to_string(spec.kind) +
+                    " is not a flashrt_kernel_kind (0 forward, 1 backward, "
+                    "2 decode, 3 combine)");
   if (!isKernelHeadDim(spec.head_dim))
     return fail(FLASHRT_ERROR_INVALID_ARGUMENT,
                 what + ": head_dim " + std::to_string(spec.head_dim) +
@@ -122,10 +211,10 @@ flashrt_status flashrt::checkSpec(const flashrt_spec &spec, bool allowAnyChip,
     return fail(FLASHRT_ERROR_INVALID_ARGUMENT,
                 what + ": mask " + std::to_string(spec.mask) +
                     " is not a flashrt_mask");
-  if (spec.block_sparse != 0 && spec.block_sparse != 1)
+  if (unsigned unknown = spec.features & ~kKnownFeatures)
     return fail(FLASHRT_ERROR_INVALID_ARGUMENT,
-                what + ": block_sparse must be 0 or 1, got " +
-                    std::to_string(spec.block_sparse));
+                what + ": features has unknown bits 0x" + hexBits(unknown) +
+                    " (known: FLASHRT_FEATURE_BLOCK_SPARSE = 0x1)");
   if (allowAnyChip && spec.chip == FLASHRT_CHIP_ANY)
     return FLASHRT_SUCCESS;
   if (!isValidChip(spec.chip) || spec.chip < FLASHRT_CHIP_SM_80)
@@ -137,9 +226,10 @@ flashrt_status flashrt::checkSpec(const flashrt_spec &spec, bool allowAnyChip,
 }
 
 std::string flashrt::specSymbol(const flashrt_spec &spec) {
-  std::string symbol = "flash_fwd_d" + std::to_string(spec.head_dim) + "_" +
+  std::string symbol = std::string(findKind(spec.kind)->symbolPrefix) + "_d" +
+                       std::to_string(spec.head_dim) + "_" +
                        dtypeName(spec.dtype) + "_" + maskName(spec.mask);
-  if (spec.block_sparse)
+  if (isBlockSparse(spec))
     symbol += "_sparse";
   return symbol + "_" + chipName(spec.chip);
 }
@@ -157,8 +247,7 @@ flashrt_status flashrt::checkKernelInfo(const flashrt_kernel_info &info) {
     const char *name;
     int value;
   };
-  for (Field field : {Field{"block_q", info.block_q},
-                      Field{"block_kv", info.block_kv},
+  for (Field field : {Field{"cta_q", info.cta_q}, Field{"cta_kv", info.cta_kv},
                       Field{"warps", info.warps}, Field{"stages", info.stages}})
     if (field.value <= 0)
       return fail(FLASHRT_ERROR_INVALID_ARGUMENT,
@@ -194,6 +283,8 @@ flashrt_status copyOut(const std::string &text, char *buf, size_t size) {
   return FLASHRT_SUCCESS;
 }
 } // namespace
+
+extern "C" int flashrt_abi_version(void) { return FLASHRT_ABI_VERSION; }
 
 extern "C" flashrt_status flashrt_chip_parse(const char *name, int *chip) {
   return guarded([&] {

@@ -1,7 +1,9 @@
 //===- Spec.h - Kernel specs, chips and symbols -----------------*- C++ -*-===//
 //
-// The vocabulary of docs/kernel-abi.md: dtype, mask and chip names, the
-// kernel symbol of a spec, and which chips run which code.
+// The vocabulary of docs/kernel-abi.md: kind, feature, dtype, mask and chip
+// names, the kernel symbol of a spec, and which chips run which code. The
+// kind and feature names mirror the compiler's
+// (include/flash/Conversion/FlashToGPU/KernelKind.h).
 //
 //===----------------------------------------------------------------------===//
 
@@ -14,6 +16,25 @@
 #include <string_view>
 
 namespace flashrt {
+
+/// "forward", "backward", "decode", "combine", or nullptr for an unknown
+/// value.
+const char *kindName(int kind);
+bool parseKind(std::string_view name, int &kind);
+
+/// The FLASHRT_FEATURE_* bits that this runtime knows.
+constexpr unsigned kKnownFeatures = FLASHRT_FEATURE_BLOCK_SPARSE;
+/// The manifest name of one feature bit ("block_sparse"), or nullptr.
+const char *featureName(unsigned feature);
+/// Parses one feature name into its bit.
+bool parseFeature(std::string_view name, unsigned &feature);
+/// The known feature names, for messages: "\"block_sparse\"".
+std::string listFeatureNames();
+
+/// Whether `spec` has the block-sparse feature.
+inline bool isBlockSparse(const flashrt_spec &spec) {
+  return (spec.features & FLASHRT_FEATURE_BLOCK_SPARSE) != 0;
+}
 
 /// "f16", "bf16", "f32", "i32", or nullptr for an unknown value.
 const char *dtypeName(int dtype);
@@ -44,7 +65,8 @@ bool isKernelHeadDim(int headDim);
 flashrt_status checkSpec(const flashrt_spec &spec, bool allowAnyChip,
                          const std::string &what);
 
-/// flash_fwd_d{D}_{dtype}_{mask}[_sparse]_{chip}, for a checked spec.
+/// {prefix}_d{D}_{dtype}_{mask}[_sparse]_{chip}, for a checked spec; the
+/// prefix is the kind's (flash_fwd for forward kernels).
 std::string specSymbol(const flashrt_spec &spec);
 
 /// Checks a whole kernel info (see flashrt_kernel_info_check).

@@ -137,29 +137,31 @@ flashrt_status checkPresent(const Operand &op) {
 }
 
 /// The block sizes of a layout: positive, and multiples of the kernel's
-/// tiles, so that a CTA's query rows lie in one layout row and a layout key
-/// block splits into whole kernel key tiles.
+/// cta_q and cta_kv, so that a CTA's query rows lie in one layout row and a
+/// layout key block splits into whole kernel key tiles.
 flashrt_status checkBlockSizes(const flashrt_kernel_info &info,
                                const flashrt_block_layout &layout) {
   struct Size {
     const char *name;
     int64_t value;
+    const char *kernelName;
     int kernel;
     const char *why;
   };
   for (Size size :
-       {Size{"block_q", layout.block_q, info.block_q,
+       {Size{"block_q", layout.block_q, "cta_q", info.cta_q,
              "a CTA's query rows must lie in one layout row"},
-        Size{"block_kv", layout.block_kv, info.block_kv,
+        Size{"block_kv", layout.block_kv, "cta_kv", info.cta_kv,
              "a layout key block must split into whole kernel key tiles"}}) {
     std::string what = std::string("layout ") + size.name + " is " +
                        str(size.value) + ", expected ";
     if (size.value <= 0)
-      return fail(FLASHRT_ERROR_INVALID_ARGUMENT, what + "a positive tile size");
+      return fail(FLASHRT_ERROR_INVALID_ARGUMENT,
+                  what + "a positive block size");
     if (size.value % size.kernel != 0)
       return fail(FLASHRT_ERROR_UNSUPPORTED,
                   what + "a multiple of " + str(size.kernel) + ", the " +
-                      size.name + " of kernel '" + info.name + "' (" +
+                      size.kernelName + " of kernel '" + info.name + "' (" +
                       size.why + ")");
   }
   return FLASHRT_SUCCESS;
@@ -271,12 +273,17 @@ flashrt_status flashrt::validateForward(const flashrt_kernel_info &info,
                                         const ForwardOperands &ops,
                                         bool sparse) {
   FLASHRT_RETURN_IF_ERROR(checkKernelInfo(info));
-  if (info.spec.block_sparse && !sparse)
+  if (info.spec.kind != FLASHRT_KIND_FORWARD)
+    return fail(FLASHRT_ERROR_UNSUPPORTED,
+                "kernel '" + std::string(info.name) + "' is a " +
+                    kindName(info.spec.kind) +
+                    " kernel; this runtime launches forward kernels only");
+  if (isBlockSparse(info.spec) && !sparse)
     return fail(FLASHRT_ERROR_UNSUPPORTED,
                 "kernel '" + std::string(info.name) +
                     "' is block-sparse; launch it with a layout "
                     "(flashrt_attention_forward_sparse)");
-  if (!info.spec.block_sparse && sparse)
+  if (!isBlockSparse(info.spec) && sparse)
     return fail(FLASHRT_ERROR_UNSUPPORTED,
                 "kernel '" + std::string(info.name) +
                     "' is dense; launch it without a layout "
@@ -333,7 +340,7 @@ flashrt_status flashrt::validateForward(const flashrt_kernel_info &info,
   if (sparse)
     FLASHRT_RETURN_IF_ERROR(checkLayout(info, ops));
 
-  int64_t tiles = ceilDiv(ops.q->sizes[2], info.block_q);
+  int64_t tiles = ceilDiv(ops.q->sizes[2], info.cta_q);
   if (tiles > kMaxGridX)
     return fail(FLASHRT_ERROR_LAUNCH_LIMIT,
                 "q: Lq = " + str(ops.q->sizes[2]) + " needs " + str(tiles) +
@@ -360,13 +367,13 @@ int64_t flashrt::sparseSharedMemory(const flashrt_kernel_info &info,
   // MLIR); test/tools/flash-aot/abi.test checks that the two agree.
   int64_t numBlocks = ceilDiv(keyLen, blockKV);
   int64_t words =
-      numBlocks * (blockKV / info.block_kv) + 1 + 2 * ceilDiv(numBlocks, 32);
+      numBlocks * (blockKV / info.cta_kv) + 1 + 2 * ceilDiv(numBlocks, 32);
   return info.smem_bytes + 4 * words;
 }
 
 ForwardGrid flashrt::forwardGrid(const flashrt_kernel_info &info,
                                  const ForwardOperands &ops) {
-  return {static_cast<unsigned>(ceilDiv(ops.q->sizes[2], info.block_q)),
+  return {static_cast<unsigned>(ceilDiv(ops.q->sizes[2], info.cta_q)),
           static_cast<unsigned>(ops.q->sizes[1]),
           static_cast<unsigned>(ops.q->sizes[0])};
 }

@@ -202,7 +202,8 @@ def forward(q, k, v, call):
     q, k, v = (_abi_ready(t) for t in (q, k, v))
     sparse = call.layout is not None
     kernel = _kernels.get_kernel(q.device.index, call.head_dim, call.dtype,
-                                 call.mask, sparse)
+                                 call.mask,
+                                 ("block_sparse",) if sparse else ())
     if sparse:
         _layout.check_kernel_fits(kernel.info, call.layout)
         call = call._replace(layout=_layout.on_device(call.layout, q.device))

@@ -128,10 +128,13 @@ def context(rt, ordinal):
         return _contexts[ordinal]
 
 
-def make_spec(head_dim, dtype, mask, chip=_runtime.CHIP_ANY,
-              block_sparse=False):
-    return _runtime.Spec(head_dim, _DTYPE_CODES[dtype],
-                         _runtime.MASKS[mask], int(block_sparse), chip)
+def make_spec(head_dim, dtype, mask, chip=_runtime.CHIP_ANY, features=(),
+              kind="forward"):
+    """A flashrt_spec; `features` and `kind` are named as in manifests, e.g.
+    features=("block_sparse",)."""
+    return _runtime.Spec(head_dim, _DTYPE_CODES[dtype], _runtime.MASKS[mask],
+                         _runtime.feature_bits(features), chip,
+                         _runtime.KINDS[kind])
 
 
 def info_from_metadata(rt, metadata):
@@ -143,9 +146,10 @@ def info_from_metadata(rt, metadata):
     info = _runtime.KernelInfo()
     info.name = ctypes.cast(name, ctypes.c_char_p)
     info.spec = make_spec(spec["head_dim"], spec["dtype"], spec["mask"],
-                          rt.chip_parse(spec["chip"]), spec["block_sparse"])
-    info.block_q = config["block_q"]
-    info.block_kv = config["block_kv"]
+                          rt.chip_parse(spec["chip"]), spec["features"],
+                          spec["kind"])
+    info.cta_q = config["cta_q"]
+    info.cta_kv = config["cta_kv"]
     info.warps = config["warps"]
     info.stages = config["stages"]
     info.threads = metadata["threads"]
@@ -155,22 +159,24 @@ def info_from_metadata(rt, metadata):
     return info, name
 
 
-def get_kernel(ordinal, head_dim, dtype, mask, block_sparse=False):
-    """The loaded kernel for a spec on CUDA device `ordinal`."""
-    key = (ordinal, head_dim, dtype, mask, block_sparse, kernel_dir())
+def get_kernel(ordinal, head_dim, dtype, mask, features=()):
+    """The loaded forward kernel for a spec on CUDA device `ordinal`;
+    `features` are names, e.g. ("block_sparse",)."""
+    features = tuple(features)
+    key = (ordinal, head_dim, dtype, mask, features, kernel_dir())
     with _lock:
         kernel = _kernels.get(key)
         if kernel is None:
-            kernel = _load(ordinal, head_dim, dtype, mask, block_sparse)
+            kernel = _load(ordinal, head_dim, dtype, mask, features)
             _kernels[key] = kernel
         return kernel
 
 
-def _load(ordinal, head_dim, dtype, mask, block_sparse):
+def _load(ordinal, head_dim, dtype, mask, features):
     rt = _runtime.get_runtime()
     ctx = context(rt, ordinal)
     device_chip = rt.context_chip(ctx)
-    spec = make_spec(head_dim, dtype, mask, block_sparse=block_sparse)
+    spec = make_spec(head_dim, dtype, mask, features=features)
     library = _current_library()
     if library is not None and library.select(spec, device_chip):
         handle = ctypes.c_void_p()
@@ -182,7 +188,6 @@ def _load(ordinal, head_dim, dtype, mask, block_sparse):
     compiler = _capi.get_compiler()
     if compiler is not None:
         chip = _spec.compile_chip(device_chip, rt.chip_runs)
-        features = ("block_sparse",) if block_sparse else ()
         _, ptx, metadata = compiler.compile(head_dim, dtype, mask, chip,
                                             features)
         info, name = info_from_metadata(rt, metadata)
@@ -192,15 +197,16 @@ def _load(ordinal, head_dim, dtype, mask, block_sparse):
                  f"loading the generated kernel {metadata['name']}")
         return Kernel(rt, ctx, handle, "compiled", keepalive=name)
     raise KernelNotFoundError(
-        _missing_message(rt, library, head_dim, dtype, mask, block_sparse,
+        _missing_message(rt, library, head_dim, dtype, mask, features,
                          device_chip))
 
 
-def _missing_message(rt, library, head_dim, dtype, mask, block_sparse,
+def _missing_message(rt, library, head_dim, dtype, mask, features,
                      device_chip):
-    sparse = " block_sparse=True" if block_sparse else ""
+    block_sparse = "block_sparse" in features
+    named = f" features={','.join(features)}" if features else ""
     what = (f"no kernel for head_dim={head_dim} dtype={dtype} mask={mask}"
-            f"{sparse} on {_spec.chip_label(device_chip)}")
+            f"{named} on {_spec.chip_label(device_chip)}")
     if library is not None:
         names = library.names()
         shown = ", ".join(names[:8]) + (", ..." if len(names) > 8 else "")

@@ -125,13 +125,13 @@ def on_device(layout, device):
 def check_kernel_fits(info, layout):
     """UnsupportedError when `layout`'s blocks do not split into the tiles of
     kernel `info` (a KernelInfo)."""
-    if layout.block_q % info.block_q or layout.block_kv % info.block_kv:
+    if layout.block_q % info.cta_q or layout.block_kv % info.cta_kv:
         raise UnsupportedError(
             f"block_mask: block size ({layout.block_q}, {layout.block_kv}) "
             f"does not fit kernel {info.name.decode()}, whose CTAs take "
-            f"{info.block_q} query rows and {info.block_kv}-key tiles: "
-            f"block_q must be a multiple of {info.block_q} and block_kv of "
-            f"{info.block_kv}")
+            f"{info.cta_q} query rows (cta_q) and {info.cta_kv}-key tiles "
+            f"(cta_kv): block_q must be a multiple of {info.cta_q} and "
+            f"block_kv of {info.cta_kv}")
 
 
 def descriptors(layout):

@@ -2,7 +2,9 @@
 
 The structures mirror the C header field by field; tests/test_runtime.py
 checks their sizes and offsets against a C compiler's and round-trips them
-through the library's own functions.
+through the library's own functions. They are those of ABI_VERSION, which
+the loaded library must report (flashrt_abi_version; docs/runtime.md,
+"Compatibility").
 """
 
 import ctypes
@@ -11,6 +13,15 @@ import threading
 
 from . import _paths
 from ._errors import RuntimeLibraryError
+
+# FLASHRT_ABI_VERSION of the header these bindings mirror.
+ABI_VERSION = 2
+
+# flashrt_kernel_kind, by manifest name
+KINDS = {"forward": 0, "backward": 1, "decode": 2, "combine": 3}
+
+# FLASHRT_FEATURE_*, by manifest name
+FEATURES = {"block_sparse": 1 << 0}
 
 # flashrt_dtype
 DTYPE_F16 = 0
@@ -34,16 +45,17 @@ class Spec(ctypes.Structure):
     _fields_ = [("head_dim", ctypes.c_int),
                 ("dtype", ctypes.c_int),
                 ("mask", ctypes.c_int),
-                ("block_sparse", ctypes.c_int),
-                ("chip", ctypes.c_int)]
+                ("features", ctypes.c_uint),
+                ("chip", ctypes.c_int),
+                ("kind", ctypes.c_int)]
 
 
 class KernelInfo(ctypes.Structure):
     """flashrt_kernel_info"""
     _fields_ = [("name", ctypes.c_char_p),
                 ("spec", Spec),
-                ("block_q", ctypes.c_int),
-                ("block_kv", ctypes.c_int),
+                ("cta_q", ctypes.c_int),
+                ("cta_kv", ctypes.c_int),
                 ("warps", ctypes.c_int),
                 ("stages", ctypes.c_int),
                 ("threads", ctypes.c_int),
@@ -75,6 +87,17 @@ class BlockLayout(ctypes.Structure):
                 ("block_kv", ctypes.c_int64)]
 
 
+def feature_bits(names):
+    """FLASHRT_FEATURE_* bits of feature names ("block_sparse", ...)."""
+    bits = 0
+    for name in names:
+        if name not in FEATURES:
+            raise ValueError(f"unknown kernel feature {name!r}; the features "
+                             f"are {', '.join(FEATURES)}")
+        bits |= FEATURES[name]
+    return bits
+
+
 def make_tensor(data, dtype, sizes, strides):
     """A flashrt_tensor of a device pointer (an int), sizes and strides."""
     t = Tensor()
@@ -93,6 +116,7 @@ _handle = ctypes.c_void_p
 
 # name: (restype, argtypes)
 _SIGNATURES = {
+    "flashrt_abi_version": (ctypes.c_int, []),
     "flashrt_status_name": (ctypes.c_char_p, [_c_status]),
     "flashrt_last_error": (ctypes.c_char_p, []),
     "flashrt_chip_parse": (_c_status, [ctypes.c_char_p, _P(ctypes.c_int)]),
@@ -151,6 +175,7 @@ class Runtime:
     def __init__(self, path):
         self.path = path
         self.lib = ctypes.CDLL(path)
+        _check_abi_version(self.lib, path)
         for name, (restype, argtypes) in _SIGNATURES.items():
             fn = getattr(self.lib, name)
             fn.restype = restype
@@ -186,6 +211,28 @@ class Runtime:
         return buf.value.decode()
 
 
+class AbiVersionError(OSError):
+    """A libFlashRuntime of another ABI version than these bindings'."""
+
+
+def _check_abi_version(lib, path):
+    """AbiVersionError unless `lib` reports ABI_VERSION. Version 1 had no
+    flashrt_abi_version."""
+    try:
+        fn = lib.flashrt_abi_version
+    except AttributeError:
+        version = 1
+    else:
+        fn.restype = ctypes.c_int
+        fn.argtypes = []
+        version = fn()
+    if version != ABI_VERSION:
+        raise AbiVersionError(
+            f"{path} has ABI version {version}, but this flash_mlir needs "
+            f"version {ABI_VERSION}: use the libFlashRuntime.so of the same "
+            f"flash-mlir build as the package")
+
+
 _lock = threading.Lock()
 _runtime = None
 
@@ -201,17 +248,22 @@ def get_runtime():
 
 def _load():
     tried = []
+    status = "NOT_FOUND"
     for path, origin in _paths.runtime_candidates():
         try:
             return Runtime(path)
+        except AbiVersionError as err:
+            status = "ABI_VERSION"
+            tried.append(f"{path} (from {origin}): {err}")
         except OSError as err:
             tried.append(f"{path} (from {origin}): {err}")
-            if origin == f"${_paths.RUNTIME_ENV}":
-                break  # An explicit choice is not second-guessed.
+        if origin == f"${_paths.RUNTIME_ENV}":
+            break  # An explicit choice is not second-guessed.
     raise RuntimeLibraryError(
-        "loading libFlashRuntime.so", "NOT_FOUND",
+        "loading libFlashRuntime.so", status,
         "tried " + "; ".join(tried) + f". Set {_paths.RUNTIME_ENV} to the "
-        "library (build/lib/libFlashRuntime.so after `ninja FlashRuntime`)")
+        f"library of ABI version {ABI_VERSION} (build/lib/libFlashRuntime.so "
+        "after `ninja FlashRuntime`)")
 
 
 def reset_for_tests():

@@ -124,7 +124,7 @@ def main():
                  for mask in MASKS]
         # Block-sparse (where the library has such kernels): 128 x 128
         # tiles, a partial last block of keys.
-        has_sparse = any(e["spec"]["block_sparse"]
+        has_sparse = any("block_sparse" in e["spec"]["features"]
                          for e in lib.manifest["kernels"])
         cases += [dict(B=1, Hq=2, Hkv=1, Lq=300, Lk=460, D=64, mask=mask,
                        window=(100, 30), dtype="bf16", layout="bhld",

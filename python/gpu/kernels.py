@@ -25,23 +25,40 @@ def _memref_args(t):
             [np.int64(s) for s in t.stride()])
 
 
+def _as_version2(manifest):
+    """The manifest in version 2's terms (docs/kernel-abi.md): a version 1
+    manifest's block_sparse flag becomes a feature, its config.block_q and
+    block_kv become cta_q and cta_kv, and its kernels are forward ones."""
+    if manifest["version"] == 1:
+        for entry in manifest["kernels"]:
+            spec, cfg = entry["spec"], entry["config"]
+            spec["kind"] = "forward"
+            spec["features"] = (["block_sparse"] if spec.pop("block_sparse")
+                                else [])
+            cfg["cta_q"] = cfg.pop("block_q")
+            cfg["cta_kv"] = cfg.pop("block_kv")
+    elif manifest["version"] != 2:
+        raise ValueError(f"manifest version {manifest['version']}: expected "
+                         f"1 or 2")
+    return manifest
+
+
 class KernelLibrary:
     def __init__(self, directory, prefer_cubin=True):
         self.directory = directory
         with open(os.path.join(directory, "manifest.json")) as f:
-            self.manifest = json.load(f)
+            self.manifest = _as_version2(json.load(f))
         self.prefer_cubin = prefer_cubin
         self._loaded = {}
 
     def find(self, head_dim, dtype, mask, chip, block_sparse=False,
              kind="forward"):
+        features = ["block_sparse"] if block_sparse else []
         for entry in self.manifest["kernels"]:
             spec = entry["spec"]
-            if spec.get("kind", "forward") != kind:
-                continue
-            if (spec["head_dim"], spec["dtype"], spec["mask"], spec["chip"],
-                    spec["block_sparse"]) == (head_dim, dtype, mask, chip,
-                                              block_sparse):
+            if (spec["kind"], spec["head_dim"], spec["dtype"], spec["mask"],
+                    spec["chip"], spec["features"]) == (
+                        kind, head_dim, dtype, mask, chip, features):
                 return entry
         raise KeyError(f"no kernel for head_dim={head_dim} dtype={dtype} "
                        f"mask={mask} chip={chip} block_sparse={block_sparse}")
@@ -62,7 +79,7 @@ class KernelLibrary:
                     pass
             module, fn = loaded or self._load_image(entry["ptx"], name)
             smem = entry["smem_bytes"] if name == entry["name"] else 0
-            if entry["spec"]["block_sparse"]:
+            if "block_sparse" in entry["spec"]["features"]:
                 # A launch adds the staging of its layout, which depends on
                 # the key length: opt in to all the device allows.
                 smem = cp.cuda.runtime.deviceGetAttribute(
@@ -105,8 +122,8 @@ class KernelLibrary:
                 args += _memref_args(t)
             args += [np.int64(block_q), np.int64(block_kv)]
             smem += sparse_shared_memory(k.shape[2], block_kv,
-                                         cfg["block_kv"])
-        grid = (math.ceil(Lq / cfg["block_q"]), Hq, B)
+                                         cfg["cta_kv"])
+        grid = (math.ceil(Lq / cfg["cta_q"]), Hq, B)
         fn = self.function(entry)
         stream = cp.cuda.Stream.from_external(torch.cuda.current_stream())
         with stream:
@@ -181,9 +198,10 @@ def variant_libraries(specs):
     return libraries
 
 
-def sparse_shared_memory(key_len, block_kv, kernel_block_kv):
+def sparse_shared_memory(key_len, block_kv, cta_kv):
     """The shared memory a block-sparse kernel adds to stage its row of the
-    layout (docs/kernel-abi.md): the kernel tiles of NKV key blocks, an end
-    marker and two bitmaps of the blocks, 4 bytes a word."""
+    layout (docs/kernel-abi.md; the compiler's getLayoutStaging, KernelABI.h):
+    the kernel tiles of NKV key blocks, an end marker and two bitmaps of the
+    blocks, 4 bytes a word."""
     nkv = -(-key_len // block_kv)
-    return 4 * (nkv * (block_kv // kernel_block_kv) + 1 + 2 * -(-nkv // 32))
+    return 4 * (nkv * (block_kv // cta_kv) + 1 + 2 * -(-nkv // 32))

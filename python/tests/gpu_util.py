@@ -29,7 +29,7 @@ def kernel_specs(block_sparse=False):
         with open(os.path.join(directory, "manifest.json")) as f:
             for entry in json.load(f)["kernels"]:
                 s = entry["spec"]
-                if bool(s["block_sparse"]) == block_sparse:
+                if ("block_sparse" in s["features"]) == block_sparse:
                     specs.add((s["head_dim"], s["dtype"], s["mask"]))
     if _capi.get_compiler() is not None:
         return None

@@ -8,7 +8,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from conftest import compiler_or_skip, runtime_or_skip  # noqa: E402
-from flash_mlir import CompileError, _kernels  # noqa: E402
+from flash_mlir import CompileError, _kernels, _runtime  # noqa: E402
 
 
 def test_compile_returns_ptx_and_metadata():
@@ -18,8 +18,8 @@ def test_compile_returns_ptx_and_metadata():
     assert ptx.startswith(b"//")
     assert b".entry " + name.encode() in ptx
     assert b".target sm_80" in ptx
-    assert meta["spec"] == {"head_dim": 64, "dtype": "f16", "mask": "causal",
-                            "block_sparse": False, "chip": "sm_80"}
+    assert meta["spec"] == {"kind": "forward", "head_dim": 64, "dtype": "f16",
+                            "mask": "causal", "features": [], "chip": "sm_80"}
     assert meta["threads"] == 32 * meta["config"]["warps"]
 
 
@@ -41,13 +41,13 @@ def test_compile_block_sparse_kernel():
                                        features=("block_sparse",))
     assert name == "flash_fwd_d64_bf16_causal_sparse_sm_90a"
     assert b".entry " + name.encode() in ptx
-    assert meta["spec"]["block_sparse"] is True
+    assert meta["spec"]["features"] == ["block_sparse"]
     assert meta["params"][8:] == [
         "memref3:kv_num_blocks", "memref4:kv_indices",
         "memref3:full_kv_num_blocks", "memref4:full_kv_indices",
         "i64:layout_block_q", "i64:layout_block_kv"]
     info, _ = _kernels.info_from_metadata(rt, meta)
-    assert info.spec.block_sparse == 1
+    assert info.spec.features == _runtime.FEATURES["block_sparse"]
 
 
 def test_compile_error_names_the_field():
@@ -68,7 +68,7 @@ def test_compile_with_plan_overrides():
     compiler = compiler_or_skip()
     _, _, meta = compiler.compile(64, "f16", "causal", "sm_80",
                                   options="cta-kv=32 stages=3")
-    assert meta["config"]["block_kv"] == 32
+    assert meta["config"]["cta_kv"] == 32
     assert meta["config"]["stages"] == 3
     with pytest.raises(CompileError, match=r"invalid plan for "
                        r"flash_fwd_d64_f16_causal_sm_80 with stages=5: "

@@ -240,11 +240,11 @@ def test_layout_must_fit_the_kernel():
     needs("f16", "none")
     from flash_mlir import _kernels
     kernel = _kernels.get_kernel(torch.cuda.current_device(), 64, "f16",
-                                 "none", True)
-    block_q, block_kv = kernel.info.block_q, kernel.info.block_kv
+                                 "none", ("block_sparse",))
+    cta_q, cta_kv = kernel.info.cta_q, kernel.info.cta_kv
     # 64 x 32 blocks pass the package's own check; they split into the
     # kernel's tiles only if it takes 64 query rows and 32-key tiles.
-    if block_q == 64 and block_kv == 32:
+    if cta_q == 64 and cta_kv == 32:
         pytest.skip("the d64 kernel takes 64 x 32 layouts")
     q = torch.randn(1, 2, 256, 64, device="cuda", dtype=torch.float16)
     # Block-diagonal on 64-token blocks: full or dead tiles only, so that the
@@ -255,8 +255,8 @@ def test_layout_must_fit_the_kernel():
     with pytest.raises(flash_mlir.UnsupportedError,
                        match=rf"block size \(64, 32\) does not fit kernel "
                              rf"flash_fwd_d64_f16_none_sparse_.*: block_q must "
-                             rf"be a multiple of {block_q} and block_kv of "
-                             rf"{block_kv}"):
+                             rf"be a multiple of {cta_q} and block_kv of "
+                             rf"{cta_kv}"):
         flash_mlir.attention(q, q, q, block_mask=mask)
 
 

@@ -28,10 +28,11 @@ LAYOUT_PROGRAM = r"""
 #define F(T, f) printf(#T " " #f " %zu\n", offsetof(T, f))
 int main(void) {
   S(flashrt_spec); F(flashrt_spec, head_dim); F(flashrt_spec, dtype);
-  F(flashrt_spec, mask); F(flashrt_spec, block_sparse); F(flashrt_spec, chip);
+  F(flashrt_spec, mask); F(flashrt_spec, features); F(flashrt_spec, chip);
+  F(flashrt_spec, kind);
   S(flashrt_kernel_info); F(flashrt_kernel_info, name);
-  F(flashrt_kernel_info, spec); F(flashrt_kernel_info, block_q);
-  F(flashrt_kernel_info, block_kv); F(flashrt_kernel_info, warps);
+  F(flashrt_kernel_info, spec); F(flashrt_kernel_info, cta_q);
+  F(flashrt_kernel_info, cta_kv); F(flashrt_kernel_info, warps);
   F(flashrt_kernel_info, stages); F(flashrt_kernel_info, threads);
   F(flashrt_kernel_info, smem_bytes);
   S(flashrt_selection); F(flashrt_selection, index);
@@ -44,6 +45,10 @@ int main(void) {
   F(flashrt_block_layout, full_kv_num_blocks);
   F(flashrt_block_layout, full_kv_indices);
   F(flashrt_block_layout, block_q); F(flashrt_block_layout, block_kv);
+  printf("FLASHRT_ABI_VERSION value %d\n", FLASHRT_ABI_VERSION);
+  printf("FLASHRT_KIND_BACKWARD value %d\n", FLASHRT_KIND_BACKWARD);
+  printf("FLASHRT_FEATURE_BLOCK_SPARSE value %u\n",
+         FLASHRT_FEATURE_BLOCK_SPARSE);
   return 0;
 }
 """
@@ -72,8 +77,15 @@ def c_layout(program, include_dirs, tmp_path):
 def test_struct_layouts_match_the_header(tmp_path):
     rows = c_layout(LAYOUT_PROGRAM, [os.path.join(SOURCE_ROOT, "include")],
                     tmp_path)
-    assert len(rows) == 31
+    assert len(rows) == 35
+    constants = {"FLASHRT_ABI_VERSION": _runtime.ABI_VERSION,
+                 "FLASHRT_KIND_BACKWARD": _runtime.KINDS["backward"],
+                 "FLASHRT_FEATURE_BLOCK_SPARSE":
+                     _runtime.FEATURES["block_sparse"]}
     for struct, member, value in rows:
+        if member == "value":
+            assert constants[struct] == int(value), struct
+            continue
         cls = STRUCTS[struct]
         got = (ctypes.sizeof(cls) if member == "size"
                else getattr(cls, member).offset)
@@ -81,13 +93,13 @@ def test_struct_layouts_match_the_header(tmp_path):
 
 
 MANIFEST = {
-    "version": 1,
+    "version": 2,
     "kernels": [{
         "name": "flash_fwd_d96_bf16_sliding_window_sm_90a",
         "ptx": "k.ptx",
-        "spec": {"head_dim": 96, "dtype": "bf16", "mask": "sliding_window",
-                 "block_sparse": False, "chip": "sm_90a"},
-        "config": {"block_q": 128, "block_kv": 32, "warps": 8, "stages": 3},
+        "spec": {"kind": "forward", "head_dim": 96, "dtype": "bf16",
+                 "mask": "sliding_window", "features": [], "chip": "sm_90a"},
+        "config": {"cta_q": 128, "cta_kv": 32, "warps": 8, "stages": 3},
         "threads": 256,
         "smem_bytes": 77824,
     }],
@@ -105,10 +117,10 @@ def test_kernel_info_round_trip():
         info = _runtime.KernelInfo()
         rt.check(rt.library_info(handle, 0, ctypes.byref(info)), "info")
         assert info.name == b"flash_fwd_d96_bf16_sliding_window_sm_90a"
-        assert (info.spec.head_dim, info.spec.dtype, info.spec.mask,
-                info.spec.block_sparse, info.spec.chip) == (
-                    96, _runtime.DTYPE_BF16, 3, 0, 901)
-        assert (info.block_q, info.block_kv, info.warps, info.stages,
+        assert (info.spec.kind, info.spec.head_dim, info.spec.dtype,
+                info.spec.mask, info.spec.features, info.spec.chip) == (
+                    0, 96, _runtime.DTYPE_BF16, 3, 0, 901)
+        assert (info.cta_q, info.cta_kv, info.warps, info.stages,
                 info.threads, info.smem_bytes) == (128, 32, 8, 3, 256, 77824)
         assert rt.library_has_ptx(handle, 0) == 1
         assert rt.library_has_cubin(handle, 0) == 0
@@ -120,6 +132,39 @@ def test_kernel_info_round_trip():
         assert rt.spec_symbol(info.spec) == info.name.decode()
     finally:
         rt.library_destroy(handle)
+
+
+def test_abi_version():
+    rt = runtime_or_skip()
+    assert rt.abi_version() == _runtime.ABI_VERSION == 2
+
+
+class _FakeAbi:
+    """A stand-in for a loaded library that reports `version` (None: a
+    library of version 1, which has no flashrt_abi_version)."""
+
+    def __init__(self, version):
+        if version is not None:
+            self.flashrt_abi_version = lambda: version
+
+
+@pytest.mark.parametrize("version", [None, 3])
+def test_abi_version_mismatch_names_both(version):
+    with pytest.raises(_runtime.AbiVersionError,
+                       match=rf"libold.so has ABI version {version or 1}, "
+                             r"but this flash_mlir needs version 2"):
+        _runtime._check_abi_version(_FakeAbi(version), "libold.so")
+    _runtime._check_abi_version(_FakeAbi(2), "libnew.so")
+
+
+def test_make_spec_kind_and_features():
+    spec = _kernels.make_spec(64, "f16", "none", features=("block_sparse",))
+    assert (spec.kind, spec.features) == (0, 1)
+    spec = _kernels.make_spec(64, "f16", "none", kind="backward")
+    assert (spec.kind, spec.features) == (1, 0)
+    with pytest.raises(ValueError, match=r"unknown kernel feature 'paged'; "
+                                         r"the features are block_sparse"):
+        _kernels.make_spec(64, "f16", "none", features=("paged",))
 
 
 def test_chips():
@@ -146,8 +191,10 @@ def test_library_open_and_select():
 
 def test_bad_manifest_is_reported(tmp_path):
     runtime_or_skip()
-    (tmp_path / "manifest.json").write_text('{"version": 2, "kernels": []}')
-    with pytest.raises(RuntimeLibraryError, match=r"MANIFEST: .*version"):
+    (tmp_path / "manifest.json").write_text('{"version": 3, "kernels": []}')
+    with pytest.raises(RuntimeLibraryError, match=r"MANIFEST: .*version: "
+                       r"expected 1 or 2 \(the versions this runtime "
+                       r"reads\), got 3"):
         _kernels.KernelLibrary(str(tmp_path))
     with pytest.raises(RuntimeLibraryError, match=r"IO"):
         _kernels.KernelLibrary(str(tmp_path / "missing"))
@@ -210,7 +257,7 @@ def validate_sparse(layout, q, k, lse):
     rt = runtime_or_skip()
     lib = _kernels.KernelLibrary(INPUT_LIB)
     info, _ = lib.select(_kernels.make_spec(64, "f16", "none",
-                                            block_sparse=True), 800)
+                                            features=("block_sparse",)), 800)
     struct, keepalive = _layout.descriptors(layout)
     ts = [_descriptor(t, _runtime.DTYPE_F16) for t in (q, k, k, q)]
     ts.append(_descriptor(lse, _runtime.DTYPE_F32))
@@ -292,7 +339,7 @@ FAKE_SPARSE_SCRIPT = textwrap.dedent(r"""
 
     _capi.get_compiler = lambda: None
     flash_mlir.set_kernel_dir(sys.argv[2])
-    kernel = _kernels.get_kernel(0, 64, "f16", "none", True)
+    kernel = _kernels.get_kernel(0, 64, "f16", "none", ("block_sparse",))
     print("SOURCE", kernel.info.name.decode(), flush=True)
     q = torch.zeros(2, 4, 100, 64, dtype=torch.float16)
     k = torch.zeros(2, 2, 120, 64, dtype=torch.float16)
@@ -352,7 +399,7 @@ def test_fake_driver_sparse_launch(python_env):
     assert "layout_block_q=64 layout_block_kv=64" in out
     assert ("UNSUPPORTED block_mask: block size (64, 32) does not fit kernel "
             "flash_fwd_d64_f16_none_sparse_sm_80, whose CTAs take 64 query "
-            "rows and 64-key tiles") in out
+            "rows (cta_q) and 64-key tiles (cta_kv)") in out
 
 
 def test_fake_driver_directory_load_and_launch(python_env):

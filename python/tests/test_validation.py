@@ -136,14 +136,15 @@ def test_block_mask_must_fit_the_kernel():
                                         block=(64, 128))
     layout = check_block_mask(mask, 2, 4, 256, 256)
     info = SimpleNamespace(name=b"flash_fwd_d64_f16_none_sparse_sm_90a",
-                           block_q=128, block_kv=64)
+                           cta_q=128, cta_kv=64)
     with pytest.raises(UnsupportedError,
                        match=r"block_mask: block size \(64, 128\) does not fit "
                              r"kernel flash_fwd_d64_f16_none_sparse_sm_90a, "
-                             r"whose CTAs take 128 query rows and 64-key "
-                             r"tiles: block_q must be a multiple of 128"):
+                             r"whose CTAs take 128 query rows \(cta_q\) and "
+                             r"64-key tiles \(cta_kv\): block_q must be a "
+                             r"multiple of 128"):
         check_kernel_fits(info, layout)
-    check_kernel_fits(SimpleNamespace(name=b"k", block_q=64, block_kv=32),
+    check_kernel_fits(SimpleNamespace(name=b"k", cta_q=64, cta_kv=32),
                       layout)
 
 

@@ -223,7 +223,7 @@ int main(void) {
   // CHECK-LABEL: -- compile a kernel spec
   // CHECK-NEXT: ok: 1 name: flash_fwd_d64_f16_causal_sm_80
   // CHECK-NEXT: ptx has the entry: 1, mma.sync: 1
-  // CHECK-NEXT: metadata: {{.*}}"smem_bytes":{{[0-9]+}}
+  // CHECK-NEXT: metadata: {{.*}}"smem_bytes":{{[0-9]+}},"spec":{"chip":"sm_80","dtype":"f16","features":[],"head_dim":64,"kind":"forward","mask":"causal"}
   printf("-- compile a kernel spec\n");
   FlashKernelSpec spec = {64, "f16", "causal", NULL, "sm_80", "forward"};
   FlashCompiledKernel kernel;
@@ -281,7 +281,7 @@ int main(void) {
   flashFreeString(error);
 
   // CHECK-LABEL: -- compile with plan overrides
-  // CHECK-NEXT: ok: 1 config: {{.*}}"block_kv":32,{{.*}}"stages":3,
+  // CHECK-NEXT: ok: 1 config: {{.*}}"cta_kv":32,{{.*}}"stages":3,
   // CHECK-NEXT: NULL options: 1
   // CHECK-NEXT: for the --stages option: 'many' value invalid
   // CHECK-NEXT: bad value: bad convert-flash-to-gpu option 'stages=many'

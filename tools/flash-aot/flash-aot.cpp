@@ -440,9 +440,9 @@ int main(int argc, char **argv) {
                  << "': " << ec.message() << "\n";
     return 1;
   }
-  os << llvm::formatv(
-      "{0:2}", llvm::json::Value(llvm::json::Object{
-                   {"version", 1}, {"kernels", std::move(entries)}}));
+  os << llvm::formatv("{0:2}", llvm::json::Value(llvm::json::Object{
+                                   {"version", kManifestVersion},
+                                   {"kernels", std::move(entries)}}));
   os << "\n";
   llvm::outs() << llvm::formatv("flash-aot: wrote {0} kernels to {1} in "
                                 "{2:f2} s ({3})\n",

@@ -7,7 +7,7 @@
 |*   context                         create a context on device 0             *|
 |*   library DIR                     list the kernels of DIR/manifest.json    *|
 |*   parse FILE                      parse FILE as manifest text              *|
-|*   select DIR D DTYPE MASK SPARSE CHIP DEVICE_CHIP                          *|
+|*   select DIR D DTYPE MASK FEATURES CHIP DEVICE_CHIP                        *|
 |*                                   choose a kernel (CHIP: any or sm_XX)     *|
 |*   sparse-smem DIR NAME LK BLOCK_KV                                         *|
 |*                                   the shared memory of a block-sparse      *|
@@ -102,12 +102,12 @@ static void printLibrary(const flashrt_library *lib) {
       continue;
     char chip[16];
     flashrt_chip_name(info.spec.chip, chip, sizeof(chip));
-    printf("kernel %zu: %s d=%d %s mask=%d sparse=%d %s block_q=%d "
-           "block_kv=%d warps=%d stages=%d threads=%d smem=%d ptx=%d "
+    printf("kernel %zu: %s kind=%d d=%d %s mask=%d features=%u %s cta_q=%d "
+           "cta_kv=%d warps=%d stages=%d threads=%d smem=%d ptx=%d "
            "cubin=%d\n",
-           i, info.name, info.spec.head_dim, dtypeText(info.spec.dtype),
-           info.spec.mask, info.spec.block_sparse, chip, info.block_q,
-           info.block_kv, info.warps, info.stages, info.threads,
+           i, info.name, info.spec.kind, info.spec.head_dim,
+           dtypeText(info.spec.dtype), info.spec.mask, info.spec.features, chip,
+           info.cta_q, info.cta_kv, info.warps, info.stages, info.threads,
            info.smem_bytes, flashrt_library_has_ptx(lib, i),
            flashrt_library_has_cubin(lib, i));
   }
@@ -145,13 +145,13 @@ static int runSelect(char **argv) {
   flashrt_library *lib = NULL;
   if (report("library", flashrt_library_open(argv[0], &lib)))
     return 1;
-  flashrt_spec spec = {parseInt(argv[1]), parseDtype(argv[2]),
-                       parseMask(argv[3]), parseInt(argv[4]),
-                       parseChipArg(argv[5])};
+  flashrt_spec spec = {parseInt(argv[1]),     parseDtype(argv[2]),
+                       parseMask(argv[3]),    (unsigned)parseInt(argv[4]),
+                       parseChipArg(argv[5]), FLASHRT_KIND_FORWARD};
   int device = parseChipArg(argv[6]);
   flashrt_selection selection;
   char what[128];
-  snprintf(what, sizeof(what), "select d%s %s %s sparse=%s %s on %s", argv[1],
+  snprintf(what, sizeof(what), "select d%s %s %s features=%s %s on %s", argv[1],
            argv[2], argv[3], argv[4], argv[5], argv[6]);
   if (!report(what, flashrt_library_select(lib, &spec, device, &selection))) {
     flashrt_kernel_info info;
@@ -268,8 +268,8 @@ static void makeProblem(Problem *p, int b, int hq, int hkv, int lq, int lk) {
   p->info.spec.dtype = FLASHRT_DTYPE_F16;
   p->info.spec.mask = FLASHRT_MASK_CAUSAL;
   p->info.spec.chip = FLASHRT_CHIP_SM_80;
-  p->info.block_q = 64;
-  p->info.block_kv = 64;
+  p->info.cta_q = 64;
+  p->info.cta_kv = 64;
   p->info.warps = 4;
   p->info.stages = 2;
   p->info.threads = 128;
@@ -326,10 +326,15 @@ static int runValidate(void) {
   CASE("info name", p.info.name = "flash_fwd_d64_f16_causal_sm_90");
   CASE("info head_dim", p.info.spec.head_dim = 84);
   CASE("info threads", p.info.threads = 96);
-  CASE("info block_q", p.info.block_q = 0);
-  CASE("sparse kernel",
-       p.info.name = "flash_fwd_d64_f16_causal_sparse_sm_80";
-       p.info.spec.block_sparse = 1);
+  CASE("info cta_q", p.info.cta_q = 0);
+  CASE("info kind", p.info.spec.kind = 7);
+  CASE("info features", p.info.spec.features = 6);
+  CASE("sparse kernel", p.info.name = "flash_fwd_d64_f16_causal_sparse_sm_80";
+       p.info.spec.features = FLASHRT_FEATURE_BLOCK_SPARSE);
+  CASE("backward kernel", p.info.name = "flash_bwd_d64_f16_causal_sm_80";
+       p.info.spec.kind = FLASHRT_KIND_BACKWARD);
+  CASE("combine kernel", p.info.name = "flash_combine_d64_f16_causal_sm_80";
+       p.info.spec.kind = FLASHRT_KIND_COMBINE);
 
   CASE("null q", p.qArg = NULL);
   CASE("q rank", p.q.rank = 3);
@@ -395,7 +400,7 @@ static void makeSparseProblem(SparseProblem *sp, int b, int hq, int hkv,
   makeProblem(&sp->p, b, hq, hkv, lq, lk);
   sp->p.info.name = "flash_fwd_d64_f16_none_sparse_sm_80";
   sp->p.info.spec.mask = FLASHRT_MASK_NONE;
-  sp->p.info.spec.block_sparse = 1;
+  sp->p.info.spec.features = FLASHRT_FEATURE_BLOCK_SPARSE;
   int nq = (lq + blockQ - 1) / blockQ, n = (lk + blockKV - 1) / blockKV;
   contiguous(&sp->counts, (void *)0x600000, FLASHRT_DTYPE_I32, 3, 1, hq, nq,
              0);
@@ -451,7 +456,7 @@ static int runValidateSparse(void) {
               sp.counts.data = sp.indices.data = NULL);
 
   SPARSE_CASE("dense kernel", sp.p.info.name = "flash_fwd_d64_f16_none_sm_80";
-              sp.p.info.spec.block_sparse = 0);
+              sp.p.info.spec.features = 0);
   SPARSE_CASE("dense checks first", sp.p.q.dtype = FLASHRT_DTYPE_BF16);
   SPARSE_CASE("null layout", sp.layoutArg = NULL);
   SPARSE_CASE("block_q zero", sp.layout.block_q = 0);
@@ -660,9 +665,9 @@ static int runLoad(char **argv) {
   flashrt_library *lib = NULL;
   if (openContextAndLibrary(argv[0], &ctx, &lib))
     return 1;
-  flashrt_spec spec = {parseInt(argv[1]), parseDtype(argv[2]),
-                       parseMask(argv[3]), parseInt(argv[4]),
-                       parseChipArg(argv[5])};
+  flashrt_spec spec = {parseInt(argv[1]),     parseDtype(argv[2]),
+                       parseMask(argv[3]),    (unsigned)parseInt(argv[4]),
+                       parseChipArg(argv[5]), FLASHRT_KIND_FORWARD};
   flashrt_kernel *kernel = (flashrt_kernel *)1;
   if (!report("load", flashrt_kernel_load(ctx, lib, &spec, &kernel))) {
     printf("loaded: %s\n", flashrt_kernel_get_info(kernel)->name);
@@ -677,7 +682,7 @@ static int runLoad(char **argv) {
   info.name = "flash_fwd_d64_f16_causal_sm_80";
   info.spec = kCausal64;
   info.spec.chip = FLASHRT_CHIP_SM_80;
-  info.block_q = info.block_kv = 64;
+  info.cta_q = info.cta_kv = 64;
   info.warps = 4;
   info.stages = 2;
   info.threads = 128;
@@ -723,10 +728,11 @@ int main(int argc, char **argv) {
     return runLaunchSparse(argv[2]);
   if (argc == 8 && strcmp(argv[1], "load") == 0)
     return runLoad(argv + 2);
-  fprintf(stderr, "usage: flashrt-test context | library DIR | parse FILE | "
-                  "select DIR D DTYPE MASK SPARSE CHIP DEVICE_CHIP | sparse-smem "
-                  "DIR NAME LK BLOCK_KV | chips | "
-                  "validate | validate-sparse | launch DIR | launch-sparse "
-                  "DIR | load DIR D DTYPE MASK SPARSE CHIP\n");
+  fprintf(stderr,
+          "usage: flashrt-test context | library DIR | parse FILE | "
+          "select DIR D DTYPE MASK FEATURES CHIP DEVICE_CHIP | sparse-smem "
+          "DIR NAME LK BLOCK_KV | chips | "
+          "validate | validate-sparse | launch DIR | launch-sparse "
+          "DIR | load DIR D DTYPE MASK FEATURES CHIP\n");
   return 2;
 }

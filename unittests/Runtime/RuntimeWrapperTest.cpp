@@ -27,7 +27,9 @@ int main(int argc, char **argv) {
   std::stringstream text;
   text << file.rdbuf();
 
-  Result<Library> bad = Library::parse("{\"version\": 1, \"kernels\": [}");
+  print("abi version", checkAbiVersion());
+
+  Result<Library> bad = Library::parse("{\"version\": 2, \"kernels\": [}");
   print("parse bad", bad.status());
 
   Result<Library> lib = Library::parse(text.str(), "/kernels");
@@ -37,7 +39,7 @@ int main(int argc, char **argv) {
   std::printf("size: %zu\n", lib->size());
 
   flashrt_spec spec{64, FLASHRT_DTYPE_F16, FLASHRT_MASK_CAUSAL, 0,
-                    FLASHRT_CHIP_ANY};
+                    FLASHRT_CHIP_ANY, FLASHRT_KIND_FORWARD};
   Result<flashrt_selection> chosen = lib->select(spec, FLASHRT_CHIP_SM_90);
   print("select", chosen.status());
   Result<flashrt_kernel_info> info = lib->info(chosen->index);
@@ -64,8 +66,12 @@ int main(int argc, char **argv) {
 
   // A block-sparse call: a 64 x 64 layout of the 100 x 120 problem, one
   // for every batch and head, with no full list.
-  flashrt_spec sparseSpec{64, FLASHRT_DTYPE_F16, FLASHRT_MASK_NONE, 1,
-                          FLASHRT_CHIP_ANY};
+  flashrt_spec sparseSpec{64,
+                          FLASHRT_DTYPE_F16,
+                          FLASHRT_MASK_NONE,
+                          FLASHRT_FEATURE_BLOCK_SPARSE,
+                          FLASHRT_CHIP_ANY,
+                          FLASHRT_KIND_FORWARD};
   Result<flashrt_selection> sparse = lib->select(sparseSpec, 800);
   print("select sparse", sparse.status());
   Result<flashrt_kernel_info> sparseInfo = lib->info(sparse->index);

@@ -22,6 +22,11 @@ class MLIRContext;
 
 namespace mlir::flash {
 
+/// The manifest version that flash-aot writes (docs/kernel-abi.md): 2 has
+/// spec.kind, spec.features and config.cta_q / cta_kv. The runtime reads 1
+/// and 2.
+inline constexpr int kManifestVersion = 2;
+
 struct CompiledKernel {
   KernelSpec spec;
   KernelPlan plan;
@@ -52,7 +57,8 @@ llvm::Expected<CompiledBackward>
 compileBackwardKernels(MLIRContext &ctx, const KernelSpec &spec,
                        const BackwardPlan &plan);
 
-/// The kernel's manifest entry (docs/kernel-abi.md), without file names.
+/// The kernel's manifest entry (docs/kernel-abi.md, version
+/// kManifestVersion), without file names.
 llvm::json::Object describeKernel(const CompiledKernel &kernel);
 
 /// The backward's manifest entry, without file names: the main kernel's

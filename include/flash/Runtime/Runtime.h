@@ -33,6 +33,23 @@ extern "C" {
 #endif
 
 /*===----------------------------------------------------------------------===*
+ * ABI version
+ *===----------------------------------------------------------------------===*/
+
+/* The version of this header's ABI: the layout of its structures and the
+ * meaning of their fields and enumerators. Before 1.0, every change to a
+ * structure's layout and every renamed field increments it
+ * (docs/runtime.md, "Compatibility"). Version 2: flashrt_spec has `kind`
+ * and `features` (for `block_sparse`), flashrt_kernel_info `cta_q` and
+ * `cta_kv` (for `block_q` and `block_kv`). */
+#define FLASHRT_ABI_VERSION 2
+
+/* The ABI version of the loaded library. A program that loads it at run
+ * time (dlopen, ctypes) should check that it equals the FLASHRT_ABI_VERSION
+ * it was written against before using any structure. */
+FLASHRT_API int flashrt_abi_version(void);
+
+/*===----------------------------------------------------------------------===*
  * Status codes
  *===----------------------------------------------------------------------===*/
 
@@ -109,33 +126,56 @@ FLASHRT_API flashrt_status flashrt_chip_name(int chip, char *buf, size_t size);
  * PTX when `is_ptx`, otherwise a cubin. Returns 1 or 0. */
 FLASHRT_API int flashrt_chip_runs(int device_chip, int code_chip, int is_ptx);
 
+/* What a kernel computes; its symbol starts with flash_fwd_, flash_bwd_,
+ * flash_dec_ or flash_combine_. This runtime launches forward kernels only:
+ * it lists kernels of the other kinds from manifests and refuses to launch
+ * them (UNSUPPORTED). */
+typedef enum flashrt_kernel_kind {
+  FLASHRT_KIND_FORWARD = 0,
+  FLASHRT_KIND_BACKWARD = 1,
+  FLASHRT_KIND_DECODE = 2,
+  FLASHRT_KIND_COMBINE = 3
+} flashrt_kernel_kind;
+
+/* The features of a kernel (flashrt_spec.features), one bit each; named as
+ * in manifests ("block_sparse"). */
+/* Visits only the live tiles of a block-sparse layout (flashrt_block_layout);
+ * launched by flashrt_attention_forward_sparse. Symbol suffix "_sparse". */
+#define FLASHRT_FEATURE_BLOCK_SPARSE (1u << 0)
+
+/* `kind` comes last so that a spec initialized in the order of version 1
+ * ({head_dim, dtype, mask, block_sparse, chip}) means the same forward
+ * kernel: FLASHRT_FEATURE_BLOCK_SPARSE is 1. */
 typedef struct flashrt_spec {
   int head_dim;      /* a multiple of 8 up to 256 */
   int dtype;         /* flashrt_dtype: F16 or BF16 */
   int mask;          /* flashrt_mask */
-  int block_sparse;  /* 0 or 1 */
+  unsigned features; /* FLASHRT_FEATURE_* bits; 0: a dense kernel */
   int chip;          /* FLASHRT_CHIP_*; ANY in lookups: best for the device */
+  int kind;          /* flashrt_kernel_kind */
 } flashrt_spec;
 
 /* Everything the runtime knows about one kernel. */
 typedef struct flashrt_kernel_info {
   const char *name;  /* the kernel symbol, flash_fwd_d64_f16_causal_sm_80 */
   flashrt_spec spec;
-  int block_q;
-  int block_kv;
+  int cta_q;         /* query rows one CTA computes (the grid's x tile) */
+  int cta_kv;        /* keys per streamed K/V tile */
   int warps;
   int stages;
   int threads;       /* 32 * warps */
   int smem_bytes;    /* dynamic shared memory per CTA */
 } flashrt_kernel_info;
 
-/* Writes the kernel symbol of a spec ("flash_fwd_d{D}_{dtype}_{mask}
- * [_sparse]_{chip}") into buf. The spec's chip must not be ANY. */
+/* Writes the kernel symbol of a spec ("{prefix}_d{D}_{dtype}_{mask}
+ * [_sparse]_{chip}", prefix flash_fwd for forward kernels) into buf. The
+ * spec's chip must not be ANY. */
 FLASHRT_API flashrt_status flashrt_spec_symbol(const flashrt_spec *spec,
                                                char *buf, size_t size);
 
 /* Checks a kernel info for consistency: a known spec, a name equal to the
- * spec's symbol, positive tile sizes, threads == 32 * warps. */
+ * spec's symbol, positive cta_q, cta_kv, warps and stages, threads == 32 *
+ * warps. */
 FLASHRT_API flashrt_status
 flashrt_kernel_info_check(const flashrt_kernel_info *info);
 
@@ -178,8 +218,8 @@ typedef struct flashrt_selection {
 } flashrt_selection;
 
 /* Chooses the kernel for `spec` on a device of chip `device_chip` (e.g. 900
- * for compute capability 9.0). head_dim, dtype, mask and block_sparse must
- * match. With spec->chip == ANY, the newest chip the device runs wins (an
+ * for compute capability 9.0). kind, head_dim, dtype, mask and features
+ * must match. With spec->chip == ANY, the newest chip the device runs wins (an
  * arch-specific "a" kernel before the plain one of the same version);
  * otherwise that chip is required. A cubin is chosen when it runs on the
  * device, the PTX otherwise. */
@@ -217,26 +257,27 @@ FLASHRT_API flashrt_status flashrt_validate_forward(
     int64_t window_right);
 
 /* A block-sparse layout: flash.attention's layout operands, the tensors of
- * FlexAttention's BlockMask. The score matrix splits into tiles of block_q
- * queries by block_kv keys, NQ = ceil(Lq / block_q) rows of NKV =
- * ceil(Lk / block_kv). Per query tile, kv_num_blocks / kv_indices list the
- * partial key blocks (the kernel's mask kind applies inside them) and
- * full_kv_num_blocks / full_kv_indices the full ones (only the key length
- * bounds them): the first count entries of each index row. Blocks in
+ * FlexAttention's BlockMask. The score matrix splits into the layout's
+ * blocks of block_q queries by block_kv keys (FlexAttention's BLOCK_SIZE),
+ * NQ = ceil(Lq / block_q) rows of NKV = ceil(Lk / block_kv). Per query
+ * block, kv_num_blocks / kv_indices list the partial key blocks (the
+ * kernel's mask kind applies inside them) and full_kv_num_blocks /
+ * full_kv_indices the full ones (only the key length bounds them): the
+ * first count entries of each index row. Blocks in
  * neither list are dead; a block in both is full; indices outside
  * [0, NKV) and repeats add nothing. All four are int32 tensors:
  *   kv_num_blocks, full_kv_num_blocks  [B or 1, Hq or 1, NQ]
  *   kv_indices, full_kv_indices        [same three, N] with N >= 1
  * (a batch or head extent of 1 is shared by all). The full pair may be
  * NULL together: no full list. block_q and block_kv must be multiples of
- * the kernel's block_q and block_kv (flashrt_kernel_info). */
+ * the kernel's cta_q and cta_kv (flashrt_kernel_info). */
 typedef struct flashrt_block_layout {
   const flashrt_tensor *kv_num_blocks;
   const flashrt_tensor *kv_indices;
   const flashrt_tensor *full_kv_num_blocks;
   const flashrt_tensor *full_kv_indices;
-  int64_t block_q;
-  int64_t block_kv;
+  int64_t block_q;  /* the layout's block: queries */
+  int64_t block_kv; /* the layout's block: keys */
 } flashrt_block_layout;
 
 /* Checks a block-sparse forward call without launching: the dense call's
@@ -253,7 +294,7 @@ FLASHRT_API flashrt_status flashrt_validate_forward_sparse(
 
 /* The dynamic shared memory, in bytes, of a block-sparse launch of the
  * kernel `info` with key length `key_len` and a layout of `block_kv`-key
- * blocks: the kernel's smem_bytes and 4 * (NKV * block_kv / info->block_kv
+ * blocks: the kernel's smem_bytes and 4 * (NKV * block_kv / info->cta_kv
  * + 1 + 2 * ceil(NKV / 32)) bytes to stage the layout's row. */
 FLASHRT_API flashrt_status flashrt_sparse_shared_memory(
     const flashrt_kernel_info *info, int64_t key_len, int64_t block_kv,

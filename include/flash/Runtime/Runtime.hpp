@@ -106,6 +106,21 @@ struct Tensor : flashrt_tensor {
   }
 };
 
+/// Checks that the loaded library has the ABI of this header
+/// (flashrt_abi_version() == FLASHRT_ABI_VERSION); otherwise UNSUPPORTED,
+/// naming both versions. Structures must not be passed to a library of
+/// another version (docs/runtime.md, "Compatibility").
+inline Status checkAbiVersion() {
+  int loaded = flashrt_abi_version();
+  if (loaded == FLASHRT_ABI_VERSION)
+    return Status();
+  return Status(FLASHRT_ERROR_UNSUPPORTED,
+                "libFlashRuntime has ABI version " + std::to_string(loaded) +
+                    ", this program was built against version " +
+                    std::to_string(FLASHRT_ABI_VERSION) +
+                    " (flash/Runtime/Runtime.h)");
+}
+
 /// 1 / sqrt(head_dim), the usual softmax scale.
 inline float defaultScale(int64_t headDim) {
   return static_cast<float>(1.0 / std::sqrt(static_cast<double>(headDim)));
