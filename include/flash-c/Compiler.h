@@ -32,8 +32,9 @@ typedef struct {
   const char *features; /* comma-separated feature names, e.g.
                            "block_sparse"; NULL or "": none */
   const char *chip;     /* a chip of the chip table (docs/kernel-abi.md) */
-  const char *kind;     /* "forward" (the only kind generated yet), "backward",
-                           "decode", "combine"; NULL: "forward" */
+  const char *kind;     /* "forward", "backward" (its three kernels in one
+                           module, docs/kernel-abi.md), "decode", "combine"
+                           (not generated yet); NULL: "forward" */
 } FlashKernelSpec;
 
 /// A generated kernel; release with flashCompiledKernelDestroy.

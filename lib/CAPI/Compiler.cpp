@@ -48,6 +48,31 @@ bool flashCompileForwardKernelWithOptions(const FlashKernelSpec *cSpec,
       orNull(cSpec->dtype), orNull(cSpec->mask), features, orNull(cSpec->chip));
   if (!spec)
     return fail(error, llvm::toString(spec.takeError()));
+  // One context per thread: compiling is not on any hot path, and contexts
+  // are not shared across threads without care.
+  thread_local std::unique_ptr<MLIRContext> ctx = createKernelCompilerContext();
+  auto output = [&](StringRef name, StringRef ptx, llvm::json::Object meta) {
+    kernel->name = copyString(name);
+    kernel->ptx = copyString(ptx);
+    kernel->metadata = copyString(
+        llvm::formatv("{0}", llvm::json::Value(std::move(meta))).str());
+    return true;
+  };
+  if (spec->kind == KernelKind::Backward) {
+    if (cOptions && !StringRef(cOptions).trim().empty())
+      return fail(error, "options: the backward kernels take no plan "
+                         "overrides yet");
+    llvm::Expected<BackwardPlan> plan = planBackwardKernel(*spec);
+    if (!plan)
+      return fail(error, llvm::toString(plan.takeError()));
+    llvm::Expected<CompiledBackward> compiled =
+        compileBackwardKernels(*ctx, *spec, *plan);
+    if (!compiled)
+      return fail(error, llvm::toString(compiled.takeError()));
+    return output(compiled->name, compiled->ptx,
+                  describeBackwardKernels(*compiled));
+  }
+
   // The overrides are convert-flash-to-gpu's options; its chip is the spec's.
   StringRef chip = stringifyChip(spec->chip);
   llvm::Expected<ConvertFlashToGPUOptions> options =
@@ -62,19 +87,11 @@ bool flashCompileForwardKernelWithOptions(const FlashKernelSpec *cSpec,
   if (!plan)
     return fail(error, llvm::toString(plan.takeError()));
 
-  // One context per thread: compiling is not on any hot path, and contexts
-  // are not shared across threads without care.
-  thread_local std::unique_ptr<MLIRContext> ctx = createKernelCompilerContext();
   llvm::Expected<CompiledKernel> compiled =
       compileForwardKernel(*ctx, PlannedKernel{*spec, *plan});
   if (!compiled)
     return fail(error, llvm::toString(compiled.takeError()));
-  kernel->name = copyString(compiled->name);
-  kernel->ptx = copyString(compiled->ptx);
-  std::string metadata = llvm::formatv(
-      "{0}", llvm::json::Value(describeKernel(*compiled)));
-  kernel->metadata = copyString(metadata);
-  return true;
+  return output(compiled->name, compiled->ptx, describeKernel(*compiled));
 }
 
 void flashCompiledKernelDestroy(FlashCompiledKernel *kernel) {

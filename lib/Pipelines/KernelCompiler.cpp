@@ -99,7 +99,7 @@ mlir::flash::compileForwardKernel(MLIRContext &ctx,
 llvm::Expected<CompiledBackward>
 mlir::flash::compileBackwardKernels(MLIRContext &ctx, const KernelSpec &spec,
                                     const BackwardPlan &plan) {
-  std::string name = getBackwardKernelName(spec);
+  std::string name = spec.getName();
   llvm::Expected<std::string> ptx = compileToPTX(
       ctx, spec.chip, name, [&](OpBuilder &b, Location loc) {
         buildBackwardKernels(b, loc, spec, plan);
@@ -109,20 +109,25 @@ mlir::flash::compileBackwardKernels(MLIRContext &ctx, const KernelSpec &spec,
   return CompiledBackward{spec, plan, name, std::move(*ptx)};
 }
 
-llvm::json::Object mlir::flash::describeKernel(const CompiledKernel &kernel) {
-  const KernelSpec &spec = kernel.spec;
-  const KernelPlan &plan = kernel.plan;
+/// The manifest's spec member.
+static llvm::json::Object describeSpec(const KernelSpec &spec) {
   llvm::json::Array features;
   for (StringRef name : spec.features.getNames())
     features.push_back(name);
+  return llvm::json::Object{{"kind", stringifyKernelKind(spec.kind)},
+                            {"head_dim", spec.headDim},
+                            {"dtype", spec.getElementTypeName()},
+                            {"mask", stringifyMaskKind(spec.mask)},
+                            {"features", std::move(features)},
+                            {"chip", stringifyChip(spec.chip)}};
+}
+
+llvm::json::Object mlir::flash::describeKernel(const CompiledKernel &kernel) {
+  const KernelSpec &spec = kernel.spec;
+  const KernelPlan &plan = kernel.plan;
   return llvm::json::Object{
       {"name", kernel.name},
-      {"spec", llvm::json::Object{{"kind", stringifyKernelKind(spec.kind)},
-                                  {"head_dim", spec.headDim},
-                                  {"dtype", spec.getElementTypeName()},
-                                  {"mask", stringifyMaskKind(spec.mask)},
-                                  {"features", std::move(features)},
-                                  {"chip", stringifyChip(spec.chip)}}},
+      {"spec", describeSpec(spec)},
       {"config",
        llvm::json::Object{{"cta_q", plan.ctaQ},
                           {"cta_kv", plan.ctaKV},
@@ -148,12 +153,7 @@ mlir::flash::describeBackwardKernels(const CompiledBackward &kernel) {
     params.push_back(describeKernelParam(param));
   return llvm::json::Object{
       {"name", kernel.name},
-      {"spec", llvm::json::Object{{"kind", "backward"},
-                                  {"head_dim", spec.headDim},
-                                  {"dtype", spec.getElementTypeName()},
-                                  {"mask", stringifyMaskKind(spec.mask)},
-                                  {"block_sparse", spec.blockSparse},
-                                  {"chip", stringifyChip(spec.chip)}}},
+      {"spec", describeSpec(spec)},
       {"config", llvm::json::Object{{"cta_q", plan.ctaQ},
                                     {"cta_kv", plan.ctaKV},
                                     {"warps", plan.warps}}},

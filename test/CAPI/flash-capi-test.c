@@ -247,13 +247,26 @@ int main(void) {
     return EXIT_FAILURE;
   flashCompiledKernelDestroy(&kernel);
 
+  // A backward spec compiles its three kernels into one module.
+  // CHECK-NEXT: backward: 1 name: flash_bwd_d64_bf16_causal_sm_80 dq: 1 kind: 1
+  FlashKernelSpec backward = {64, "bf16", "causal", NULL, "sm_80", "backward"};
+  ok = flashCompileForwardKernel(&backward, &kernel, &error);
+  printf("backward: %d name: %s dq: %d kind: %d\n", ok, ok ? kernel.name : error,
+         ok && strstr(kernel.ptx, ".entry flash_bwd_d64_bf16_causal_sm_80_dq(") != NULL,
+         ok && strstr(kernel.metadata, "\"kind\":\"backward\"") != NULL);
+  if (!ok)
+    return EXIT_FAILURE;
+  flashCompiledKernelDestroy(&kernel);
+
   // CHECK-LABEL: -- bad kernel specs
   // CHECK-NEXT: head_dim 7: head_dim must be a positive multiple of 8 up to 256, got 7
   // CHECK-NEXT: dtype f32: dtype must be f16 or bf16, got 'f32'
   // CHECK-NEXT: mask diagonal: mask must be none, causal, causal_bottom_right or sliding_window, got 'diagonal'
   // CHECK-NEXT: chip sm_70: chip must be one of sm_80, sm_86, sm_89, sm_90, sm_90a, got 'sm_70'
   // CHECK-NEXT: kind sideways: kind must be one of forward, backward, decode, combine, got 'sideways'
-  // CHECK-NEXT: kind backward: no backward kernels are generated yet
+  // CHECK-NEXT: kind decode: no decode kernels are generated yet
+  // CHECK-NEXT: sparse backward: no block-sparse backward kernels are generated yet
+  // CHECK-NEXT: backward D 192: backward kernels are generated for head dims up to 128, got 192
   // CHECK-NEXT: features paged: unknown features 'paged', 'ragged'; the features are block_sparse
   // CHECK-NEXT: NULL spec: spec and kernel must not be NULL
   printf("-- bad kernel specs\n");
@@ -266,7 +279,10 @@ int main(void) {
       {"mask diagonal", {64, "f16", "diagonal", NULL, "sm_80", "forward"}},
       {"chip sm_70", {64, "f16", "none", NULL, "sm_70", "forward"}},
       {"kind sideways", {64, "f16", "none", NULL, "sm_80", "sideways"}},
-      {"kind backward", {64, "f16", "none", NULL, "sm_80", "backward"}},
+      {"kind decode", {64, "f16", "none", NULL, "sm_80", "decode"}},
+      {"sparse backward",
+       {64, "f16", "none", "block_sparse", "sm_80", "backward"}},
+      {"backward D 192", {192, "f16", "none", NULL, "sm_80", "backward"}},
       {"features paged",
        {64, "f16", "none", "block_sparse,paged, ragged", "sm_80", NULL}}};
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); ++i) {

@@ -404,7 +404,8 @@ int main(int argc, char **argv) {
   for (const PlannedKernel &planned : kernels) {
     if (!backward)
       break;
-    const KernelSpec &spec = planned.spec;
+    KernelSpec spec = planned.spec;
+    spec.kind = KernelKind::Backward;
     llvm::Expected<BackwardPlan> plan = planBackwardKernel(spec);
     if (!plan) {
       // Not generated yet (D > 128, block-sparse): said once per reason.

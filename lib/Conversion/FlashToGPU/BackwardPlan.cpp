@@ -17,15 +17,10 @@ using namespace mlir::flash::detail;
 /// each query tile's Q and dO are read and its dQ added once per 128 keys.
 llvm::Expected<BackwardPlan>
 mlir::flash::planBackwardKernel(const KernelSpec &spec) {
+  assert(spec.kind == KernelKind::Backward && "a backward spec");
+  // verifyKernelSpec says what the backward covers (dense, D <= 128).
   if (llvm::Error err = verifyKernelSpec(spec))
     return std::move(err);
-  if (spec.blockSparse)
-    return llvm::createStringError(
-        "no block-sparse backward kernels are generated yet");
-  if (spec.headDim > 128)
-    return llvm::createStringError(
-        "backward kernels are generated for head dims up to 128, got %lld",
-        static_cast<long long>(spec.headDim));
   BackwardPlan plan;
   plan.warps = 8;
   plan.ctaKV = 128;
@@ -34,17 +29,10 @@ mlir::flash::planBackwardKernel(const KernelSpec &spec) {
   return plan;
 }
 
-std::string mlir::flash::getBackwardKernelName(const KernelSpec &spec) {
-  std::string name = spec.getName();
-  // The forward's symbol with the direction swapped.
-  assert(StringRef(name).starts_with("flash_fwd_"));
-  return "flash_bwd_" + name.substr(strlen("flash_fwd_"));
-}
-
 void mlir::flash::buildBackwardKernels(OpBuilder &builder, Location loc,
                                        const KernelSpec &spec,
                                        const BackwardPlan &plan) {
-  std::string name = getBackwardKernelName(spec);
+  std::string name = spec.getName();
   buildBackwardPreprocessKernel(builder, loc, spec, name + "_preprocess");
   buildBackwardMainKernel(builder, loc, spec, plan, name);
   buildBackwardQueryGradKernel(builder, loc, spec, name + "_dq");

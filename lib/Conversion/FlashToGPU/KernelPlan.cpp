@@ -133,13 +133,22 @@ mlir::flash::parseKernelSpec(StringRef kind, int64_t headDim, StringRef dtype,
 }
 
 llvm::Error mlir::flash::verifyKernelSpec(const KernelSpec &spec) {
-  if (spec.kind != KernelKind::Forward)
+  if (spec.kind != KernelKind::Forward && spec.kind != KernelKind::Backward)
     return llvm::createStringError("no " + stringifyKernelKind(spec.kind) +
                                    " kernels are generated yet");
   if (spec.headDim <= 0 || spec.headDim % 8 != 0 || spec.headDim > 256)
     return llvm::createStringError(
         "head_dim must be a positive multiple of 8 up to 256, got %lld",
         static_cast<long long>(spec.headDim));
+  if (spec.kind == KernelKind::Backward) {
+    if (spec.features.blockSparse)
+      return llvm::createStringError(
+          "no block-sparse backward kernels are generated yet");
+    if (spec.headDim > 128)
+      return llvm::createStringError(
+          "backward kernels are generated for head dims up to 128, got %lld",
+          static_cast<long long>(spec.headDim));
+  }
   return llvm::Error::success();
 }
 

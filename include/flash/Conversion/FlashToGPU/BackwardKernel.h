@@ -60,17 +60,14 @@ struct BackwardPlan {
 inline constexpr int64_t kBackwardRowsPerCta = 16;
 inline constexpr int64_t kBackwardRowThreads = 128;
 
-/// The backward plan of a forward spec, from the plan table; an error for
-/// what the backward kernels do not cover yet.
+/// The plan of a backward spec (KernelKind::Backward), from the plan table;
+/// an error for what the backward kernels do not cover yet.
 llvm::Expected<BackwardPlan> planBackwardKernel(const KernelSpec &spec);
 
-/// The kernels' names: the main kernel's, then `_preprocess` and `_dq`
-/// appended for the other two.
-std::string getBackwardKernelName(const KernelSpec &spec);
-
 /// Builds the three kernels as gpu.funcs at the builder's insertion point
-/// (in a gpu.module): the main kernel named getBackwardKernelName(spec),
-/// the preprocessing and dQ kernels with their suffixes.
+/// (in a gpu.module): the main kernel named spec.getName()
+/// (flash_bwd_...), the preprocessing and dQ kernels with `_preprocess`
+/// and `_dq` appended.
 void buildBackwardKernels(OpBuilder &builder, Location loc,
                           const KernelSpec &spec, const BackwardPlan &plan);
 
