@@ -64,6 +64,18 @@ flashrt_status loadImage(flashrt_context &ctx, const flashrt_kernel_info &info,
           &kernel->function, module.get(), kernel->name.c_str()))
     return cudaFail(driver, result, "cuModuleGetFunction",
                     " for " + what + " (is the symbol in the image?)");
+  if (info.spec.kind == FLASHRT_KIND_BACKWARD) {
+    // The backward's other two kernels are in the same module.
+    for (auto [suffix, slot] :
+         {std::pair("_preprocess", &kernel->preprocess),
+          std::pair("_dq", &kernel->queryGrad)}) {
+      std::string symbol = kernel->name + suffix;
+      if (cu::Result result =
+              driver.moduleGetFunction(slot, module.get(), symbol.c_str()))
+        return cudaFail(driver, result, "cuModuleGetFunction",
+                        " for '" + symbol + "' of " + what);
+    }
+  }
   // A block-sparse launch adds the staging of its layout to smem_bytes, an
   // amount that depends on the key length: such kernels may take all the
   // device allows.

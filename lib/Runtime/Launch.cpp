@@ -9,9 +9,8 @@
 using namespace flashrt;
 
 ForwardParams::ForwardParams(const ForwardOperands &ops) {
-  const flashrt_tensor *tensors[] = {ops.q, ops.k, ops.v, ops.o, ops.lse};
-  for (int i = 0; i < 5; ++i)
-    addMemref(memrefs[i], *tensors[i]);
+  for (const flashrt_tensor *tensor : {ops.q, ops.k, ops.v, ops.o, ops.lse})
+    params.addMemref(*tensor);
   // log2(e) in double, so that the only rounding is to f32 at the end.
   scaleLog2 = static_cast<float>(static_cast<double>(ops.scale) *
                                  1.4426950408889634074);
@@ -20,9 +19,9 @@ ForwardParams::ForwardParams(const ForwardOperands &ops) {
   int64_t widest = ops.q->sizes[2] + ops.k->sizes[2];
   windowLeft = std::min(ops.windowLeft, widest);
   windowRight = std::min(ops.windowRight, widest);
-  pointers[count++] = &scaleLog2;
-  pointers[count++] = &windowLeft;
-  pointers[count++] = &windowRight;
+  params.addScalar(&scaleLog2);
+  params.addScalar(&windowLeft);
+  params.addScalar(&windowRight);
   if (ops.layout)
     addLayout(*ops.layout,
               (ops.q->sizes[2] + ops.layout->block_q - 1) /
@@ -37,17 +36,18 @@ void ForwardParams::addLayout(const flashrt_block_layout &layout,
   flashrt_tensor noIndices{
       nullptr, FLASHRT_DTYPE_I32, 4, {1, 1, numQueryTiles, 0}};
   bool hasFull = layout.full_kv_num_blocks != nullptr;
-  addMemref(memrefs[5], *layout.kv_num_blocks);
-  addMemref(memrefs[6], *layout.kv_indices);
-  addMemref(memrefs[7], hasFull ? *layout.full_kv_num_blocks : noCounts);
-  addMemref(memrefs[8], hasFull ? *layout.full_kv_indices : noIndices);
+  params.addMemref(*layout.kv_num_blocks);
+  params.addMemref(*layout.kv_indices);
+  params.addMemref(hasFull ? *layout.full_kv_num_blocks : noCounts);
+  params.addMemref(hasFull ? *layout.full_kv_indices : noIndices);
   blockSizes[0] = layout.block_q;
   blockSizes[1] = layout.block_kv;
-  pointers[count++] = &blockSizes[0];
-  pointers[count++] = &blockSizes[1];
+  params.addScalar(&blockSizes[0]);
+  params.addScalar(&blockSizes[1]);
 }
 
-void ForwardParams::addMemref(Memref &slot, const flashrt_tensor &tensor) {
+void KernelParams::addMemref(const flashrt_tensor &tensor) {
+  Memref &slot = memrefs[memrefCount++];
   slot.allocated = tensor.data;
   slot.aligned = tensor.data;
   slot.offset = 0;

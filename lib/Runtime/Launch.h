@@ -1,10 +1,9 @@
 //===- Launch.h - The kernel parameter array --------------------*- C++ -*-===//
 //
-// Packs the operands of a forward call into the parameter array of
-// docs/kernel-abi.md: each memref expanded into allocated pointer, aligned
-// pointer, offset 0, sizes and strides; then scale * log2(e) as f32 and the
-// two i64 window extents; for a block-sparse call, the layout's four memrefs
-// and its two i64 block sizes.
+// The parameter arrays of docs/kernel-abi.md (KernelParams), and the
+// forward's: q, k, v, o, lse; then scale * log2(e) as f32 and the two i64
+// window extents; for a block-sparse call, the layout's four memrefs and
+// its two i64 block sizes. (The backward's are in Backward.cpp.)
 //
 //===----------------------------------------------------------------------===//
 
@@ -18,19 +17,21 @@
 
 namespace flashrt {
 
-class ForwardParams {
+/// A kernel's parameter array as cuLaunchKernel takes it: one pointer to
+/// each parameter's value, the values held here. Memrefs are expanded into
+/// allocated pointer, aligned pointer, offset 0, sizes and strides.
+class KernelParams {
 public:
-  /// 4 rank-4 memrefs of 11 values, 1 rank-3 memref of 9, 3 scalars; a
-  /// layout adds 2 rank-3 memrefs, 2 rank-4 ones and 2 scalars.
-  static constexpr size_t kDenseCount = 4 * 11 + 9 + 3;
-  static constexpr size_t kCount = kDenseCount + 2 * 9 + 2 * 11 + 2;
+  static constexpr size_t kMaxMemrefs = 12;
+  static constexpr size_t kMaxScalars = 4;
 
-  /// `ops` must have passed validateForward.
-  explicit ForwardParams(const ForwardOperands &ops);
-  ForwardParams(const ForwardParams &) = delete;
-  ForwardParams &operator=(const ForwardParams &) = delete;
+  KernelParams() = default;
+  KernelParams(const KernelParams &) = delete;
+  KernelParams &operator=(const KernelParams &) = delete;
 
-  /// The array cuLaunchKernel takes: one pointer to each parameter's value.
+  void addMemref(const flashrt_tensor &tensor);
+  /// `value` must outlive the launch.
+  void addScalar(void *value) { pointers[count++] = value; }
   void **data() { return pointers; }
 
 private:
@@ -42,16 +43,30 @@ private:
     int64_t strides[4];
   };
 
-  void addMemref(Memref &slot, const flashrt_tensor &tensor);
+  Memref memrefs[kMaxMemrefs];
+  size_t memrefCount = 0;
+  void *pointers[kMaxMemrefs * 11 + kMaxScalars];
+  size_t count = 0;
+};
+
+class ForwardParams {
+public:
+  /// `ops` must have passed validateForward.
+  explicit ForwardParams(const ForwardOperands &ops);
+  ForwardParams(const ForwardParams &) = delete;
+  ForwardParams &operator=(const ForwardParams &) = delete;
+
+  /// The array cuLaunchKernel takes: one pointer to each parameter's value.
+  void **data() { return params.data(); }
+
+private:
   void addLayout(const flashrt_block_layout &layout, int64_t numQueryTiles);
 
-  Memref memrefs[9];
+  KernelParams params;
   float scaleLog2;
   int64_t windowLeft;
   int64_t windowRight;
   int64_t blockSizes[2];
-  void *pointers[kCount];
-  size_t count = 0;
 };
 
 } // namespace flashrt

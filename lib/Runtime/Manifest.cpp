@@ -33,6 +33,16 @@ const char *const kParams[] = {
 constexpr size_t kNumDenseParams = 8;
 constexpr size_t kNumSparseParams = sizeof(kParams) / sizeof(*kParams);
 
+/// The parameters of the backward kernels, which all three take.
+const char *const kBackwardParams[] = {
+    "memref4:q",        "memref4:k",       "memref4:v",
+    "memref4:o",        "memref4:do",      "memref3:lse",
+    "memref3:dlse",     "memref3:delta",   "memref4:dq_accum",
+    "memref4:dq",       "memref4:dk",      "memref4:dv",
+    "f32:scale_log2",   "i64:window_left", "i64:window_right"};
+constexpr size_t kNumBackwardParams =
+    sizeof(kBackwardParams) / sizeof(*kBackwardParams);
+
 /// The manifest versions this runtime reads.
 constexpr int kOldestVersion = 1;
 constexpr int kNewestVersion = 2;
@@ -244,26 +254,60 @@ private:
     const JsonValue *params = kernel.get("params");
     // No list: the ABI's is implied. The parameters of the kinds this
     // runtime does not launch are not its to check.
-    if (!params || spec.kind != FLASHRT_KIND_FORWARD)
+    bool backward = spec.kind == FLASHRT_KIND_BACKWARD;
+    if (!params || (spec.kind != FLASHRT_KIND_FORWARD && !backward))
       return FLASHRT_SUCCESS;
     bool sparse = isBlockSparse(spec);
     std::string path = kpath + ".params";
     if (params->kind != JsonValue::Kind::Array)
       return wrongKind(path, *params, "an array");
+    const char *const *names = backward ? kBackwardParams : kParams;
     size_t count = params->elements.size();
-    size_t expected = sparse ? kNumSparseParams : kNumDenseParams;
+    size_t expected = backward ? kNumBackwardParams
+                      : sparse ? kNumSparseParams
+                               : kNumDenseParams;
     if (count != expected)
       return error(path + ": expected " + std::to_string(expected) +
-                   " entries for a " + (sparse ? "block-sparse" : "dense") +
+                   " entries for a " +
+                   (backward ? "backward"
+                    : sparse ? "block-sparse"
+                             : "dense") +
                    " kernel, got " + std::to_string(count));
     for (size_t i = 0; i != count; ++i) {
       const JsonValue &param = params->elements[i];
       std::string where = path + "[" + std::to_string(i) + "]";
       if (param.kind != JsonValue::Kind::String)
         return wrongKind(where, param, "a string");
-      if (param.string != kParams[i])
-        return error(where + ": expected \"" + kParams[i] + "\", got \"" +
+      if (param.string != names[i])
+        return error(where + ": expected \"" + names[i] + "\", got \"" +
                      param.string + "\" (docs/kernel-abi.md)");
+    }
+    return FLASHRT_SUCCESS;
+  }
+
+  /// A backward's row_kernels: the geometry of its preprocessing and dQ
+  /// kernels, which this runtime launches as kBackwardRowsPerCta and
+  /// kBackwardRowThreads say.
+  flashrt_status readRowKernels(const JsonValue &kernel,
+                                const std::string &kpath) {
+    const JsonValue *object;
+    std::string path = kpath + ".row_kernels";
+    FLASHRT_RETURN_IF_ERROR(getMember(kernel, kpath, "row_kernels",
+                                      JsonValue::Kind::Object, "an object",
+                                      object));
+    struct Field {
+      const char *key;
+      int expected;
+    };
+    for (Field field : {Field{"rows_per_cta", kBackwardRowsPerCta},
+                        Field{"threads", kBackwardRowThreads}}) {
+      int value;
+      FLASHRT_RETURN_IF_ERROR(getInt(*object, path, field.key, value));
+      if (value != field.expected)
+        return error(join(path, field.key) + ": this runtime launches " +
+                     std::to_string(field.expected) + ", got " +
+                     std::to_string(value) +
+                     " (a library from another flash-mlir version)");
     }
     return FLASHRT_SUCCESS;
   }
@@ -306,6 +350,8 @@ private:
     if (info.smem_bytes < 0)
       return error(path + ".smem_bytes: expected a non-negative integer, got " +
                    std::to_string(info.smem_bytes));
+    if (info.spec.kind == FLASHRT_KIND_BACKWARD)
+      FLASHRT_RETURN_IF_ERROR(readRowKernels(value, path));
     return readParams(value, path, info.spec);
   }
 };

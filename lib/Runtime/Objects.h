@@ -28,6 +28,9 @@ struct flashrt_kernel {
   flashrt_kernel_info info{};
   flashrt::cu::Module module = nullptr;
   flashrt::cu::Function function = nullptr;
+  /// Backward kernels: the preprocessing and dQ kernels of the module.
+  flashrt::cu::Function preprocess = nullptr;
+  flashrt::cu::Function queryGrad = nullptr;
 };
 
 namespace flashrt {

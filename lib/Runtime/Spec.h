@@ -69,6 +69,13 @@ flashrt_status checkSpec(const flashrt_spec &spec, bool allowAnyChip,
 /// prefix is the kind's (flash_fwd for forward kernels).
 std::string specSymbol(const flashrt_spec &spec);
 
+/// The backward's preprocessing and dQ kernels: query rows per CTA and
+/// threads per CTA. The runtime's copy of BackwardKernel.h's
+/// kBackwardRowsPerCta and kBackwardRowThreads; manifests carry them as
+/// row_kernels, which the reader checks against these.
+constexpr int kBackwardRowsPerCta = 16;
+constexpr int kBackwardRowThreads = 128;
+
 /// Checks a whole kernel info (see flashrt_kernel_info_check).
 flashrt_status checkKernelInfo(const flashrt_kernel_info &info);
 

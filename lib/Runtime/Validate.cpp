@@ -269,26 +269,9 @@ flashrt_status checkWindows(const flashrt_kernel_info &info,
 
 } // namespace
 
-flashrt_status flashrt::validateForward(const flashrt_kernel_info &info,
-                                        const ForwardOperands &ops,
-                                        bool sparse) {
-  FLASHRT_RETURN_IF_ERROR(checkKernelInfo(info));
-  if (info.spec.kind != FLASHRT_KIND_FORWARD)
-    return fail(FLASHRT_ERROR_UNSUPPORTED,
-                "kernel '" + std::string(info.name) + "' is a " +
-                    kindName(info.spec.kind) +
-                    " kernel; this runtime launches forward kernels only");
-  if (isBlockSparse(info.spec) && !sparse)
-    return fail(FLASHRT_ERROR_UNSUPPORTED,
-                "kernel '" + std::string(info.name) +
-                    "' is block-sparse; launch it with a layout "
-                    "(flashrt_attention_forward_sparse)");
-  if (!isBlockSparse(info.spec) && sparse)
-    return fail(FLASHRT_ERROR_UNSUPPORTED,
-                "kernel '" + std::string(info.name) +
-                    "' is dense; launch it without a layout "
-                    "(flashrt_attention_forward)");
-
+flashrt_status
+flashrt::validateAttentionTensors(const flashrt_kernel_info &info,
+                                  const ForwardOperands &ops) {
   const Operand q{"q", ops.q, 4, {"B", "Hq", "Lq", "D"}};
   const Operand k{"k", ops.k, 4, {"B", "Hkv", "Lk", "D"}};
   const Operand v{"v", ops.v, 4, {"B", "Hkv", "Lk", "D"}};
@@ -337,9 +320,52 @@ flashrt_status flashrt::validateForward(const flashrt_kernel_info &info,
                 "scale is " + std::to_string(ops.scale) +
                     ", expected a finite positive number");
   FLASHRT_RETURN_IF_ERROR(checkWindows(info, ops));
+  return FLASHRT_SUCCESS;
+}
+
+flashrt_status flashrt::validateLike(const char *name,
+                                     const flashrt_tensor *tensor,
+                                     const char *refName,
+                                     const flashrt_tensor &ref) {
+  const Operand op{name, tensor, ref.rank, {"B", "H", "L", "D"}};
+  const Operand like{refName, &ref, ref.rank, {"B", "H", "L", "D"}};
+  FLASHRT_RETURN_IF_ERROR(checkPresent(op));
+  if (tensor->dtype != ref.dtype)
+    return fail(FLASHRT_ERROR_TENSOR_DTYPE,
+                std::string(name) + ": dtype is " + dtypeText(tensor->dtype) +
+                    ", expected " + dtypeName(ref.dtype) + " as " + refName +
+                    "'s");
+  for (int i = 0; i < ref.rank; ++i)
+    FLASHRT_RETURN_IF_ERROR(expectSame(op, i, like, i));
+  FLASHRT_RETURN_IF_ERROR(checkStrides(op));
+  return checkPointer(op);
+}
+
+flashrt_status flashrt::validateForward(const flashrt_kernel_info &info,
+                                        const ForwardOperands &ops,
+                                        bool sparse) {
+  FLASHRT_RETURN_IF_ERROR(checkKernelInfo(info));
+  if (info.spec.kind != FLASHRT_KIND_FORWARD)
+    return fail(FLASHRT_ERROR_UNSUPPORTED,
+                "kernel '" + std::string(info.name) + "' is a " +
+                    kindName(info.spec.kind) +
+                    " kernel; this runtime launches forward kernels only");
+  if (isBlockSparse(info.spec) && !sparse)
+    return fail(FLASHRT_ERROR_UNSUPPORTED,
+                "kernel '" + std::string(info.name) +
+                    "' is block-sparse; launch it with a layout "
+                    "(flashrt_attention_forward_sparse)");
+  if (!isBlockSparse(info.spec) && sparse)
+    return fail(FLASHRT_ERROR_UNSUPPORTED,
+                "kernel '" + std::string(info.name) +
+                    "' is dense; launch it without a layout "
+                    "(flashrt_attention_forward)");
+
+  FLASHRT_RETURN_IF_ERROR(validateAttentionTensors(info, ops));
   if (sparse)
     FLASHRT_RETURN_IF_ERROR(checkLayout(info, ops));
 
+  int64_t hq = ops.q->sizes[1];
   int64_t tiles = ceilDiv(ops.q->sizes[2], info.cta_q);
   if (tiles > kMaxGridX)
     return fail(FLASHRT_ERROR_LAUNCH_LIMIT,

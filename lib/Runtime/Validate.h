@@ -22,6 +22,18 @@ struct ForwardOperands {
 flashrt_status validateForward(const flashrt_kernel_info &info,
                                const ForwardOperands &ops, bool sparse);
 
+/// The checks of validateForward on q, k, v, o and lse, the scale and the
+/// windows, which every kernel kind that takes them shares.
+flashrt_status validateAttentionTensors(const flashrt_kernel_info &info,
+                                        const ForwardOperands &ops);
+
+/// Checks that `tensor` (called `name` in messages) is present and like
+/// `ref` (called `refName`): its rank, sizes and dtype, with the ABI's
+/// strides (the last contiguous; the others multiples of 8 elements for
+/// rank 4) and a 16-byte aligned pointer.
+flashrt_status validateLike(const char *name, const flashrt_tensor *tensor,
+                            const char *refName, const flashrt_tensor &ref);
+
 /// The dynamic shared memory of a block-sparse launch (see
 /// flashrt_sparse_shared_memory), for validated operands.
 int64_t sparseSharedMemory(const flashrt_kernel_info &info, int64_t keyLen,

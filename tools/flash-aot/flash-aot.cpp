@@ -75,7 +75,7 @@ static cl::list<std::string> blockSparse(
 static cl::list<std::string>
     directions("direction", cl::CommaSeparated,
                cl::desc("Forward and/or backward kernels: fwd, bwd "
-                        "(default fwd)"),
+                        "(default fwd,bwd; for a model file fwd)"),
                cl::cat(aotCategory));
 static const std::string chipsHelp =
     "Chips: " + listChips() + " (default " +
@@ -343,7 +343,9 @@ int main(int argc, char **argv) {
     return 1;
   }
 
-  bool forward = directions.empty(), backward = false;
+  // Both by default; a model's forward only, unless asked.
+  bool forward = directions.empty();
+  bool backward = directions.empty() && inputFile.empty();
   for (const std::string &value : directions) {
     if (value != "fwd" && value != "bwd") {
       llvm::errs() << "flash-aot: --direction takes fwd and/or bwd, got '"

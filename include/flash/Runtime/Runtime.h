@@ -358,6 +358,50 @@ FLASHRT_API flashrt_status flashrt_attention_forward_sparse(
     int64_t window_left, int64_t window_right,
     const flashrt_block_layout *layout, void *stream);
 
+/*===----------------------------------------------------------------------===*
+ * The backward (kernels of kind FLASHRT_KIND_BACKWARD)
+ *===----------------------------------------------------------------------===*/
+
+/* The operands of a backward call: the forward's inputs and outputs (q, k,
+ * v, o, lse as flashrt_validate_forward takes them), the gradient of o
+ * (`dout`, like o), the gradient of the lse (`dlse`, like lse; NULL: none),
+ * and the gradients to write: dq like q, dk like k, dv like v (all of the
+ * kernel's dtype, with the forward's stride and alignment rules). */
+typedef struct flashrt_backward_tensors {
+  const flashrt_tensor *q, *k, *v, *o, *lse;
+  const flashrt_tensor *dout;
+  const flashrt_tensor *dlse;
+  const flashrt_tensor *dq, *dk, *dv;
+} flashrt_backward_tensors;
+
+/* The device workspace, in bytes, that a backward launch of `info` takes
+ * for B = batch, Hq = query_heads, Lq = query_len: an f32 delta of
+ * [B, Hq, Lq] and an f32 dQ accumulator of [B, Hq, Lq, head_dim], each
+ * starting 256-byte aligned. */
+FLASHRT_API flashrt_status flashrt_backward_workspace_size(
+    const flashrt_kernel_info *info, int64_t batch, int64_t query_heads,
+    int64_t query_len, size_t *bytes);
+
+/* Checks a backward call without launching: the forward's checks on q, k,
+ * v, o and lse, then dout, dlse, dq, dk and dv, and a workspace of
+ * flashrt_backward_workspace_size bytes at least, 256-byte aligned. */
+FLASHRT_API flashrt_status flashrt_validate_backward(
+    const flashrt_kernel_info *info, const flashrt_backward_tensors *tensors,
+    float scale, int64_t window_left, int64_t window_right,
+    const void *workspace, size_t workspace_bytes);
+
+/* Validates and launches the three kernels of a backward (docs/kernel-abi.md)
+ * on `stream`: dq, dk and dv of the attention whose forward gave o and lse
+ * with the same scale and window. The workspace is the caller's device
+ * memory (flashrt_backward_workspace_size); it need not be initialized and
+ * may be reused once the launch is done on the stream. Asynchronous. With
+ * Lk = 0, dq is written as zeros; with Lq = 0, dk and dv are. */
+FLASHRT_API flashrt_status flashrt_attention_backward(
+    flashrt_context *ctx, const flashrt_kernel *kernel,
+    const flashrt_backward_tensors *tensors, float scale, int64_t window_left,
+    int64_t window_right, void *workspace, size_t workspace_bytes,
+    void *stream);
+
 #ifdef __cplusplus
 }
 #endif
