@@ -12,18 +12,19 @@ from ._errors import UnsupportedError
 _DTYPES = {torch.float16: ("f16", _runtime.DTYPE_F16),
            torch.bfloat16: ("bf16", _runtime.DTYPE_BF16)}
 
-BACKWARD_MESSAGE = (
-    "flash_mlir.attention has no backward pass on the GPU yet: the GPU "
-    "backward kernels do not exist (flash.attention_grad is lowered for the "
-    "CPU only). Use torch.nn.functional.scaled_dot_product_attention where "
-    "gradients are needed, or run flash_mlir.attention under torch.no_grad()")
+SPARSE_BACKWARD_MESSAGE = (
+    "flash_mlir.attention has no backward pass for block_mask calls yet: "
+    "the block-sparse backward kernels are not generated. Run it under "
+    "torch.no_grad(), or use FlexAttention where gradients are needed")
 
 
 def attention(q, k, v, *, attn_mask=None, is_causal=False, scale=None,
               enable_gqa=False, window=None, block_mask=None,
               return_lse=False):
     """Attention over [B, H, L, D] CUDA tensors, like
-    torch.nn.functional.scaled_dot_product_attention (no dropout).
+    torch.nn.functional.scaled_dot_product_attention (no dropout),
+    differentiable in q, k and v through the out and the lse (not yet for
+    block_mask calls, nor head dims above 128).
 
     q is [B, Hq, Lq, D], k and v [B, Hkv, Lk, D], all float16 or all
     bfloat16, any strides with a contiguous last dimension. Hq == Hkv unless
@@ -142,12 +143,18 @@ class _FlashAttention(torch.autograd.Function):
     @staticmethod
     def forward(ctx, q, k, v, call):
         out, lse = forward(q, k, v, call)
-        ctx.mark_non_differentiable(lse)
+        # A gradient that does not flow (most often the lse's) comes as None.
+        ctx.set_materialize_grads(False)
+        ctx.save_for_backward(q, k, v, out, lse)
+        ctx.call = call
         return out, lse
 
     @staticmethod
+    @torch.autograd.function.once_differentiable
     def backward(ctx, grad_out, grad_lse):
-        raise UnsupportedError(BACKWARD_MESSAGE)
+        q, k, v, out, lse = ctx.saved_tensors
+        dq, dk, dv = backward(grad_out, grad_lse, q, k, v, out, lse, ctx.call)
+        return dq, dk, dv, None
 
 
 def empty_like_layout(t, shape=None, dtype=None):
@@ -212,6 +219,63 @@ def forward(q, k, v, call):
     if pad:
         out.copy_(o[..., :d])
     return out, lse
+
+
+def backward(dout, dlse, q, k, v, out, lse, call):
+    """The gradients (dq, dk, dv) of the call that gave (out, lse), for the
+    gradients dout of out and dlse of lse (either may be None: zero)."""
+    if call.layout is not None:
+        raise UnsupportedError(SPARSE_BACKWARD_MESSAGE)
+    d = q.shape[3]
+    if dout is None:
+        dout = torch.zeros_like(out)
+    dq, dk, dv = (empty_like_layout(t) for t in (q, k, v))
+    if k.shape[2] == 0 or q.shape[2] == 0 or q.numel() == 0:
+        # No key or no query: nothing flows.
+        for t in (dq, dk, dv):
+            t.zero_()
+        return dq, dk, dv
+    pad = call.head_dim - d
+    if pad:
+        q, k, v, out, dout = (F.pad(t, (0, pad))
+                              for t in (q, k, v, out, dout))
+    q, k, v, out, dout = (_abi_ready(t) for t in (q, k, v, out, dout))
+    if dout.stride(3) != 1:
+        dout = dout.contiguous()
+    if dlse is not None:
+        dlse = dlse.contiguous()
+    pq, pk, pv = ((empty_like_layout(t) for t in (q, k, v)) if pad
+                  else (dq, dk, dv))
+    kernel = _kernels.get_kernel(q.device.index, call.head_dim, call.dtype,
+                                 call.mask, kind="backward")
+    rt = kernel.rt
+    size = ctypes.c_size_t()
+    rt.check(rt.backward_workspace_size(ctypes.byref(kernel.info),
+                                        q.shape[0], q.shape[1], q.shape[2],
+                                        ctypes.byref(size)),
+             "sizing the backward's workspace")
+    workspace = torch.empty(size.value, device=q.device, dtype=torch.uint8)
+    code = _DTYPES[q.dtype][1]
+    f32 = _runtime.DTYPE_F32
+    descriptors = {name: _descriptor(t, code) for name, t in
+                   (("q", q), ("k", k), ("v", v), ("o", out), ("dout", dout),
+                    ("dq", pq), ("dk", pk), ("dv", pv))}
+    descriptors["lse"] = _descriptor(lse, f32)
+    if dlse is not None:
+        descriptors["dlse"] = _descriptor(dlse, f32)
+    tensors = _runtime.BackwardTensors(
+        **{name: ctypes.pointer(t) for name, t in descriptors.items()})
+    stream = torch.cuda.current_stream(q.device).cuda_stream
+    rt.check(rt.attention_backward(
+        kernel.context, kernel.handle, ctypes.byref(tensors), call.scale,
+        call.window[0], call.window[1],
+        ctypes.c_void_p(workspace.data_ptr() or None), size.value,
+        ctypes.c_void_p(stream or None)),
+        f"launching {kernel.info.name.decode()}")
+    if pad:
+        for full, part in ((dq, pq), (dk, pk), (dv, pv)):
+            full.copy_(part[..., :d])
+    return dq, dk, dv
 
 
 def launch(kernel, q, k, v, o, lse, call, stream):

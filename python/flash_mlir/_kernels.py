@@ -159,24 +159,24 @@ def info_from_metadata(rt, metadata):
     return info, name
 
 
-def get_kernel(ordinal, head_dim, dtype, mask, features=()):
-    """The loaded forward kernel for a spec on CUDA device `ordinal`;
-    `features` are names, e.g. ("block_sparse",)."""
+def get_kernel(ordinal, head_dim, dtype, mask, features=(), kind="forward"):
+    """The loaded kernel of `kind` ("forward", "backward") for a spec on CUDA
+    device `ordinal`; `features` are names, e.g. ("block_sparse",)."""
     features = tuple(features)
-    key = (ordinal, head_dim, dtype, mask, features, kernel_dir())
+    key = (ordinal, head_dim, dtype, mask, features, kind, kernel_dir())
     with _lock:
         kernel = _kernels.get(key)
         if kernel is None:
-            kernel = _load(ordinal, head_dim, dtype, mask, features)
+            kernel = _load(ordinal, head_dim, dtype, mask, features, kind)
             _kernels[key] = kernel
         return kernel
 
 
-def _load(ordinal, head_dim, dtype, mask, features):
+def _load(ordinal, head_dim, dtype, mask, features, kind):
     rt = _runtime.get_runtime()
     ctx = context(rt, ordinal)
     device_chip = rt.context_chip(ctx)
-    spec = make_spec(head_dim, dtype, mask, features=features)
+    spec = make_spec(head_dim, dtype, mask, features=features, kind=kind)
     library = _current_library()
     if library is not None and library.select(spec, device_chip):
         handle = ctypes.c_void_p()
@@ -189,7 +189,7 @@ def _load(ordinal, head_dim, dtype, mask, features):
     if compiler is not None:
         chip = _spec.compile_chip(device_chip, rt.chip_runs)
         _, ptx, metadata = compiler.compile(head_dim, dtype, mask, chip,
-                                            features)
+                                            features, kind)
         info, name = info_from_metadata(rt, metadata)
         handle = ctypes.c_void_p()
         rt.check(rt.kernel_load_ptx(ctx, ctypes.byref(info), ptx, len(ptx),
@@ -198,15 +198,15 @@ def _load(ordinal, head_dim, dtype, mask, features):
         return Kernel(rt, ctx, handle, "compiled", keepalive=name)
     raise KernelNotFoundError(
         _missing_message(rt, library, head_dim, dtype, mask, features,
-                         device_chip))
+                         device_chip, kind))
 
 
 def _missing_message(rt, library, head_dim, dtype, mask, features,
-                     device_chip):
+                     device_chip, kind="forward"):
     block_sparse = "block_sparse" in features
     named = f" features={','.join(features)}" if features else ""
-    what = (f"no kernel for head_dim={head_dim} dtype={dtype} mask={mask}"
-            f"{named} on {_spec.chip_label(device_chip)}")
+    what = (f"no {kind} kernel for head_dim={head_dim} dtype={dtype} "
+            f"mask={mask}{named} on {_spec.chip_label(device_chip)}")
     if library is not None:
         names = library.names()
         shown = ", ".join(names[:8]) + (", ..." if len(names) > 8 else "")
@@ -219,7 +219,8 @@ def _missing_message(rt, library, head_dim, dtype, mask, features,
             f"it, is not available ({_capi.load_error()}). Generate one with "
             f"`{_paths.flash_aot_hint()} --head-dim={head_dim} "
             f"--dtype={dtype} --mask={mask} "
-            f"--block-sparse={'yes' if block_sparse else 'no'} -o DIR` on "
+            f"--block-sparse={'yes' if block_sparse else 'no'} "
+            f"--direction={'bwd' if kind == 'backward' else 'fwd'} -o DIR` on "
             f"a machine with flash-mlir's compiler, then set "
             f"{_paths.KERNELS_ENV}=DIR or call flash_mlir.set_kernel_dir(DIR); "
             f"or set {_paths.CAPI_ENV} to libFlashCAPI.so")

@@ -87,6 +87,12 @@ class BlockLayout(ctypes.Structure):
                 ("block_kv", ctypes.c_int64)]
 
 
+class BackwardTensors(ctypes.Structure):
+    """flashrt_backward_tensors"""
+    _fields_ = [(name, ctypes.POINTER(Tensor)) for name in
+                ("q", "k", "v", "o", "lse", "dout", "dlse", "dq", "dk", "dv")]
+
+
 def feature_bits(names):
     """FLASHRT_FEATURE_* bits of feature names ("block_sparse", ...)."""
     bits = 0
@@ -166,6 +172,16 @@ _SIGNATURES = {
         _handle, _handle, _P(Tensor), _P(Tensor), _P(Tensor), _P(Tensor),
         _P(Tensor), ctypes.c_float, ctypes.c_int64, ctypes.c_int64,
         _P(BlockLayout), ctypes.c_void_p]),
+    "flashrt_backward_workspace_size": (_c_status, [
+        _P(KernelInfo), ctypes.c_int64, ctypes.c_int64, ctypes.c_int64,
+        _P(ctypes.c_size_t)]),
+    "flashrt_validate_backward": (_c_status, [
+        _P(KernelInfo), _P(BackwardTensors), ctypes.c_float, ctypes.c_int64,
+        ctypes.c_int64, ctypes.c_void_p, ctypes.c_size_t]),
+    "flashrt_attention_backward": (_c_status, [
+        _handle, _handle, _P(BackwardTensors), ctypes.c_float,
+        ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_size_t,
+        ctypes.c_void_p]),
 }
 
 

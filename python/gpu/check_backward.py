@@ -23,7 +23,8 @@ import sys
 import torch
 
 from kernels import KernelLibrary
-from reference import make, reference, visibility
+from reference import (gradient_errors, gradients, eager, make, reference,
+                       visibility)
 
 MASKS = ["none", "causal", "causal_bottom_right", "sliding_window"]
 LENGTHS = [1, 7, 17, 63, 64, 65, 127, 128, 200, 333, 513, 1000]
@@ -42,29 +43,6 @@ def random_case(rng, head_dims):
                 dtype=rng.choice(["f16", "bf16"]),
                 layout=rng.choice(["bhld", "blhd"]),
                 dlse=rng.random() < 0.5)
-
-
-def eager(q, k, v, vis, scale):
-    """Attention in the inputs' element type, as eager PyTorch code computes
-    it (rows that see no key give 0), and its lse."""
-    G = q.shape[1] // k.shape[1]
-    k = k.repeat_interleave(G, dim=1)
-    v = v.repeat_interleave(G, dim=1)
-    s = (q @ k.transpose(-1, -2)) * scale
-    s = s.float().masked_fill(~vis, -math.inf)
-    lse = torch.logsumexp(s, -1)
-    p = torch.exp(s - torch.where(torch.isneginf(lse), 0, lse)[..., None])
-    return (p.to(q.dtype) @ v), lse
-
-
-def gradients(fn, inputs, dout, dlse):
-    leaves = [t.detach().requires_grad_() for t in inputs]
-    out, lse = fn(*leaves)
-    loss = (out.double() * dout.double()).sum()
-    if dlse is not None:
-        fin = ~torch.isneginf(lse)
-        loss = loss + (lse.double()[fin] * dlse.double()[fin]).sum()
-    return torch.autograd.grad(loss, leaves)
 
 
 def run_case(lib, c, chip, device="cuda"):
@@ -88,18 +66,9 @@ def run_case(lib, c, chip, device="cuda"):
     ref = gradients(lambda *t: reference(*t, vis, scale), (q, k, v), dout,
                     dlse)
     low = gradients(lambda *t: eager(*t, vis, scale), (q, k, v), dout, dlse)
-    errors = []
-    ok = True
-    # Gradients that cancel to (nearly) 0, as dQ and dK do over a single
-    # key, are measured against dO's norm instead.
-    floor = 1e-2 * dout.double().norm().item()
-    for name, ours, r, t in zip("qkv", (dq, dk, dv), ref, low):
-        finite = bool(torch.isfinite(ours).all())
-        norm = max(r.norm().item(), floor)
-        err = (ours.double() - r).norm().item() / norm
-        err_torch = (t.double() - r).norm().nan_to_num(math.inf).item() / norm
-        ok = ok and finite and err <= 2 * err_torch + 1e-4
-        errors.append((name, err, err_torch, finite))
+    errors = gradient_errors((dq, dk, dv), ref, low, dout)
+    ok = all(finite and err <= 2 * err_torch + 1e-4
+             for _, err, err_torch, finite in errors)
     return ok, errors
 
 

@@ -94,3 +94,45 @@ def layout_visibility(states, mask, Lq, Lk, window, block_q, block_kv):
     st = st.repeat_interleave(block_kv, -1)[..., :Lk]
     structural = visibility(mask, Lq, Lk, window, states.device)
     return (st == 2) | ((st == 1) & structural)
+
+
+def eager(q, k, v, vis, scale):
+    """Attention in the inputs' element type, as eager PyTorch code computes
+    it (rows that see no key give 0), and its lse."""
+    G = q.shape[1] // k.shape[1]
+    k = k.repeat_interleave(G, dim=1)
+    v = v.repeat_interleave(G, dim=1)
+    s = (q @ k.transpose(-1, -2)) * scale
+    s = s.float().masked_fill(~vis, -math.inf)
+    lse = torch.logsumexp(s, -1)
+    p = torch.exp(s - torch.where(torch.isneginf(lse), 0, lse)[..., None])
+    return (p.to(q.dtype) @ v), lse
+
+
+def gradients(fn, inputs, dout, dlse):
+    """The gradients of `inputs` for (out, lse) = fn(*inputs) and the loss
+    sum(out · dout) + sum(lse · dlse) over the finite lse (dlse may be
+    None), through torch.autograd."""
+    leaves = [t.detach().requires_grad_() for t in inputs]
+    out, lse = fn(*leaves)
+    loss = (out.double() * dout.double()).sum()
+    if dlse is not None:
+        fin = ~torch.isneginf(lse)
+        loss = loss + (lse.double()[fin] * dlse.double()[fin]).sum()
+    return torch.autograd.grad(loss, leaves)
+
+
+def gradient_errors(ours, ref, low, dout):
+    """[(name, error, torch's error, finite)] of gradients `ours` (dq, dk,
+    dv) against the float64 `ref`, beside `low`, the same gradients computed
+    in the element type by eager PyTorch: ||x - ref|| / max(||ref||,
+    0.01 ||dO||). (The floor is for gradients that cancel to about 0, as dQ
+    and dK do when a row sees a single key.)"""
+    floor = 1e-2 * dout.double().norm().item()
+    errors = []
+    for name, x, r, t in zip("qkv", ours, ref, low):
+        norm = max(r.norm().item(), floor)
+        err = (x.double() - r).norm().item() / norm
+        err_torch = (t.double() - r).norm().nan_to_num(math.inf).item() / norm
+        errors.append((name, err, err_torch, bool(torch.isfinite(x).all())))
+    return errors
