@@ -516,6 +516,85 @@ static void launch(const char *what, flashrt_context *ctx,
 
 /* Creates a context on device 0 and opens the library in `dir`, reporting
  * either failure; nonzero when one failed. */
+/*===----------------------------------------------------------------------===*
+ * validate-backward
+ *===----------------------------------------------------------------------===*/
+
+typedef struct BackwardProblem {
+  Problem fwd;
+  flashrt_tensor dout, dlse, dq, dk, dv;
+  flashrt_backward_tensors tensors;
+  void *workspace;
+  size_t workspaceBytes;
+} BackwardProblem;
+
+/* The forward problem's shapes, on the backward kernel of the same spec,
+ * with a workspace of the size the runtime asks for. */
+static void makeBackwardProblem(BackwardProblem *p) {
+  memset(p, 0, sizeof(*p));
+  makeProblem(&p->fwd, 2, 8, 2, 100, 120);
+  p->fwd.info.name = "flash_bwd_d64_f16_causal_sm_80";
+  p->fwd.info.spec.kind = FLASHRT_KIND_BACKWARD;
+  p->fwd.info.cta_kv = 128;
+  p->fwd.info.warps = 8;
+  p->fwd.info.threads = 256;
+  p->dout = p->fwd.o;
+  p->dout.data = (void *)0x600000;
+  p->dlse = p->fwd.lse;
+  p->dlse.data = (void *)0x700000;
+  p->dq = p->fwd.q;
+  p->dq.data = (void *)0x800000;
+  p->dk = p->fwd.k;
+  p->dk.data = (void *)0x900000;
+  p->dv = p->fwd.v;
+  p->dv.data = (void *)0xa00000;
+  flashrt_backward_workspace_size(&p->fwd.info, 2, 8, 100, &p->workspaceBytes);
+  p->workspace = (void *)0x1000000;
+}
+
+static void validateBackward(const char *what, BackwardProblem *p, int dlse) {
+  flashrt_backward_tensors t = {&p->fwd.q, &p->fwd.k,  &p->fwd.v, &p->fwd.o,
+                                &p->fwd.lse, &p->dout, dlse ? &p->dlse : NULL,
+                                &p->dq,    &p->dk,    &p->dv};
+  report(what, flashrt_validate_backward(
+                   p->fwd.infoArg, &t, p->fwd.scale, p->fwd.windowLeft,
+                   p->fwd.windowRight, p->workspace, p->workspaceBytes));
+}
+
+#define BWD_CASE(NAME, DLSE, ...)                                              \
+  do {                                                                         \
+    BackwardProblem p;                                                         \
+    makeBackwardProblem(&p);                                                   \
+    __VA_ARGS__;                                                               \
+    validateBackward(NAME, &p, DLSE);                                          \
+  } while (0)
+
+static int runValidateBackward(void) {
+  BackwardProblem sized;
+  makeBackwardProblem(&sized);
+  /* delta 2*8*100*4 = 6400 bytes (6400 at 256-byte alignment), the dQ
+   * accumulator 409600. */
+  printf("workspace: %zu\n", sized.workspaceBytes);
+  BWD_CASE("valid", 1);
+  BWD_CASE("valid without dlse", 0);
+  BWD_CASE("forward kernel", 1, p.fwd.info.name =
+           "flash_fwd_d64_f16_causal_sm_80";
+           p.fwd.info.spec.kind = FLASHRT_KIND_FORWARD);
+  BWD_CASE("forward checks first", 1, p.fwd.k.sizes[3] = 32);
+  BWD_CASE("dout shape", 1, p.dout.sizes[2] = 99);
+  BWD_CASE("dout null", 1, p.dout.data = NULL);
+  BWD_CASE("dlse rank", 1, p.dlse.rank = 4);
+  BWD_CASE("dq dtype", 1, p.dq.dtype = FLASHRT_DTYPE_BF16);
+  BWD_CASE("dk stride", 1, p.dk.strides[3] = 2);
+  BWD_CASE("dv alignment", 1, p.dv.data = (void *)0xa00008);
+  BWD_CASE("workspace small", 1, p.workspaceBytes -= 4);
+  BWD_CASE("workspace null", 1, p.workspace = NULL);
+  BWD_CASE("workspace alignment", 1, p.workspace = (void *)0x1000080);
+  report("null tensors", flashrt_validate_backward(&sized.fwd.info, NULL, 1.0f,
+                                                   0, 0, NULL, 0));
+  return 0;
+}
+
 static int openContextAndLibrary(const char *dir, flashrt_context **ctx,
                                  flashrt_library **lib) {
   return report("context", flashrt_context_create(0, ctx)) ||
@@ -718,6 +797,8 @@ int main(int argc, char **argv) {
     return runChips();
   if (argc == 2 && strcmp(argv[1], "validate") == 0)
     return runValidate();
+  if (argc == 2 && strcmp(argv[1], "validate-backward") == 0)
+    return runValidateBackward();
   if (argc == 2 && strcmp(argv[1], "validate-sparse") == 0)
     return runValidateSparse();
   if (argc == 3 && strcmp(argv[1], "launch") == 0)
