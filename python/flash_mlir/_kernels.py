@@ -205,7 +205,8 @@ def _missing_message(rt, library, head_dim, dtype, mask, features,
                      device_chip, kind="forward"):
     block_sparse = "block_sparse" in features
     named = f" features={','.join(features)}" if features else ""
-    what = (f"no {kind} kernel for head_dim={head_dim} dtype={dtype} "
+    kernel = "kernel" if kind == "forward" else f"{kind} kernel"
+    what = (f"no {kernel} for head_dim={head_dim} dtype={dtype} "
             f"mask={mask}{named} on {_spec.chip_label(device_chip)}")
     if library is not None:
         names = library.names()
