@@ -35,23 +35,11 @@ gpu::GPUFuncOp mlir::flash::detail::createBackwardFunc(OpBuilder &b,
     return MemRefType::get(SmallVector<int64_t>(rank, dyn), element,
                            StridedLayoutAttr::get(ctx, dyn, strides));
   };
-  SmallVector<Type> argTypes;
-  for (auto [position, param] : llvm::enumerate(kBackwardParams)) {
-    switch (param.kind) {
-    case KernelParamKind::Memref4:
-      argTypes.push_back(rows(position == kGradQueryAccum ? f32 : elt, 4));
-      break;
-    case KernelParamKind::Memref3:
-      argTypes.push_back(rows(f32, 3));
-      break;
-    case KernelParamKind::F32:
-      argTypes.push_back(f32);
-      break;
-    case KernelParamKind::I64:
-      argTypes.push_back(b.getI64Type());
-      break;
-    }
-  }
+  SmallVector<Type> argTypes = KernelBuilder(b, loc).getParamTypes(
+      kBackwardParams, [&](unsigned position, int64_t rank) -> Type {
+        bool f32Tensor = rank == 3 || position == kGradQueryAccum;
+        return rows(f32Tensor ? f32 : elt, rank);
+      });
   auto func = gpu::GPUFuncOp::create(b, loc, name,
                                      b.getFunctionType(argTypes, {}));
   func->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), b.getUnitAttr());

@@ -175,25 +175,13 @@ gpu::GPUFuncOp ForwardKernelEmitter::emit() {
         shape, i32,
         StridedLayoutAttr::get(ctx, dyn, SmallVector<int64_t>(rank, dyn)));
   };
-  SmallVector<Type> argTypes;
-  for (auto [position, param] :
-       llvm::enumerate(getForwardParams(spec.features.blockSparse))) {
-    bool layout = position >= kNumDenseForwardParams;
-    switch (param.kind) {
-    case KernelParamKind::Memref4:
-      argTypes.push_back(layout ? indexList(4) : Type(tensorType));
-      break;
-    case KernelParamKind::Memref3:
-      argTypes.push_back(layout ? indexList(3) : Type(lseType));
-      break;
-    case KernelParamKind::F32:
-      argTypes.push_back(f32);
-      break;
-    case KernelParamKind::I64:
-      argTypes.push_back(b.getI64Type());
-      break;
-    }
-  }
+  SmallVector<Type> argTypes = getParamTypes(
+      getForwardParams(spec.features.blockSparse),
+      [&](unsigned position, int64_t rank) -> Type {
+        if (position >= kNumDenseForwardParams)
+          return indexList(rank);
+        return rank == 4 ? Type(tensorType) : Type(lseType);
+      });
   auto funcType = b.getFunctionType(argTypes, {});
   auto func = gpu::GPUFuncOp::create(b, loc, spec.getName(), funcType);
   func->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), b.getUnitAttr());

@@ -7,6 +7,29 @@
 using namespace mlir;
 using namespace mlir::flash::detail;
 
+SmallVector<Type> KernelBuilder::getParamTypes(
+    ArrayRef<KernelParam> params,
+    function_ref<Type(unsigned position, int64_t rank)> memrefType) {
+  SmallVector<Type> types;
+  for (auto [position, param] : llvm::enumerate(params)) {
+    switch (param.kind) {
+    case KernelParamKind::Memref4:
+      types.push_back(memrefType(position, 4));
+      break;
+    case KernelParamKind::Memref3:
+      types.push_back(memrefType(position, 3));
+      break;
+    case KernelParamKind::F32:
+      types.push_back(f32);
+      break;
+    case KernelParamKind::I64:
+      types.push_back(b.getI64Type());
+      break;
+    }
+  }
+  return types;
+}
+
 SmallVector<Value>
 KernelBuilder::emitIf(Value cond, TypeRange types,
                       function_ref<SmallVector<Value>()> thenFn,

@@ -11,6 +11,8 @@
 #ifndef LIB_CONVERSION_FLASHTOGPU_KERNELBUILDER_H
 #define LIB_CONVERSION_FLASHTOGPU_KERNELBUILDER_H
 
+#include "flash/Conversion/FlashToGPU/KernelABI.h"
+
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
@@ -96,6 +98,12 @@ public:
   SmallVector<Value> emitIf(Value cond, TypeRange types,
                             function_ref<SmallVector<Value>()> thenFn,
                             function_ref<SmallVector<Value>()> elseFn);
+
+  /// The argument types of a kernel taking `params` (KernelABI.h): f32 and
+  /// i64 scalars as they are, memrefs as `memrefType(position, rank)` says.
+  SmallVector<Type>
+  getParamTypes(ArrayRef<KernelParam> params,
+                function_ref<Type(unsigned position, int64_t rank)> memrefType);
 
   OpBuilder &b;
   Location loc;
