@@ -12,7 +12,7 @@ from ._kernels import kernel_dir, set_kernel_dir
 from .block_mask import BlockMask, create_block_mask
 
 try:
-    from ._attention import attention
+    from ._attention import attention, attention_backward
 except ImportError as _err:  # No torch: block masks need it too.
     raise ImportError(f"flash_mlir needs PyTorch: {_err}") from _err
 
@@ -24,6 +24,6 @@ def register_transformers(name="mlir_attention"):
     register(name)
 
 
-__all__ = ["attention", "create_block_mask", "BlockMask", "set_kernel_dir",
+__all__ = ["attention", "attention_backward", "create_block_mask", "BlockMask", "set_kernel_dir",
            "kernel_dir", "register_transformers", "UnsupportedError",
            "KernelNotFoundError", "RuntimeLibraryError", "CompileError"]

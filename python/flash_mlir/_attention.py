@@ -62,6 +62,35 @@ def attention(q, k, v, *, attn_mask=None, is_causal=False, scale=None,
     return (out, lse) if return_lse else out
 
 
+def attention_backward(dout, q, k, v, out, lse, *, dlse=None,
+                       is_causal=False, scale=None, enable_gqa=False,
+                       window=None):
+    """The gradients (dq, dk, dv) of attention(q, k, v, ...) that returned
+    `out` and `lse` (return_lse=True), for the gradient `dout` of out and
+    `dlse` of lse (None: zero), without autograd: for callers that merge
+    partial results (split-KV, ring attention) and differentiate through
+    the merge themselves. The keyword arguments must be the forward's
+    (block_mask calls have no backward yet). dout has out's shape and dtype;
+    dlse, when given, lse's shape (float32)."""
+    call = check_arguments(q, k, v, is_causal=is_causal, scale=scale,
+                           enable_gqa=enable_gqa, window=window)
+    if dout.shape != out.shape or dout.dtype != out.dtype:
+        raise UnsupportedError(
+            f"dout: shape {tuple(dout.shape)} {dout.dtype}, expected out's "
+            f"{tuple(out.shape)} {out.dtype}")
+    if out.shape != q.shape or lse.shape != q.shape[:3]:
+        raise UnsupportedError(
+            f"out and lse: shapes {tuple(out.shape)} and {tuple(lse.shape)}, "
+            f"expected q's {tuple(q.shape)} and {tuple(q.shape[:3])}")
+    if dlse is not None and (dlse.shape != lse.shape or
+                             dlse.dtype != torch.float32):
+        raise UnsupportedError(
+            f"dlse: shape {tuple(dlse.shape)} {dlse.dtype}, expected lse's "
+            f"{tuple(lse.shape)} torch.float32")
+    with torch.no_grad():
+        return backward(dout, dlse, q, k, v, out, lse, call)
+
+
 def check_arguments(q, k, v, *, attn_mask=None, is_causal=False, scale=None,
                     enable_gqa=False, window=None, block_mask=None):
     """Checks a call and returns its _spec.KernelCall. Everything but the
