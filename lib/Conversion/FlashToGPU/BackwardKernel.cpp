@@ -21,10 +21,10 @@
 //     query rows (A is dSᵀ read transposed), added into the f32 workspace
 //     with atomics.
 //
-//   dK (times the scale) and dV are stored at the end. Rows past Lq take
-//   lse = +inf and rows that saw no key in the forward (lse = -inf) too, so
-//   that their P is 0; keys past Lk are zeros in shared memory and never
-//   stored.
+//   dK (times the scale) and dV are stored at the end. Rows past Lq read
+//   zero Q and dO rows (they add nothing), rows that saw no key in the
+//   forward (lse = -inf) get P = 0, and keys past Lk are masked in the
+//   last key tile (their rows are zeros in shared memory, never stored).
 //
 //===----------------------------------------------------------------------===//
 
@@ -217,22 +217,29 @@ void BackwardMainEmitter::multiplyByColumns(const Tiles &a, Value bTile,
   }
 }
 
-/// Sᵀ with the keys outside the band set to -inf.
+/// Sᵀ with the keys past Lk and those outside the band set to -inf. Keys
+/// past Lk must go: their zero rows score 0, and 2^(0 - lse) overflows
+/// where a row's lse is very negative, which dS K would turn into NaN.
 Tiles BackwardMainEmitter::maskScores(const Tiles &scores, Value row0) {
   Tiles masked = scores;
   for (int64_t s = 0; s < keySlices; ++s)
     for (int64_t half = 0; half < 2; ++half) {
       Value key = add(add(keyRow0, warpKey0),
                       add(idx(16 * s + 8 * half), groupRow));
+      Value inKeys = cmpi(arith::CmpIPredicate::slt, key, keyLen);
       Value rel = sub(key, add(row0, mul(groupCol, 2)));
       for (int64_t n = 0; n < plan.ctaQ / 8; ++n)
         for (int64_t e = 0; e < 2; ++e) {
-          // key - (row0 + 8n + 2c + e)
-          Value d = sub(rel, idx(8 * n + e));
-          Value ok = cmpi(arith::CmpIPredicate::sle, d, bandHi);
-          if (bandLo)
+          Value ok = inKeys;
+          if (!band.isEverything()) {
+            // key - (row0 + 8n + 2c + e)
+            Value d = sub(rel, idx(8 * n + e));
             ok = arith::AndIOp::create(
-                b, loc, ok, cmpi(arith::CmpIPredicate::sge, d, bandLo));
+                b, loc, ok, cmpi(arith::CmpIPredicate::sle, d, bandHi));
+            if (bandLo)
+              ok = arith::AndIOp::create(
+                  b, loc, ok, cmpi(arith::CmpIPredicate::sge, d, bandLo));
+          }
           Value &x = masked[s][n][2 * half + e];
           x = select(ok, x, negInf());
         }
@@ -339,10 +346,13 @@ SmallVector<Value> BackwardMainEmitter::visitQueryTile(Value head,
   Tiles s = zeros(keySlices, scoreTiles), dP = zeros(keySlices, scoreTiles);
   multiplyByRows(sK, sQ, stage, s);
   multiplyByRows(sV, sdO, stage, dP);
-  if (!band.isEverything()) {
-    Value covered = band.coversKeys(
-        b, loc, row0, add(row0, idx(plan.ctaQ - 1)), keyRow0,
-        add(keyRow0, idx(plan.ctaKV - 1)));
+  {
+    // Only the key tile that ends past Lk, and tiles the band cuts, mask.
+    Value lastKey = add(keyRow0, idx(plan.ctaKV - 1));
+    Value whole = cmpi(arith::CmpIPredicate::slt, lastKey, keyLen);
+    Value covered = band.coversKeys(b, loc, row0,
+                                    add(row0, idx(plan.ctaQ - 1)), keyRow0,
+                                    lastKey, /*given=*/whole);
     SmallVector<Type> types(keySlices * scoreTiles * 4, f32);
     SmallVector<Value> values = emitIf(
         covered, types, [&] { return flatten(s); },
