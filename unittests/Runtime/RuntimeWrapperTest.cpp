@@ -86,6 +86,8 @@ int main(int argc, char **argv) {
                                         scale));
   Result<int64_t> smem = sparseSharedMemory(*sparseInfo, 120, 64);
   std::printf("sparse shared memory: %lld\n", (long long)*smem);
+  Result<size_t> workspace = backwardWorkspaceSize(*sparseInfo, 2, 8, 100);
+  std::printf("backward workspace: %zu\n", *workspace);
 
   Result<Context> ctx = Context::create(0);
   print("context", ctx.status());

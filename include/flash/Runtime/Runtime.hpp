@@ -159,6 +159,18 @@ inline Result<int64_t> sparseSharedMemory(const flashrt_kernel_info &info,
   return bytes;
 }
 
+/// The workspace bytes of a backward launch; see
+/// flashrt_backward_workspace_size.
+inline Result<size_t> backwardWorkspaceSize(const flashrt_kernel_info &info,
+                                            int64_t batch, int64_t queryHeads,
+                                            int64_t queryLen) {
+  size_t bytes = 0;
+  if (flashrt_status code = flashrt_backward_workspace_size(
+          &info, batch, queryHeads, queryLen, &bytes))
+    return Status::fromC(code);
+  return bytes;
+}
+
 namespace detail {
 struct LibraryDeleter {
   void operator()(flashrt_library *lib) const { flashrt_library_destroy(lib); }
@@ -292,6 +304,18 @@ public:
     return Status::fromC(flashrt_attention_forward_sparse(
         get(), kernel.get(), &q, &k, &v, &o, &lse, scale, windowLeft,
         windowRight, &layout, stream));
+  }
+
+  /// Validates and launches a backward kernel's three kernels; see
+  /// flashrt_attention_backward.
+  Status backward(const Kernel &kernel,
+                  const flashrt_backward_tensors &tensors, float scale,
+                  void *workspace, size_t workspaceBytes,
+                  int64_t windowLeft = 0, int64_t windowRight = 0,
+                  void *stream = nullptr) {
+    return Status::fromC(flashrt_attention_backward(
+        get(), kernel.get(), &tensors, scale, windowLeft, windowRight,
+        workspace, workspaceBytes, stream));
   }
 
   flashrt_context *get() const { return ctx_.get(); }
