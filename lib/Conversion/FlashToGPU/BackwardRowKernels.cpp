@@ -85,7 +85,7 @@ void forEachRow(KernelBuilder &kb, gpu::GPUFuncOp func,
 Value forEachColumnPair(KernelBuilder &kb, int64_t headDim, Value lane,
                         bool sums, function_ref<Value(Value column)> body) {
   Value sum = sums ? kb.f32c(0.0) : Value();
-  for (int64_t j = 0; j < llvm::divideCeil(headDim, 64); ++j) {
+  for (int64_t j = 0, e = llvm::divideCeil(headDim, 64); j < e; ++j) {
     Value col = kb.add(kb.mul(lane, 2), kb.idx(64 * j));
     auto visit = [&] {
       Value value = body(col);
