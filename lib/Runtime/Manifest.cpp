@@ -301,7 +301,7 @@ private:
     };
     for (Field field : {Field{"rows_per_cta", kBackwardRowsPerCta},
                         Field{"threads", kBackwardRowThreads}}) {
-      int value;
+      int value = 0;
       FLASHRT_RETURN_IF_ERROR(getInt(*object, path, field.key, value));
       if (value != field.expected)
         return error(join(path, field.key) + ": this runtime launches " +
