@@ -121,9 +121,10 @@ public:
     // log2(e) in double, so that the only rounding is to f32 at the end.
     scaleLog2 =
         static_cast<float>(static_cast<double>(scale) * 1.4426950408889634074);
-    int64_t widest = q.sizes[2] + t.k->sizes[2];
-    windows[0] = std::min(windowLeft, widest);
-    windows[1] = std::min(windowRight, widest);
+    // The backward kernels clamp the window sides to Lq + Lk themselves
+    // (unlike the first forward kernels, for which ForwardParams clamps).
+    windows[0] = windowLeft;
+    windows[1] = windowRight;
     params.addScalar(&scaleLog2);
     params.addScalar(&windows[0]);
     params.addScalar(&windows[1]);
