@@ -256,6 +256,13 @@ def backward(dout, dlse, q, k, v, out, lse, call):
     if call.layout is not None:
         raise UnsupportedError(SPARSE_BACKWARD_MESSAGE)
     d = q.shape[3]
+    if d > _spec.MAX_BACKWARD_HEAD_DIM:
+        raise UnsupportedError(
+            f"head dim {d}: flash_mlir.attention has no backward pass above "
+            f"head dim {_spec.MAX_BACKWARD_HEAD_DIM} yet (no backward kernels "
+            f"are generated for it); run it under torch.no_grad(), or use "
+            f"torch.nn.functional.scaled_dot_product_attention where "
+            f"gradients are needed")
     if dout is None:
         dout = torch.zeros_like(out)
     dq, dk, dv = (empty_like_layout(t) for t in (q, k, v))

@@ -12,6 +12,9 @@ from ._errors import UnsupportedError
 # multiples of 8 up to 256 are zero-padded to the next one.
 KERNEL_HEAD_DIMS = (32, 64, 96, 128, 192, 256)
 MAX_HEAD_DIM = KERNEL_HEAD_DIMS[-1]
+# The largest head dim with backward kernels (verifyKernelSpec in
+# lib/Conversion/FlashToGPU/KernelPlan.cpp).
+MAX_BACKWARD_HEAD_DIM = 128
 
 # The chips libFlashCAPI generates for, newest first: the names of the C++
 # chip table (lib/Conversion/FlashToGPU/Chip.cpp), of which this is the one

@@ -315,6 +315,23 @@ def test_backward_gets_saved_tensors(monkeypatch):
     assert torch.equal(k.grad, torch.ones_like(k))
 
 
+def test_backward_above_head_dim_128_raises(monkeypatch):
+    from flash_mlir import _attention
+
+    def fake_forward(q, k, v, call):
+        return torch.zeros_like(q), torch.zeros(q.shape[:3])
+
+    monkeypatch.setattr(_attention, "forward", fake_forward)
+    q, k, v = (torch.randn(1, 2, 8, 192, dtype=torch.float16,
+                           requires_grad=True) for _ in range(3))
+    call = flash_mlir._spec.KernelCall(192, "f16", "none", (0, 0), 0.125)
+    out, _ = _attention._FlashAttention.apply(q, k, v, call)
+    with pytest.raises(UnsupportedError,
+                       match=r"head dim 192: flash_mlir.attention has no "
+                             r"backward pass above head dim 128 yet"):
+        out.sum().backward()
+
+
 def test_sparse_backward_raises(monkeypatch):
     from flash_mlir import _attention
 
