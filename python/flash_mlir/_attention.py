@@ -12,17 +12,20 @@ from ._errors import UnsupportedError
 _DTYPES = {torch.float16: ("f16", _runtime.DTYPE_F16),
            torch.bfloat16: ("bf16", _runtime.DTYPE_BF16)}
 
+DROPOUT_MESSAGE = ("attention dropout is not implemented in flash_mlir's "
+                   "kernels yet")
+
 SPARSE_BACKWARD_MESSAGE = (
     "flash_mlir.attention has no backward pass for block_mask calls yet: "
     "the block-sparse backward kernels are not generated. Run it under "
     "torch.no_grad(), or use FlexAttention where gradients are needed")
 
 
-def attention(q, k, v, *, attn_mask=None, is_causal=False, scale=None,
-              enable_gqa=False, window=None, block_mask=None,
+def attention(q, k, v, *, attn_mask=None, dropout_p=0.0, is_causal=False,
+              scale=None, enable_gqa=False, window=None, block_mask=None,
               return_lse=False):
     """Attention over [B, H, L, D] CUDA tensors, like
-    torch.nn.functional.scaled_dot_product_attention (no dropout),
+    torch.nn.functional.scaled_dot_product_attention (dropout_p must be 0),
     differentiable in q, k and v through the out and the lse (not yet for
     block_mask calls, nor head dims above 128).
 
@@ -55,6 +58,9 @@ def attention(q, k, v, *, attn_mask=None, is_causal=False, scale=None,
     compute, naming the argument; it never falls back to another
     implementation.
     """
+    if dropout_p:
+        raise UnsupportedError(
+            f"dropout_p={dropout_p}: {DROPOUT_MESSAGE}; pass dropout_p=0.0")
     call = check_arguments(q, k, v, attn_mask=attn_mask, is_causal=is_causal,
                            scale=scale, enable_gqa=enable_gqa, window=window,
                            block_mask=block_mask)

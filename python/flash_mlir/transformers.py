@@ -13,7 +13,7 @@ UnsupportedError.
 
 import torch
 
-from ._attention import attention
+from ._attention import DROPOUT_MESSAGE, attention
 from ._errors import UnsupportedError
 
 # transformers treats every implementation name containing "flash" as a
@@ -60,8 +60,8 @@ def attention_forward(module, query, key, value, attention_mask,
     and value [B, Hkv, Lk, D]; returns ([B, Lq, Hq, D], None)."""
     if dropout:
         raise UnsupportedError(
-            f"dropout={dropout}: flash_mlir has no attention dropout; put the "
-            f"model in eval() mode or set the attention dropout to 0")
+            f"dropout={dropout}: {DROPOUT_MESSAGE}; put the model in eval() "
+            f"mode or set the attention dropout to 0")
     for key_name, what in _UNSUPPORTED_KWARGS.items():
         if kwargs.get(key_name) is not None:
             raise UnsupportedError(
