@@ -2,6 +2,7 @@
 GPU kernels."""
 
 import ctypes
+from typing import Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -27,7 +28,10 @@ def attention(q, k, v, *, attn_mask=None, dropout_p=0.0, is_causal=False,
     """Attention over [B, H, L, D] CUDA tensors, like
     torch.nn.functional.scaled_dot_product_attention (dropout_p must be 0),
     differentiable in q, k and v through the out and the lse (not yet for
-    block_mask calls, nor head dims above 128).
+    block_mask calls, nor head dims above 128). On a PyTorch with
+    torch.library.custom_op it is the custom op flash_mlir::attention_fwd
+    (backward: flash_mlir::attention_bwd), which torch.compile keeps in its
+    graphs; block_mask calls stay an autograd.Function (see _CUSTOM_OP).
 
     q is [B, Hq, Lq, D], k and v [B, Hkv, Lk, D], all float16 or all
     bfloat16, any strides with a contiguous last dimension. Hq == Hkv unless
@@ -64,7 +68,11 @@ def attention(q, k, v, *, attn_mask=None, dropout_p=0.0, is_causal=False,
     call = check_arguments(q, k, v, attn_mask=attn_mask, is_causal=is_causal,
                            scale=scale, enable_gqa=enable_gqa, window=window,
                            block_mask=block_mask)
-    out, lse = _FlashAttention.apply(q, k, v, call)
+    if _CUSTOM_OP and call.layout is None:
+        out, lse = torch.ops.flash_mlir.attention_fwd(
+            q, k, v, call.mask, call.window[0], call.window[1], call.scale)
+    else:
+        out, lse = _FlashAttention.apply(q, k, v, call)
     return (out, lse) if return_lse else out
 
 
@@ -190,6 +198,69 @@ class _FlashAttention(torch.autograd.Function):
         q, k, v, out, lse = ctx.saved_tensors
         dq, dk, dv = backward(grad_out, grad_lse, q, k, v, out, lse, ctx.call)
         return dq, dk, dv, None
+
+
+# With torch.library.custom_op (PyTorch 2.4 and later) attention is a custom
+# op: torch.compile keeps it as one node of its graphs (no graph break),
+# traced through the fake implementations, with the registered backward.
+# Older PyTorch keeps _FlashAttention, and so do block_mask calls: an op
+# takes only tensors and scalars, not the BlockMask whose mask function
+# check_arguments evaluates (on the data, cached on the mask, which
+# torch.compile could not trace anyway), and they have no backward yet.
+_CUSTOM_OP = hasattr(torch.library, "custom_op")
+
+if _CUSTOM_OP:
+    Tensor = torch.Tensor
+
+    def _kernel_call(q, mask, window_left, window_right, scale):
+        """check_arguments' KernelCall again, from the op's arguments."""
+        return _spec.KernelCall(_spec.kernel_head_dim(q.shape[3]),
+                                _DTYPES[q.dtype][0], mask,
+                                (window_left, window_right), scale)
+
+    @torch.library.custom_op("flash_mlir::attention_fwd", mutates_args=())
+    def _attention_fwd(q: Tensor, k: Tensor, v: Tensor, mask: str,
+                       window_left: int, window_right: int,
+                       scale: float) -> Tuple[Tensor, Tensor]:
+        """(out, lse) of arguments that check_arguments accepted."""
+        return forward(q, k, v, _kernel_call(q, mask, window_left,
+                                             window_right, scale))
+
+    @_attention_fwd.register_fake
+    def _attention_fwd_fake(q, k, v, mask, window_left, window_right, scale):
+        return empty_like_layout(q), empty_lse(q)
+
+    @torch.library.custom_op("flash_mlir::attention_bwd", mutates_args=())
+    def _attention_bwd(dout: Optional[Tensor], dlse: Optional[Tensor],
+                       q: Tensor, k: Tensor, v: Tensor, out: Tensor,
+                       lse: Tensor, mask: str, window_left: int,
+                       window_right: int,
+                       scale: float) -> Tuple[Tensor, Tensor, Tensor]:
+        """(dq, dk, dv) for the gradients dout and dlse (None: zero) of the
+        attention_fwd call that gave (out, lse)."""
+        return backward(dout, dlse, q, k, v, out, lse,
+                        _kernel_call(q, mask, window_left, window_right,
+                                     scale))
+
+    @_attention_bwd.register_fake
+    def _attention_bwd_fake(dout, dlse, q, k, v, out, lse, mask, window_left,
+                            window_right, scale):
+        return tuple(empty_like_layout(t) for t in (q, k, v))
+
+    def _setup_context(ctx, inputs, output):
+        q, k, v, *scalars = inputs
+        # As _FlashAttention: a gradient that does not flow comes as None.
+        ctx.set_materialize_grads(False)
+        ctx.save_for_backward(q, k, v, *output)
+        ctx.scalars = scalars
+
+    def _backward(ctx, grad_out, grad_lse):
+        q, k, v, out, lse = ctx.saved_tensors
+        dq, dk, dv = torch.ops.flash_mlir.attention_bwd(
+            grad_out, grad_lse, q, k, v, out, lse, *ctx.scalars)
+        return (dq, dk, dv) + (None,) * len(ctx.scalars)
+
+    _attention_fwd.register_autograd(_backward, setup_context=_setup_context)
 
 
 def empty_like_layout(t, shape=None, dtype=None):

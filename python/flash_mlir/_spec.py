@@ -35,7 +35,11 @@ def kernel_head_dim(d):
         raise UnsupportedError(
             f"head dim {d} is not supported: the kernels take multiples of 8 "
             f"up to {MAX_HEAD_DIM}")
-    return next(k for k in KERNEL_HEAD_DIMS if k >= d)
+    # A plain loop, simple for torch.compile to trace (check_arguments runs
+    # inside compiled functions).
+    for k in KERNEL_HEAD_DIMS:
+        if k >= d:
+            return k
 
 
 def default_scale(d):
