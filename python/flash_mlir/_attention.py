@@ -204,9 +204,9 @@ class _FlashAttention(torch.autograd.Function):
 # op: torch.compile keeps it as one node of its graphs (no graph break),
 # traced through the fake implementations, with the registered backward.
 # Older PyTorch keeps _FlashAttention, and so do block_mask calls: an op
-# takes only tensors and scalars, not the BlockMask whose mask function
-# check_arguments evaluates (on the data, cached on the mask, which
-# torch.compile could not trace anyway), and they have no backward yet.
+# takes only tensors and scalars, not a BlockMask, whose mask function
+# check_arguments evaluates on the data and caches on the mask (which
+# torch.compile could not trace anyway); and they have no backward yet.
 _CUSTOM_OP = hasattr(torch.library, "custom_op")
 
 if _CUSTOM_OP:
