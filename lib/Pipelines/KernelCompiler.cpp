@@ -43,10 +43,12 @@ std::unique_ptr<MLIRContext> mlir::flash::createKernelCompilerContext() {
 }
 
 /// Builds a module of one gpu.module with `build`, runs the kernels-to-PTX
-/// pipeline for `chip` and returns the PTX; errors name `name`.
+/// pipeline for `chip` (with the PTX `features` when not empty) and returns
+/// the PTX; errors name `name`.
 static llvm::Expected<std::string>
 compileToPTX(MLIRContext &ctx, Chip chip, StringRef name,
-             function_ref<void(OpBuilder &, Location)> build) {
+             function_ref<void(OpBuilder &, Location)> build,
+             StringRef features = "") {
   // Collect diagnostics instead of printing them.
   std::string diagnostics;
   ScopedDiagnosticHandler handler(&ctx, [&](Diagnostic &diag) {
@@ -66,6 +68,8 @@ compileToPTX(MLIRContext &ctx, Chip chip, StringRef name,
   PassManager pm(&ctx);
   FlashToPTXOptions options;
   options.chip = stringifyChip(chip).str();
+  if (!features.empty())
+    options.features = features.str();
   buildKernelsToPTXPipeline(pm, options);
   if (failed(pm.run(*module)))
     return llvm::createStringError("generating %s failed: %s",
@@ -100,10 +104,14 @@ llvm::Expected<CompiledBackward>
 mlir::flash::compileBackwardKernels(MLIRContext &ctx, const KernelSpec &spec,
                                     const BackwardPlan &plan) {
   std::string name = spec.getName();
+  // The warpgroup kernels add pairs of floats into the dQ workspace with
+  // vector reductions, which PTX 8.1 introduced.
   llvm::Expected<std::string> ptx = compileToPTX(
-      ctx, spec.chip, name, [&](OpBuilder &b, Location loc) {
+      ctx, spec.chip, name,
+      [&](OpBuilder &b, Location loc) {
         buildBackwardKernels(b, loc, spec, plan);
-      });
+      },
+      plan.warpgroupMMA ? "+ptx81" : "");
   if (!ptx)
     return ptx.takeError();
   return CompiledBackward{spec, plan, name, std::move(*ptx)};
@@ -157,7 +165,8 @@ mlir::flash::describeBackwardKernels(const CompiledBackward &kernel) {
       {"config", llvm::json::Object{{"cta_q", plan.ctaQ},
                                     {"cta_kv", plan.ctaKV},
                                     {"warps", plan.warps},
-                                    {"stages", BackwardPlan::kStages}}},
+                                    {"stages", BackwardPlan::kStages},
+                                    {"warpgroup_mma", plan.warpgroupMMA}}},
       {"threads", plan.getThreads()},
       {"smem_bytes", plan.getSharedMemoryBytes()},
       {"row_kernels", llvm::json::Object{{"rows_per_cta", kBackwardRowsPerCta},

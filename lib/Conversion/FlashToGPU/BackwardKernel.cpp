@@ -29,6 +29,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "BackwardKernels.h"
+#include "BackwardProducts.h"
 #include "KernelBuilder.h"
 #include "TileCopies.h"
 #include "WarpMma.h"
@@ -48,10 +49,17 @@ using namespace mlir;
 using namespace mlir::flash;
 using namespace mlir::flash::detail;
 
-namespace {
+BackwardProducts::BackwardProducts(const KernelBuilder &builder,
+                                   const KernelSpec &spec,
+                                   const BackwardPlan &plan, Value lane,
+                                   Value warp)
+    : KernelBuilder(builder), spec(spec), plan(plan),
+      elt(spec.getElementType(b.getContext())), lane(lane), warp(warp),
+      headSteps(llvm::divideCeil(spec.headDim, 16)) {}
 
-/// Per 16-row slice of a warp, its 8-column accumulator tiles.
-using Tiles = SmallVector<SmallVector<Fragment>>;
+BackwardProducts::~BackwardProducts() = default;
+
+namespace {
 
 SmallVector<Value> flatten(const Tiles &tiles) {
   SmallVector<Value> values;
@@ -76,7 +84,6 @@ public:
                       const BackwardPlan &plan)
       : KernelBuilder(b, loc), spec(spec), plan(plan),
         elt(spec.getElementType(b.getContext())),
-        headSteps(llvm::divideCeil(spec.headDim, 16)),
         keySlices(plan.getKeySlicesPerWarp()), mma(*this, elt) {}
 
   void emit(StringRef name);
@@ -93,17 +100,13 @@ private:
   /// walks the group's heads, and per head the tiles [tileBegin, tileEnd).
   std::pair<Value, Value> getStepTile(Value step);
   void prefetchStep(Value step, Value stage);
-  /// C[slice][n] += A Bᵀ for the warp's key slices: A rows from `aTile`
-  /// (its keys), B rows from stage `stage` of `bTile` (the query tile's
-  /// rows).
-  void multiplyByRows(Value aTile, Value bTile, Value stage, Tiles &acc);
-  /// acc[slice][n] += A B with A the warp's accumulators `a` (keys by
-  /// query rows) and B stage `stage` of the [query rows][Dp] tile `bTile`.
-  void multiplyByColumns(const Tiles &a, Value bTile, Value stage,
-                         Tiles &acc);
   Tiles maskScores(const Tiles &scores, Value row0);
   void storeScoreGrads(const Tiles &ds);
-  void accumulateQueryGrad(Value head, Value row0);
+  /// The warp's part of dQ added into the workspace rows of `head` from
+  /// `row0`.
+  void addQueryGrad(const QueryGradPart &part, Value head, Value row0);
+  /// workspace[batch, head, row, col .. col + 1] += (x0, x1).
+  void addPair(Value head, Value row, Value col, Value x0, Value x1);
   SmallVector<Value> visitQueryTile(Value head, Value queryTile, Value stage,
                                     ValueRange carried);
   void storeKeyRows(Value dst, const Tiles &acc, Value scale);
@@ -111,10 +114,14 @@ private:
   const KernelSpec &spec;
   const BackwardPlan &plan;
   Type elt;
-  int64_t headSteps, keySlices;
+  int64_t keySlices;
   WarpMma mma;
+  std::unique_ptr<BackwardProducts> products;
 
   Value q, k, v, dO, lse, delta, accum, scaleLog2;
+  /// The workspace's address (i64), element offset and strides.
+  Value accumBase, accumOffset;
+  SmallVector<Value> accumStrides;
   Value tid, lane, warp, groupRow, groupCol, batch, kvHead;
   Value queryLen, keyLen, keyRow0, warpKey0;
   Value groupSize, tileBegin, tilesPerHead;
@@ -138,11 +145,7 @@ void BackwardMainEmitter::copyRows(Value src, Value head, Value row0,
                   spec.headDim, plan.paddedHeadDim},
                  dst, tid, plan.getThreads(), divu(tid, chunksPerRow),
                  remu(tid, chunksPerRow), [&](Value r, Value c) {
-                   SmallVector<Value> indices;
-                   if (stage)
-                     indices.push_back(stage);
-                   indices.append({r, mma.swizzledColumn(r, c)});
-                   return indices;
+                   return products->getChunkIndices(stage, r, c);
                  });
 }
 
@@ -177,44 +180,6 @@ void BackwardMainEmitter::prefetchStep(Value step, Value stage) {
   copyRows(q, head, row0, queryLen, sQ, stage, plan.ctaQ);
   copyRows(dO, head, row0, queryLen, sdO, stage, plan.ctaQ);
   copyRowStatistics(head, row0, stage);
-}
-
-void BackwardMainEmitter::multiplyByRows(Value aTile, Value bTile,
-                                         Value stage, Tiles &acc) {
-  using Order = WarpMma::BlockOrder;
-  for (int64_t ks = 0; ks < headSteps; ++ks) {
-    SmallVector<Fragment> a;
-    for (int64_t s = 0; s < keySlices; ++s)
-      a.push_back(mma.loadBlock(aTile, {}, add(warpKey0, idx(16 * s)),
-                                idx(2 * ks), Order::RowsFirst, false));
-    for (int64_t np = 0; np < plan.ctaQ / 16; ++np) {
-      Fragment bRows = mma.loadBlock(bTile, stage, idx(16 * np), idx(2 * ks),
-                                     Order::ChunksFirst, false);
-      for (int64_t s = 0; s < keySlices; ++s)
-        for (int64_t h = 0; h < 2; ++h)
-          acc[s][2 * np + h] = mma.mma(a[s], {bRows[2 * h], bRows[2 * h + 1]},
-                                       acc[s][2 * np + h]);
-    }
-  }
-}
-
-void BackwardMainEmitter::multiplyByColumns(const Tiles &a, Value bTile,
-                                            Value stage, Tiles &acc) {
-  for (int64_t kk = 0; kk < plan.ctaQ / 16; ++kk) {
-    SmallVector<Fragment> aFrags;
-    for (int64_t s = 0; s < keySlices; ++s)
-      aFrags.push_back(mma.accumulatorsAsA(a[s][2 * kk], a[s][2 * kk + 1]));
-    for (int64_t dp = 0; dp < headSteps; ++dp) {
-      Fragment bCols =
-          mma.loadBlock(bTile, stage, idx(16 * kk), idx(2 * dp),
-                        WarpMma::BlockOrder::RowsFirst, /*transpose=*/true);
-      for (int64_t s = 0; s < keySlices; ++s)
-        for (int64_t h = 0; h < 2; ++h)
-          acc[s][2 * dp + h] = mma.mma(aFrags[s],
-                                       {bCols[2 * h], bCols[2 * h + 1]},
-                                       acc[s][2 * dp + h]);
-    }
-  }
 }
 
 /// Sᵀ with the keys past Lk and those outside the band set to -inf. Keys
@@ -264,68 +229,56 @@ void BackwardMainEmitter::storeScoreGrads(const Tiles &ds) {
     }
 }
 
-/// dQ[row0 ..] += dS K, added into the workspace. The ctaQ / 16 query
-/// slices are spread over the warps: several per warp, or each split by
-/// head-dim steps over warps / (ctaQ / 16) warps.
-void BackwardMainEmitter::accumulateQueryGrad(Value head, Value row0) {
-  using Order = WarpMma::BlockOrder;
-  int64_t querySlices = plan.ctaQ / 16;
-  int64_t slicesPerWarp = std::max<int64_t>(1, querySlices / plan.warps);
-  int64_t slots = querySlices / slicesPerWarp; // warps with distinct rows
-  int64_t groups = plan.warps / slots;
-  int64_t stepsPerGroup = llvm::divideCeil(headSteps, groups);
-  Value firstSlice = mul(remu(warp, slots), slicesPerWarp);
-  Value group = divu(warp, slots);
-  Value lastStep = idx(headSteps - 1);
-  SmallVector<Value> steps;
-  for (int64_t t = 0; t < stepsPerGroup; ++t)
-    steps.push_back(add(mul(group, stepsPerGroup), idx(t)));
-
-  Tiles acc = zeros(slicesPerWarp, 2 * stepsPerGroup);
-  for (int64_t kk = 0; kk < plan.ctaKV / 16; ++kk) {
-    SmallVector<Fragment> bCols;
-    for (Value step : steps)
-      bCols.push_back(mma.loadBlock(sK, {}, idx(16 * kk),
-                                    mul(minsi(step, lastStep), 2),
-                                    Order::RowsFirst, /*transpose=*/true));
-    for (int64_t u = 0; u < slicesPerWarp; ++u) {
-      Value chunk = mul(add(firstSlice, idx(u)), 2);
-      Fragment a = mma.loadBlock(sdS, {}, idx(16 * kk), chunk,
-                                 Order::ChunksFirst, /*transpose=*/true);
-      for (int64_t t = 0; t < stepsPerGroup; ++t)
-        for (int64_t h = 0; h < 2; ++h)
-          acc[u][2 * t + h] = mma.mma(a, {bCols[t][2 * h], bCols[t][2 * h + 1]},
-                                      acc[u][2 * t + h]);
-    }
+void BackwardMainEmitter::addPair(Value head, Value row, Value col, Value x0,
+                                  Value x1) {
+  if (!plan.warpgroupMMA) {
+    Value pair[] = {x0, x1};
+    for (int64_t e = 0; e < 2; ++e)
+      memref::AtomicRMWOp::create(b, loc, arith::AtomicRMWKind::addf, pair[e],
+                                  accum,
+                                  ValueRange{batch, head, row,
+                                             add(col, idx(e))});
+    return;
   }
+  // sm_90 adds two floats in one reduction.
+  Value element = add(add(accumOffset, mul(batch, accumStrides[0])),
+                      add(add(mul(head, accumStrides[1]),
+                              mul(row, accumStrides[2])),
+                          col));
+  Value address = add(accumBase, arith::IndexCastOp::create(
+                                     b, loc, b.getI64Type(), mul(element, 4)));
+  LLVM::InlineAsmOp::create(
+      b, loc, TypeRange{}, ValueRange{address, x0, x1},
+      "red.global.add.v2.f32 [$0], {$1, $2};", "l,f,f",
+      /*has_side_effects=*/true, /*is_align_stack=*/false,
+      LLVM::TailCallKind::None,
+      LLVM::AsmDialectAttr::get(b.getContext(), LLVM::AsmDialect::AD_ATT),
+      /*operand_attrs=*/ArrayAttr());
+}
 
-  for (int64_t u = 0; u < slicesPerWarp; ++u)
+void BackwardMainEmitter::addQueryGrad(const QueryGradPart &part, Value head,
+                                       Value row0) {
+  for (auto [u, rows] : llvm::enumerate(part.rows))
     for (int64_t half = 0; half < 2; ++half) {
-      Value row = add(add(row0, mul(add(firstSlice, idx(u)), 16)),
-                      add(idx(8 * half), groupRow));
+      Value row = add(add(row0, rows), add(idx(8 * half), groupRow));
       emitIf(cmpi(arith::CmpIPredicate::slt, row, queryLen), {}, [&] {
-        for (int64_t t = 0; t < stepsPerGroup; ++t)
-          for (int64_t h = 0; h < 2; ++h) {
-            Value col = add(add(mul(steps[t], 16), idx(8 * h)),
-                            mul(groupCol, 2));
-            auto add2 = [&] {
-              for (int64_t e = 0; e < 2; ++e)
-                memref::AtomicRMWOp::create(
-                    b, loc, arith::AtomicRMWKind::addf,
-                    acc[u][2 * t + h][2 * half + e], accum,
-                    ValueRange{batch, head, row, add(col, idx(e))});
-              return SmallVector<Value>{};
-            };
-            // Columns past the head dim (D a multiple of 8: whole 8-column
-            // tiles) are padding. With one group the steps are constants.
-            if (groups == 1) {
-              if (16 * t + 8 * h < spec.headDim)
-                add2();
-              continue;
-            }
-            emitIf(cmpi(arith::CmpIPredicate::slt, col, idx(spec.headDim)),
-                   {}, add2, [] { return SmallVector<Value>{}; });
+        for (auto [j, column] : llvm::enumerate(part.columns)) {
+          const Fragment &f = part.acc[u][j];
+          Value col = add(column, mul(groupCol, 2));
+          auto add2 = [&] {
+            addPair(head, row, col, f[2 * half], f[2 * half + 1]);
+            return SmallVector<Value>{};
+          };
+          // Columns past the head dim (a multiple of 8: whole 8-column
+          // tiles) are padding.
+          if (std::optional<int64_t> known = getConstantIntValue(column)) {
+            if (*known < spec.headDim)
+              add2();
+            continue;
           }
+          emitIf(cmpi(arith::CmpIPredicate::slt, col, idx(spec.headDim)), {},
+                 add2, [] { return SmallVector<Value>{}; });
+        }
         return SmallVector<Value>{};
       }, [] { return SmallVector<Value>{}; });
     }
@@ -336,16 +289,14 @@ SmallVector<Value> BackwardMainEmitter::visitQueryTile(Value head,
                                                        Value queryTile,
                                                        Value stage,
                                                        ValueRange carried) {
-  int64_t accTiles = 2 * headSteps;
+  int64_t accTiles = products->getAccTiles();
   int64_t scoreTiles = plan.ctaQ / 8;
   Tiles dK = unflatten(carried.take_front(carried.size() / 2), keySlices,
                        accTiles);
   Tiles dV = unflatten(carried.drop_front(carried.size() / 2), keySlices,
                        accTiles);
   Value row0 = mul(queryTile, plan.ctaQ);
-  Tiles s = zeros(keySlices, scoreTiles), dP = zeros(keySlices, scoreTiles);
-  multiplyByRows(sK, sQ, stage, s);
-  multiplyByRows(sV, sdO, stage, dP);
+  auto [s, dP] = products->computeScores(stage);
   {
     // Only the key tile that ends past Lk, and tiles the band cuts, mask.
     Value lastKey = add(keyRow0, idx(plan.ctaKV - 1));
@@ -382,13 +333,13 @@ SmallVector<Value> BackwardMainEmitter::visitQueryTile(Value head,
           dS[sl][n][i] = fmul(p[sl][n][i], fsub(dP[sl][n][i], rowDelta));
         }
     }
-  multiplyByColumns(p, sdO, stage, dV);
-  multiplyByColumns(dS, sQ, stage, dK);
+  products->accumulateKeyGrads(stage, p, dS, dK, dV);
   storeScoreGrads(dS);
+  products->fenceStores();
   gpu::BarrierOp::create(b, loc);
   // The next step's dS waits for the barrier at its start, which every
   // warp reaches once done with this dS.
-  accumulateQueryGrad(head, row0);
+  addQueryGrad(products->computeQueryGrad(), head, row0);
   SmallVector<Value> results = flatten(dK);
   results.append(flatten(dV));
   return results;
@@ -451,7 +402,17 @@ void BackwardMainEmitter::emit(StringRef name) {
   queryLen = memref::DimOp::create(b, loc, q, 2);
   keyLen = memref::DimOp::create(b, loc, k, 2);
   keyRow0 = mul(keyTile, plan.ctaKV);
-  warpKey0 = mul(warp, 16 * keySlices);
+  products = plan.warpgroupMMA
+                 ? createBackwardWarpgroupMma(*this, spec, plan, lane, warp)
+                 : createBackwardMmaSync(*this, spec, plan, lane, warp);
+  warpKey0 = products->getWarpFirstKey();
+  if (plan.warpgroupMMA) {
+    auto metadata = memref::ExtractStridedMetadataOp::create(b, loc, accum);
+    accumBase = alignedAddress(metadata.getBaseBuffer());
+    accumOffset = metadata.getOffset();
+    accumStrides.assign(metadata.getStrides().begin(),
+                        metadata.getStrides().end());
+  }
 
   Value windowLeft, windowRight;
   if (spec.mask == MaskKind::SlidingWindow)
@@ -472,24 +433,31 @@ void BackwardMainEmitter::emit(StringRef name) {
   int64_t dyn = ShapedType::kDynamic;
   Value smem = gpu::DynamicSharedMemoryOp::create(
       b, loc, MemRefType::get({dyn}, b.getI8Type(), nullptr, workgroup));
-  int64_t offset = 0;
+  Value offset = products->getTilesOffset(smem);
   auto view = [&](ArrayRef<int64_t> shape, Type type, int64_t bytes) {
     Value tile = memref::ViewOp::create(
         b, loc, MemRefType::get(shape, type, nullptr, workgroup), smem,
-        idx(offset), ValueRange{});
-    offset += bytes;
+        offset, ValueRange{});
+    offset = add(offset, idx(bytes));
     return tile;
   };
-  int64_t dp = plan.paddedHeadDim;
-  sK = view({plan.ctaKV, dp}, elt, 2 * plan.ctaKV * dp);
-  sV = view({plan.ctaKV, dp}, elt, 2 * plan.ctaKV * dp);
   int64_t stages = BackwardPlan::kStages;
-  sQ = view({stages, plan.ctaQ, dp}, elt, 2 * stages * plan.ctaQ * dp);
-  sdO = view({stages, plan.ctaQ, dp}, elt, 2 * stages * plan.ctaQ * dp);
+  auto tileShape = [&](int64_t rows, bool staged) {
+    SmallVector<int64_t> shape;
+    if (staged)
+      shape.push_back(stages);
+    shape.append(products->getTileShape(rows));
+    return shape;
+  };
+  int64_t tileBytes = 2 * plan.paddedHeadDim;
+  sK = view(tileShape(plan.ctaKV, false), elt, tileBytes * plan.ctaKV);
+  sV = view(tileShape(plan.ctaKV, false), elt, tileBytes * plan.ctaKV);
+  sQ = view(tileShape(plan.ctaQ, true), elt, tileBytes * stages * plan.ctaQ);
+  sdO = view(tileShape(plan.ctaQ, true), elt, tileBytes * stages * plan.ctaQ);
   sdS = view({plan.ctaKV, plan.ctaQ}, elt, 2 * plan.ctaKV * plan.ctaQ);
   sLse = view({stages, plan.ctaQ}, f32, 4 * stages * plan.ctaQ);
   sDelta = view({stages, plan.ctaQ}, f32, 4 * stages * plan.ctaQ);
-  assert(offset == plan.getSharedMemoryBytes() && "shared memory plan");
+  products->setTiles({sK, sV, sQ, sdO, sdS});
 
   // K and V once, with the first step's tiles.
   copyRows(k, kvHead, keyRow0, keyLen, sK, nullptr, plan.ctaKV);
@@ -513,7 +481,7 @@ void BackwardMainEmitter::emit(StringRef name) {
   // fill the other. The barrier at its start publishes step t's tiles and
   // tells that every warp is done with step t - 1's, which the prefetch
   // then overwrites.
-  int64_t accTiles = 2 * headSteps;
+  int64_t accTiles = products->getAccTiles();
   SmallVector<Value> init = flatten(zeros(keySlices, accTiles));
   init.append(flatten(zeros(keySlices, accTiles)));
   auto loop = scf::ForOp::create(b, loc, idx(0), steps, idx(1), init);
@@ -526,6 +494,7 @@ void BackwardMainEmitter::emit(StringRef name) {
     Value step = loop.getInductionVar();
     Value stage = remu(step, stages);
     NVVM::CpAsyncWaitGroupOp::create(b, loc, 0);
+    products->fenceStores();
     gpu::BarrierOp::create(b, loc);
     Value next = add(step, idx(1));
     emitIf(cmpi(arith::CmpIPredicate::slt, next, steps), {}, [&] {

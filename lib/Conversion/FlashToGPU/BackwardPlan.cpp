@@ -26,6 +26,7 @@ mlir::flash::planBackwardKernel(const KernelSpec &spec) {
   plan.ctaKV = 128;
   plan.ctaQ = 64;
   plan.paddedHeadDim = llvm::alignTo(spec.headDim, 64);
+  plan.warpgroupMMA = getChipInfo(spec.chip).warpgroupMMA;
   return plan;
 }
 

@@ -38,6 +38,9 @@ struct BackwardPlan {
   int64_t warps;
   /// The head dim as laid out in shared memory (a multiple of 64).
   int64_t paddedHeadDim;
+  /// Hopper's warpgroup MMAs (two warpgroups of 64 keys) instead of
+  /// mma.sync.
+  bool warpgroupMMA = false;
 
   /// Q, dO, the lse and delta are double-buffered: the next query tile's
   /// copies run while this one is computed.
@@ -47,10 +50,11 @@ struct BackwardPlan {
   int64_t getKeySlicesPerWarp() const { return ctaKV / (16 * warps); }
   /// Dynamic shared memory of the main kernel: K and V (ctaKV rows), the
   /// stages of Q and dO (ctaQ rows each), dS (ctaKV x ctaQ), and the
-  /// stages of the lse and delta of ctaQ rows.
+  /// stages of the lse and delta of ctaQ rows; with warpgroup MMAs, the
+  /// slack that aligns the tiles to 1024 bytes.
   int64_t getSharedMemoryBytes() const {
     return 2 * (2 * ctaKV + 2 * kStages * ctaQ) * paddedHeadDim +
-           2 * ctaKV * ctaQ + 8 * kStages * ctaQ;
+           2 * ctaKV * ctaQ + 8 * kStages * ctaQ + (warpgroupMMA ? 1024 : 0);
   }
 };
 
