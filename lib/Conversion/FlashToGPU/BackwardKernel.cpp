@@ -110,6 +110,7 @@ private:
   SmallVector<Value> visitQueryTile(Value head, Value queryTile, Value stage,
                                     ValueRange carried);
   void storeKeyRows(Value dst, const Tiles &acc, Value scale);
+  void placeTiles(Value smem, Value offset);
 
   const KernelSpec &spec;
   const BackwardPlan &plan;
@@ -121,6 +122,8 @@ private:
   Value q, k, v, dO, lse, delta, accum, scaleLog2;
   /// The workspace's address (i64), element offset and strides.
   Value accumBase, accumOffset;
+  /// accumBase, as the loop sees it (KernelBuilder::opaque).
+  Value loopAccumBase;
   SmallVector<Value> accumStrides;
   Value tid, lane, warp, groupRow, groupCol, batch, kvHead;
   Value queryLen, keyLen, keyRow0, warpKey0;
@@ -245,7 +248,7 @@ void BackwardMainEmitter::addPair(Value head, Value row, Value col, Value x0,
                       add(add(mul(head, accumStrides[1]),
                               mul(row, accumStrides[2])),
                           col));
-  Value address = add(accumBase, arith::IndexCastOp::create(
+  Value address = add(loopAccumBase, arith::IndexCastOp::create(
                                      b, loc, b.getI64Type(), mul(element, 4)));
   LLVM::InlineAsmOp::create(
       b, loc, TypeRange{}, ValueRange{address, x0, x1},
@@ -258,30 +261,38 @@ void BackwardMainEmitter::addPair(Value head, Value row, Value col, Value x0,
 
 void BackwardMainEmitter::addQueryGrad(const QueryGradPart &part, Value head,
                                        Value row0) {
-  for (auto [u, rows] : llvm::enumerate(part.rows))
-    for (int64_t half = 0; half < 2; ++half) {
-      Value row = add(add(row0, rows), add(idx(8 * half), groupRow));
-      emitIf(cmpi(arith::CmpIPredicate::slt, row, queryLen), {}, [&] {
-        for (auto [j, column] : llvm::enumerate(part.columns)) {
-          const Fragment &f = part.acc[u][j];
-          Value col = add(column, mul(groupCol, 2));
-          auto add2 = [&] {
+  // Adds the columns from `base`, those below the head dim when `base` is
+  // known (the rest, a multiple of 8 wide, is padding).
+  auto addColumns = [&](Value base) {
+    std::optional<int64_t> known = getConstantIntValue(base);
+    for (auto [u, rows] : llvm::enumerate(part.rows))
+      for (int64_t half = 0; half < 2; ++half) {
+        Value row = add(add(row0, rows), add(idx(8 * half), groupRow));
+        emitIf(cmpi(arith::CmpIPredicate::slt, row, queryLen), {}, [&] {
+          for (auto [j, column] : llvm::enumerate(part.columns)) {
+            if (known && *known + column >= spec.headDim)
+              continue;
+            const Fragment &f = part.acc[u][j];
+            Value col = add(add(base, idx(column)), mul(groupCol, 2));
             addPair(head, row, col, f[2 * half], f[2 * half + 1]);
-            return SmallVector<Value>{};
-          };
-          // Columns past the head dim (a multiple of 8: whole 8-column
-          // tiles) are padding.
-          if (std::optional<int64_t> known = getConstantIntValue(column)) {
-            if (*known < spec.headDim)
-              add2();
-            continue;
           }
-          emitIf(cmpi(arith::CmpIPredicate::slt, col, idx(spec.headDim)), {},
-                 add2, [] { return SmallVector<Value>{}; });
-        }
-        return SmallVector<Value>{};
-      }, [] { return SmallVector<Value>{}; });
-    }
+          return SmallVector<Value>{};
+        }, [] { return SmallVector<Value>{}; });
+      }
+  };
+  int64_t lastColumn =
+      (part.choices - 1) * part.columnStride + part.columns.back();
+  if (!part.choice || lastColumn < spec.headDim) {
+    addColumns(part.choice ? mul(part.choice, part.columnStride) : idx(0));
+    return;
+  }
+  // Some choices reach the padding: one copy of the adds per choice, so
+  // that the columns are constants and the padding is left out untested.
+  for (int64_t i = 0; i < part.choices; ++i)
+    emitIf(cmpi(arith::CmpIPredicate::eq, part.choice, idx(i)), {}, [&] {
+      addColumns(idx(i * part.columnStride));
+      return SmallVector<Value>{};
+    }, [] { return SmallVector<Value>{}; });
 }
 
 /// One query tile of query head `head`: returns the updated dK and dV.
@@ -373,6 +384,37 @@ void BackwardMainEmitter::storeKeyRows(Value dst, const Tiles &acc,
     }
 }
 
+/// Shared memory from byte `offset` of `smem`: K, V, Q, dO, dS, then the
+/// lse and delta.
+void BackwardMainEmitter::placeTiles(Value smem, Value offset) {
+  auto workgroup = gpu::AddressSpaceAttr::get(b.getContext(),
+                                              gpu::AddressSpace::Workgroup);
+  auto view = [&](ArrayRef<int64_t> shape, Type type, int64_t bytes) {
+    Value tile = memref::ViewOp::create(
+        b, loc, MemRefType::get(shape, type, nullptr, workgroup), smem,
+        offset, ValueRange{});
+    offset = add(offset, idx(bytes));
+    return tile;
+  };
+  int64_t stages = BackwardPlan::kStages;
+  auto tileShape = [&](int64_t rows, bool staged) {
+    SmallVector<int64_t> shape;
+    if (staged)
+      shape.push_back(stages);
+    shape.append(products->getTileShape(rows));
+    return shape;
+  };
+  int64_t tileBytes = 2 * plan.paddedHeadDim;
+  sK = view(tileShape(plan.ctaKV, false), elt, tileBytes * plan.ctaKV);
+  sV = view(tileShape(plan.ctaKV, false), elt, tileBytes * plan.ctaKV);
+  sQ = view(tileShape(plan.ctaQ, true), elt, tileBytes * stages * plan.ctaQ);
+  sdO = view(tileShape(plan.ctaQ, true), elt, tileBytes * stages * plan.ctaQ);
+  sdS = view({plan.ctaKV, plan.ctaQ}, elt, 2 * plan.ctaKV * plan.ctaQ);
+  sLse = view({stages, plan.ctaQ}, f32, 4 * stages * plan.ctaQ);
+  sDelta = view({stages, plan.ctaQ}, f32, 4 * stages * plan.ctaQ);
+  products->setTiles({sK, sV, sQ, sdO, sdS});
+}
+
 void BackwardMainEmitter::emit(StringRef name) {
   MLIRContext *ctx = b.getContext();
   OpBuilder::InsertionGuard guard(b);
@@ -427,37 +469,13 @@ void BackwardMainEmitter::emit(StringRef name) {
   if (!band.isEverything())
     std::tie(bandLo, bandHi) = band.getKeys(b, loc, idx(0));
 
-  // Shared memory: K, V, Q, dO, dS, then the lse and delta.
-  auto workgroup =
-      gpu::AddressSpaceAttr::get(ctx, gpu::AddressSpace::Workgroup);
-  int64_t dyn = ShapedType::kDynamic;
   Value smem = gpu::DynamicSharedMemoryOp::create(
-      b, loc, MemRefType::get({dyn}, b.getI8Type(), nullptr, workgroup));
-  Value offset = products->getTilesOffset(smem);
-  auto view = [&](ArrayRef<int64_t> shape, Type type, int64_t bytes) {
-    Value tile = memref::ViewOp::create(
-        b, loc, MemRefType::get(shape, type, nullptr, workgroup), smem,
-        offset, ValueRange{});
-    offset = add(offset, idx(bytes));
-    return tile;
-  };
-  int64_t stages = BackwardPlan::kStages;
-  auto tileShape = [&](int64_t rows, bool staged) {
-    SmallVector<int64_t> shape;
-    if (staged)
-      shape.push_back(stages);
-    shape.append(products->getTileShape(rows));
-    return shape;
-  };
-  int64_t tileBytes = 2 * plan.paddedHeadDim;
-  sK = view(tileShape(plan.ctaKV, false), elt, tileBytes * plan.ctaKV);
-  sV = view(tileShape(plan.ctaKV, false), elt, tileBytes * plan.ctaKV);
-  sQ = view(tileShape(plan.ctaQ, true), elt, tileBytes * stages * plan.ctaQ);
-  sdO = view(tileShape(plan.ctaQ, true), elt, tileBytes * stages * plan.ctaQ);
-  sdS = view({plan.ctaKV, plan.ctaQ}, elt, 2 * plan.ctaKV * plan.ctaQ);
-  sLse = view({stages, plan.ctaQ}, f32, 4 * stages * plan.ctaQ);
-  sDelta = view({stages, plan.ctaQ}, f32, 4 * stages * plan.ctaQ);
-  products->setTiles({sK, sV, sQ, sdO, sdS});
+      b, loc,
+      MemRefType::get({ShapedType::kDynamic}, b.getI8Type(), nullptr,
+                      gpu::AddressSpaceAttr::get(
+                          ctx, gpu::AddressSpace::Workgroup)));
+  Value tilesOffset = products->getTilesOffset(smem);
+  placeTiles(smem, tilesOffset);
 
   // K and V once, with the first step's tiles.
   copyRows(k, kvHead, keyRow0, keyLen, sK, nullptr, plan.ctaKV);
@@ -491,14 +509,19 @@ void BackwardMainEmitter::emit(StringRef name) {
     if (!body->empty())
       body->back().erase();
     b.setInsertionPointToEnd(body);
+    // The tiles placed anew at an offset the compiler cannot see through
+    // keep their addresses inside the loop (KernelBuilder::opaque).
+    placeTiles(smem, plan.warpgroupMMA ? opaque(tilesOffset) : tilesOffset);
+    if (accumBase)
+      loopAccumBase = opaque(accumBase);
     Value step = loop.getInductionVar();
-    Value stage = remu(step, stages);
+    Value stage = remu(step, BackwardPlan::kStages);
     NVVM::CpAsyncWaitGroupOp::create(b, loc, 0);
     products->fenceStores();
     gpu::BarrierOp::create(b, loc);
     Value next = add(step, idx(1));
     emitIf(cmpi(arith::CmpIPredicate::slt, next, steps), {}, [&] {
-      prefetchStep(next, remu(next, stages));
+      prefetchStep(next, remu(next, BackwardPlan::kStages));
       return SmallVector<Value>{};
     }, [] { return SmallVector<Value>{}; });
     NVVM::CpAsyncCommitGroupOp::create(b, loc);

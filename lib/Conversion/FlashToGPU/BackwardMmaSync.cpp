@@ -155,8 +155,12 @@ QueryGradPart BackwardMmaSync::computeQueryGrad() {
     part.rows.push_back(mul(add(firstSlice, idx(u)), 16));
   for (int64_t t = 0; t < stepsPerGroup; ++t)
     for (int64_t h = 0; h < 2; ++h)
-      part.columns.push_back(groups == 1 ? idx(16 * t + 8 * h)
-                                         : add(mul(steps[t], 16), idx(8 * h)));
+      part.columns.push_back(16 * t + 8 * h);
+  if (groups > 1) {
+    part.choice = divu(warp, slots);
+    part.choices = groups;
+    part.columnStride = 16 * stepsPerGroup;
+  }
   return part;
 }
 

@@ -40,11 +40,16 @@ struct BackwardTiles {
 };
 
 /// A warp's part of dQ: acc[u][j] holds query rows rows[u] + g and
-/// rows[u] + g + 8 of the tile, columns columns[j] + 2c and + 1 (WarpMma.h's
-/// g and c); columns past the head dim are padding.
+/// rows[u] + g + 8 of the tile, columns base + columns[j] + 2c and + 1
+/// (WarpMma.h's g and c), where base = choice · columnStride and choice, in
+/// [0, choices), is the same for the whole warp (0 when null); columns past
+/// the head dim are padding.
 struct QueryGradPart {
   Tiles acc;
-  SmallVector<Value> rows, columns;
+  SmallVector<Value> rows;
+  SmallVector<int64_t> columns;
+  Value choice;
+  int64_t choices = 1, columnStride = 0;
 };
 
 class BackwardProducts : protected KernelBuilder {

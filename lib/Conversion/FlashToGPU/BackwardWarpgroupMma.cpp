@@ -191,10 +191,13 @@ QueryGradPart BackwardWarpgroupMma::computeQueryGrad() {
   QueryGradPart part;
   part.acc = Tiles{wgmma.getFragments(d, n)};
   part.rows.push_back(mul(remu(warp, 4), 16));
-  Value column0 = splitColumns ? mul(group, n) : idx(0);
   for (int64_t j = 0; j < n / 8; ++j)
-    part.columns.push_back(splitColumns ? add(column0, idx(8 * j))
-                                        : idx(8 * j));
+    part.columns.push_back(8 * j);
+  if (splitColumns) {
+    part.choice = group;
+    part.choices = 2;
+    part.columnStride = n;
+  }
   return part;
 }
 

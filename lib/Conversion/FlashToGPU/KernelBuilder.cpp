@@ -7,6 +7,23 @@
 using namespace mlir;
 using namespace mlir::flash::detail;
 
+Value KernelBuilder::opaque(Value v) {
+  Type i64 = b.getI64Type();
+  bool isIndex = v.getType().isIndex();
+  Value asInt = isIndex ? arith::IndexCastOp::create(b, loc, i64, v) : v;
+  Value same =
+      LLVM::InlineAsmOp::create(
+          b, loc, i64, ValueRange{asInt}, "mov.b64 $0, $1;", "=l,l",
+          /*has_side_effects=*/true, /*is_align_stack=*/false,
+          LLVM::TailCallKind::None,
+          LLVM::AsmDialectAttr::get(b.getContext(), LLVM::AsmDialect::AD_ATT),
+          /*operand_attrs=*/ArrayAttr())
+          .getResult(0);
+  if (!isIndex)
+    return same;
+  return arith::IndexCastOp::create(b, loc, b.getIndexType(), same);
+}
+
 SmallVector<Type> KernelBuilder::getParamTypes(
     ArrayRef<KernelParam> params,
     function_ref<Type(unsigned position, int64_t rank)> memrefType) {

@@ -94,6 +94,12 @@ public:
         .getShuffleResult();
   }
 
+  /// `v` (an index or i64) through an identity the compiler cannot see through.
+  /// Addresses derived from it inside a loop are then computed where they
+  /// are used instead of hoisted out of the loop, where dozens of them would
+  /// hold 64-bit registers for the whole loop.
+  Value opaque(Value v);
+
   /// Builds an scf.if with results; the callbacks return the yielded values.
   SmallVector<Value> emitIf(Value cond, TypeRange types,
                             function_ref<SmallVector<Value>()> thenFn,
