@@ -71,8 +71,13 @@ def test_compile_with_plan_overrides():
     assert meta["config"]["cta_kv"] == 32
     assert meta["config"]["stages"] == 3
     with pytest.raises(CompileError, match=r"invalid plan for "
-                       r"flash_fwd_d64_f16_causal_sm_80 with stages=5: "
-                       r"stages must be 2, 3 or 4, got 5"):
+                       r"flash_fwd_d64_f16_causal_sm_80 with cta-q=96: "
+                       r"cta-q must be a positive multiple of 16 x warps "
+                       r"\(64\), got 96"):
+        compiler.compile(64, "f16", "causal", "sm_80", options="cta-q=96")
+    with pytest.raises(CompileError, match=r"bad convert-flash-to-gpu "
+                       r"option 'stages=5': stages must be in \[2, 4\], "
+                       r"got 5"):
         compiler.compile(64, "f16", "causal", "sm_80", options="stages=5")
     with pytest.raises(CompileError, match=r"bad convert-flash-to-gpu "
                        r"option 'tiles=2'"):

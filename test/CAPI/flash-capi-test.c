@@ -302,7 +302,9 @@ int main(void) {
   // CHECK-NEXT: for the --stages option: 'many' value invalid
   // CHECK-NEXT: bad value: bad convert-flash-to-gpu option 'stages=many'
   // CHECK-NEXT: unknown option: bad convert-flash-to-gpu option 'tiles=2': {{.*}}no such option tiles
-  // CHECK-NEXT: invalid plan: invalid plan for flash_fwd_d64_f16_causal_sm_80 with stages=5: stages must be 2, 3 or 4, got 5
+  // CHECK-NEXT: invalid plan: invalid plan for flash_fwd_d64_f16_causal_sm_80 with cta-q=96: cta-q must be a positive multiple of 16 x warps (64), got 96
+  // CHECK-NEXT: out of range: bad convert-flash-to-gpu option 'warps=1152921504606846976': warps must be in [1, 32], got 1152921504606846976
+  // CHECK-NEXT: zero: bad convert-flash-to-gpu option 'stages=0': stages must be in [2, 4], got 0
   // CHECK-NEXT: another chip: options: the chip is the spec's ('sm_80'), not 'sm_90a'
   printf("-- compile with plan overrides\n");
   ok = flashCompileForwardKernelWithOptions(&spec, "cta-kv=32 stages=3",
@@ -322,7 +324,9 @@ int main(void) {
     const char *options;
   } badOptions[] = {{"bad value", "stages=many"},
                     {"unknown option", "tiles=2"},
-                    {"invalid plan", "stages=5"},
+                    {"invalid plan", "cta-q=96"},
+                    {"out of range", "warps=1152921504606846976"},
+                    {"zero", "stages=0"},
                     {"another chip", "chip=sm_90a"}};
   for (size_t i = 0; i < sizeof(badOptions) / sizeof(badOptions[0]); ++i) {
     error = NULL;

@@ -5,10 +5,12 @@
 
 include "mlir/Pass/PassBase.td"
 
-// An override of the plan: a size, 0 leaving the plan table's.
+// An override of the plan: a size. Not given, the plan table's (the value
+// 0 stands for that, and the pass's option parser rejects a 0 given).
 class PlanSizeOption<string varName, string arg, string help>
     : Option<varName, arg, "int64_t", /*default=*/"0",
-             "Override the plan: " # help # " (0: the plan table's)">;
+             "Override the plan: " # help # " (not given: the plan "
+             "table's)">;
 
 // An override of the plan: yes or no, `table` leaving the plan table's.
 class PlanFlagOption<string varName, string arg, string help>
@@ -45,11 +47,12 @@ def ConvertFlashToGPU : Pass<"convert-flash-to-gpu", "ModuleOp"> {
 
     The options other than `chip` override the plan table, for measuring
     other schedules (`flash-aot` and the C API pass theirs through to these
-    options): each applies to every kernel the pass generates, and a plan
-    that cannot be generated (e.g. `stages=5`, or warpgroup MMAs on a chip
-    without them) is an error on the op that names the kernel and the
-    overrides. Each generated `gpu.func` carries the plan it was generated
-    with as the attribute `flash.kernel_plan = #flash.kernel_plan<...>`
+    options): each applies to every kernel the pass generates. A size out
+    of its range (0 included: not given is the plan table's) is an error
+    of the option, and a plan that cannot be generated (e.g. `cta-q=96`
+    with four warps, or warpgroup MMAs on a chip without them) is an error
+    on the op that names the kernel and the overrides. Each generated
+    `gpu.func` carries the plan it was generated with as the attribute `flash.kernel_plan = #flash.kernel_plan<...>`
     (docs/FlashDialect.md), the `config` of its manifest entry; a kernel
     already in `@flash_kernels` with another plan (from a run with other
     overrides) is an error rather than launched with this run's plan.
@@ -62,10 +65,11 @@ def ConvertFlashToGPU : Pass<"convert-flash-to-gpu", "ModuleOp"> {
            "the pass's error for any other lists them">,
     PlanSizeOption<"ctaQ", "cta-q",
                    "query rows one CTA computes, 16 x warps x slices per "
-                   "warp">,
-    PlanSizeOption<"warps", "warps", "warps per CTA">,
+                   "warp, up to 4096">,
+    PlanSizeOption<"warps", "warps", "warps per CTA, 1 to 32">,
     PlanSizeOption<"ctaKV", "cta-kv",
-                   "keys per streamed K/V tile, a multiple of 16">,
+                   "keys per streamed K/V tile, a multiple of 16 up to "
+                   "4096">,
     PlanSizeOption<"stages", "stages",
                    "cp.async stages of the K and V tiles, 2 to 4; "
                    "block-sparse kernels take 2">,

@@ -116,6 +116,9 @@ Value appendLayoutArgs(OpBuilder &b, AttentionOp op, const KernelPlan &plan,
   return arith::IndexCastOp::create(b, loc, b.getI32Type(), bytes);
 }
 
+/// What the pass's own checks of its options start their messages with.
+constexpr StringLiteral kOptionErrorPrefix = "convert-flash-to-gpu: ";
+
 struct ConvertFlashToGPUPass
     : flash::impl::ConvertFlashToGPUBase<ConvertFlashToGPUPass> {
   using ConvertFlashToGPUBase::ConvertFlashToGPUBase;
@@ -134,6 +137,26 @@ struct ConvertFlashToGPUPass
     options.scoresBeforeCopies = scoresBeforeCopies;
     options.copyPointers = copyPointers;
     return options;
+  }
+
+  /// Parses the options, then checks each size given against its range
+  /// (checkPlanSizeOverride): 0 too, which the options hold for a size not
+  /// given (the plan table's), is refused when written.
+  LogicalResult initializeOptions(
+      StringRef options,
+      function_ref<LogicalResult(const Twine &)> errorHandler) override {
+    if (failed(ConvertFlashToGPUBase::initializeOptions(options, errorHandler)))
+      return failure();
+    for (const Option<int64_t> *option :
+         {&ctaQ, &warps, &ctaKV, &stages, &minCTAsPerSM}) {
+      if (!option->hasValue())
+        continue;
+      if (llvm::Error err =
+              checkPlanSizeOverride(option->ArgStr, option->getValue()))
+        return errorHandler(Twine(kOptionErrorPrefix) +
+                            llvm::toString(std::move(err)));
+    }
+    return success();
   }
 
   void runOnOperation() override {
@@ -295,7 +318,11 @@ mlir::flash::parseConvertFlashToGPUOptions(StringRef text) {
   for (StringRef item : items) {
     std::string error;
     if (failed(pass.initializeOptions(item, [&](const Twine &message) {
-          error = StringRef(message.str()).trim().str();
+          // The error below names the pass already.
+          std::string full = message.str();
+          StringRef text = StringRef(full).trim();
+          text.consume_front(kOptionErrorPrefix);
+          error = text.str();
           return failure();
         })))
       return llvm::createStringError(

@@ -335,9 +335,52 @@ static llvm::Error verifyKernelPlan(const KernelSpec &spec,
   return llvm::Error::success();
 }
 
+namespace {
+/// The values a size override of convert-flash-to-gpu may take.
+struct SizeOverrideRange {
+  StringLiteral option;
+  int64_t min, max;
+};
+} // namespace
+
+static constexpr SizeOverrideRange kSizeOverrideRanges[] = {
+    {"cta-q", 16, kMaxPlanTileRows},
+    // A CTA has at most 1024 threads.
+    {"warps", 1, 32},
+    {"cta-kv", 16, kMaxPlanTileRows},
+    {"stages", 2, 4},
+    {"min-ctas-per-sm", 1, 32}};
+
+llvm::Error mlir::flash::checkPlanSizeOverride(StringRef option,
+                                               int64_t value) {
+  for (const SizeOverrideRange &range : kSizeOverrideRanges) {
+    if (range.option != option)
+      continue;
+    if (value >= range.min && value <= range.max)
+      return llvm::Error::success();
+    return llvm::createStringError(option + " must be in [" +
+                                   Twine(range.min) + ", " +
+                                   Twine(range.max) + "], got " +
+                                   Twine(value));
+  }
+  llvm_unreachable("not a size override of convert-flash-to-gpu");
+}
+
 llvm::Expected<KernelPlan>
 mlir::flash::planKernel(const KernelSpec &spec,
                         const ConvertFlashToGPUOptions &options) {
+  // The options' parser rejects sizes out of range; options built in C++
+  // are checked here, before any arithmetic on them (a huge warps made
+  // 16 x warps overflow to 0, a division by zero).
+  for (auto [option, value] :
+       {std::pair<StringRef, int64_t>{"cta-q", options.ctaQ},
+        {"warps", options.warps},
+        {"cta-kv", options.ctaKV},
+        {"stages", options.stages},
+        {"min-ctas-per-sm", options.minCTAsPerSM}})
+    if (value != 0)
+      if (llvm::Error err = checkPlanSizeOverride(option, value))
+        return std::move(err);
   // The overrides given, spelled as the options, for the error message.
   SmallVector<std::string> given;
   auto setFlag = [&](StringRef option, PlanFlag flag, bool &field) {

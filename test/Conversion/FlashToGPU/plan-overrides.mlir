@@ -2,8 +2,17 @@
 // RUN: flash-opt %s -split-input-file --convert-flash-to-gpu="chip=sm_80 cta-kv=32 min-ctas-per-sm=2" | FileCheck %s --check-prefix=TILES
 // RUN: flash-opt %s -split-input-file --convert-flash-to-gpu="chip=sm_80 warps=8 cta-q=128 cta-kv=64" | FileCheck %s --check-prefix=WARPS
 // RUN: flash-opt %s -split-input-file --convert-flash-to-gpu="chip=sm_90a warpgroup-mma=no cta-kv=48" -verify-diagnostics | FileCheck %s --check-prefix=MMA
-// RUN: not flash-opt %s -split-input-file --convert-flash-to-gpu="chip=sm_80 stages=5" 2>&1 | FileCheck %s --check-prefix=INVALID
+// RUN: not flash-opt %s -split-input-file --convert-flash-to-gpu="chip=sm_80 cta-kv=40" 2>&1 | FileCheck %s --check-prefix=INVALID
 // RUN: not flash-opt %s --convert-flash-to-gpu="chip=sm_80 stages=many" 2>&1 | FileCheck %s --check-prefix=VALUE
+// Sizes out of their range are errors of the option (issue 25): 0 is not
+// "the plan table's" (an option not given is), and a huge warps made the
+// plan's arithmetic overflow into a division by zero (SIGFPE).
+// RUN: not flash-opt %s --convert-flash-to-gpu="chip=sm_80 stages=0" 2>&1 | FileCheck %s --check-prefix=STAGES-ZERO
+// RUN: not flash-opt %s --convert-flash-to-gpu="chip=sm_80 cta-q=0" 2>&1 | FileCheck %s --check-prefix=CTA-Q-ZERO
+// RUN: not flash-opt %s --convert-flash-to-gpu="chip=sm_80 stages=5" 2>&1 | FileCheck %s --check-prefix=STAGES-FIVE
+// RUN: not flash-opt %s --convert-flash-to-gpu="chip=sm_80 warps=1152921504606846976" 2>&1 | FileCheck %s --check-prefix=WARPS-HUGE
+// RUN: not flash-opt %s --convert-flash-to-gpu="chip=sm_80 cta-kv=-16" 2>&1 | FileCheck %s --check-prefix=CTA-KV-NEGATIVE
+// RUN: not flash-opt %s --convert-flash-to-gpu="chip=sm_80 min-ctas-per-sm=33" 2>&1 | FileCheck %s --check-prefix=MIN-CTAS
 
 // The options other than chip override the plan table's plan of every kernel
 // the pass generates. The plan table: 128 query rows of four warps, 80-key
@@ -34,9 +43,15 @@
 // MMA-NOT:         wgmma
 // An override the plan cannot take is an error at the op, naming the kernel
 // and the overrides; a value the option parser rejects, the parser's error.
-// INVALID: error: invalid plan for flash_fwd_d64_f16_causal_sm_80 with stages=5: stages must be 2, 3 or 4, got 5
-// INVALID: error: invalid plan for flash_fwd_d64_f16_none_sparse_sm_80 with stages=5: stages must be 2, 3 or 4, got 5
+// INVALID: error: invalid plan for flash_fwd_d64_f16_causal_sm_80 with cta-kv=40: cta-kv must be a positive multiple of 16, got 40
+// INVALID: error: invalid plan for flash_fwd_d64_f16_none_sparse_sm_80 with cta-kv=40: cta-kv must be a positive multiple of 16, got 40
 // VALUE: for the --stages option: 'many' value invalid for long argument!
+// STAGES-ZERO: error: convert-flash-to-gpu: stages must be in [2, 4], got 0
+// CTA-Q-ZERO: error: convert-flash-to-gpu: cta-q must be in [16, 4096], got 0
+// STAGES-FIVE: error: convert-flash-to-gpu: stages must be in [2, 4], got 5
+// WARPS-HUGE: error: convert-flash-to-gpu: warps must be in [1, 32], got 1152921504606846976
+// CTA-KV-NEGATIVE: error: convert-flash-to-gpu: cta-kv must be in [16, 4096], got -16
+// MIN-CTAS: error: convert-flash-to-gpu: min-ctas-per-sm must be in [1, 32], got 33
 func.func @causal(%q: tensor<2x8x1000x64xf16>, %k: tensor<2x2x1000x64xf16>,
                   %v: tensor<2x2x1000x64xf16>) -> tensor<2x8x1000x64xf16> {
   %o = flash.attention %q, %k, %v {mask_kind = #flash.mask<causal>}

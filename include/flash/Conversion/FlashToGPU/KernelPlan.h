@@ -105,6 +105,19 @@ enum class PlanFlag { Table, Yes, No };
 /// The options of convert-flash-to-gpu (flash/Conversion/Passes.h).
 struct ConvertFlashToGPUOptions;
 
+/// The most rows a tile override (cta-q, cta-kv) may have: no chip's shared
+/// memory holds more (a row is at least 128 bytes: the head dim is padded to
+/// a multiple of 64).
+constexpr int64_t kMaxPlanTileRows = 4096;
+
+/// Checks `value`, given for the size override `option` of
+/// convert-flash-to-gpu (cta-q, warps, cta-kv, stages or min-ctas-per-sm),
+/// against the option's range, e.g. "warps must be in [1, 32], got 0". The
+/// ranges keep the plan's arithmetic (16 x warps, shared memory bytes) far
+/// from overflowing. 0 is in no range: ConvertFlashToGPUOptions holds 0
+/// for an override that was not given, and a user may not write it.
+llvm::Error checkPlanSizeOverride(StringRef option, int64_t value);
+
 /// The plan of a supported spec: the plan table's (KernelPlan.cpp), the one
 /// place where plans are chosen, with the overrides among `options`
 /// (cta-q, warps, cta-kv, stages, min-ctas-per-sm, warpgroup-mma,
