@@ -24,8 +24,9 @@ LogicalResult mlir::flash::verifyFlashToCPUOptions(
   return success();
 }
 
-void mlir::flash::buildFlashToCPUPipeline(OpPassManager &pm,
-                                          const FlashToCPUOptions &options) {
+LogicalResult mlir::flash::buildFlashToCPUPipeline(
+    OpPassManager &pm, const FlashToCPUOptions &options,
+    function_ref<LogicalResult(const Twine &)> emitError) {
   // Written as a textual pipeline so that the stages read in one place; every
   // pass in it is registered by flash-opt and by the plugin.
   std::string pipeline = llvm::formatv(
@@ -44,7 +45,7 @@ void mlir::flash::buildFlashToCPUPipeline(OpPassManager &pm,
       "convert-math-to-llvm,convert-math-to-libm,"
       "convert-to-llvm,reconcile-unrealized-casts",
       options.tileQ.getValue(), options.tileKV.getValue());
-  addBuiltinPipeline(pm, pipeline, "flash-to-cpu");
+  return addBuiltinPipeline(pm, pipeline, "flash-to-cpu", emitError);
 }
 
 

@@ -70,7 +70,13 @@ compileToPTX(MLIRContext &ctx, Chip chip, StringRef name,
   options.chip = stringifyChip(chip).str();
   if (!features.empty())
     options.features = features.str();
-  buildKernelsToPTXPipeline(pm, options);
+  std::string pipelineError;
+  if (failed(buildKernelsToPTXPipeline(pm, options, [&](const Twine &message) {
+        pipelineError = message.str();
+        return failure();
+      })))
+    return llvm::createStringError("generating %s failed: %s",
+                                   name.str().c_str(), pipelineError.c_str());
   if (failed(pm.run(*module)))
     return llvm::createStringError("generating %s failed: %s",
                                    name.str().c_str(), diagnostics.c_str());

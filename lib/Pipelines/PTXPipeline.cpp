@@ -26,8 +26,9 @@ LogicalResult mlir::flash::verifyFlashToPTXOptions(
   return success();
 }
 
-void mlir::flash::buildKernelsToPTXPipeline(OpPassManager &pm,
-                                            const FlashToPTXOptions &options) {
+LogicalResult mlir::flash::buildKernelsToPTXPipeline(
+    OpPassManager &pm, const FlashToPTXOptions &options,
+    function_ref<LogicalResult(const Twine &)> emitError) {
   // convert-nvgpu-to-nvvm runs before convert-scf-to-cf (loop-carried
   // fragments legalize only that way); the dynamic shared memory global is
   // made external before serialization.
@@ -38,13 +39,15 @@ void mlir::flash::buildKernelsToPTXPipeline(OpPassManager &pm,
       "reconcile-unrealized-casts,flash-externalize-dynamic-shared-memory),"
       "gpu-module-to-binary{{format=isa}",
       options.chip.getValue(), options.features.getValue());
-  addBuiltinPipeline(pm, pipeline, "flash-to-ptx");
+  return addBuiltinPipeline(pm, pipeline, "flash-to-ptx", emitError);
 }
 
-void mlir::flash::buildFlashToPTXPipeline(OpPassManager &pm,
-                                          const FlashToPTXOptions &options) {
+LogicalResult mlir::flash::buildFlashToPTXPipeline(
+    OpPassManager &pm, const FlashToPTXOptions &options,
+    function_ref<LogicalResult(const Twine &)> emitError) {
   std::string convert = llvm::formatv("convert-flash-to-gpu{{chip={0}}",
                                       options.chip.getValue());
-  addBuiltinPipeline(pm, convert, "flash-to-ptx");
-  buildKernelsToPTXPipeline(pm, options);
+  if (failed(addBuiltinPipeline(pm, convert, "flash-to-ptx", emitError)))
+    return failure();
+  return buildKernelsToPTXPipeline(pm, options, emitError);
 }

@@ -25,7 +25,9 @@ template <typename Options>
 void registerModulePipeline(StringRef arg, StringRef description,
                             LogicalResult (*verify)(const Options &,
                                                     ErrorHandler),
-                            void (*builder)(OpPassManager &, const Options &)) {
+                            LogicalResult (*builder)(OpPassManager &,
+                                                     const Options &,
+                                                     ErrorHandler)) {
   registerPassPipeline(
       arg, description,
       [arg, verify, builder](OpPassManager &pm, StringRef optionsStr,
@@ -39,8 +41,7 @@ void registerModulePipeline(StringRef arg, StringRef description,
         if (failed(options.parseFromString(optionsStr)) ||
             failed(verify(options, errorHandler)))
           return failure();
-        builder(pm, options);
-        return success();
+        return builder(pm, options, errorHandler);
       },
       [](function_ref<void(const detail::PassOptions &)> optHandler) {
         optHandler(Options());

@@ -33,8 +33,12 @@ verifyFlashToCPUOptions(const FlashToCPUOptions &options,
 /// tensor, arith, math, tosa) to the LLVM dialect, runnable by mlir-runner:
 /// tosa to linalg, flash ops tiled (flash-tile-attention) and the rest
 /// decomposed, one-shot bufferization with deallocation, loops, LLVM.
-void buildFlashToCPUPipeline(OpPassManager &pm,
-                             const FlashToCPUOptions &options);
+/// The stages are upstream passes looked up in the pass registry (e.g.
+/// registerAllPasses()); where one is missing, reports it through
+/// `emitError` and returns its result.
+LogicalResult
+buildFlashToCPUPipeline(OpPassManager &pm, const FlashToCPUOptions &options,
+                        function_ref<LogicalResult(const Twine &)> emitError);
 
 struct FlashToPTXOptions : PassPipelineOptions<FlashToPTXOptions> {
   PassOptions::Option<std::string> chip{
@@ -57,14 +61,17 @@ verifyFlashToPTXOptions(const FlashToPTXOptions &options,
 /// Lowers flash.attention to tensor-core kernels (convert-flash-to-gpu),
 /// lowers the kernel modules to NVVM and serializes them to PTX with LLVM's
 /// NVPTX backend (gpu-module-to-binary, format=isa): no CUDA installation
-/// is needed.
-void buildFlashToPTXPipeline(OpPassManager &pm,
-                             const FlashToPTXOptions &options);
+/// is needed. Needs the upstream passes registered, as
+/// buildFlashToCPUPipeline does.
+LogicalResult
+buildFlashToPTXPipeline(OpPassManager &pm, const FlashToPTXOptions &options,
+                        function_ref<LogicalResult(const Twine &)> emitError);
 
 /// The steps of buildFlashToPTXPipeline after convert-flash-to-gpu: for
 /// modules whose gpu.modules already hold the kernels.
-void buildKernelsToPTXPipeline(OpPassManager &pm,
-                               const FlashToPTXOptions &options);
+LogicalResult buildKernelsToPTXPipeline(
+    OpPassManager &pm, const FlashToPTXOptions &options,
+    function_ref<LogicalResult(const Twine &)> emitError);
 
 /// Registers `flash-to-cpu` and `flash-to-ptx` with the pass registry. Both
 /// run on builtin.module: nested under another op (e.g.
