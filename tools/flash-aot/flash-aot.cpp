@@ -228,6 +228,22 @@ bool assemble(StringRef ptxas, Chip chip, StringRef ptxFile,
   return rc == 0;
 }
 
+/// Reports the first value that `list` holds twice, as "flash-aot:
+/// --OPTION lists VALUE twice": it would make a second manifest entry for
+/// the same kernels, which the runtime rejects.
+template <typename T>
+bool checkNoDuplicates(StringRef option, const cl::list<T> &list) {
+  SmallVector<T> values(list.begin(), list.end());
+  for (auto [i, value] : llvm::enumerate(values)) {
+    if (!llvm::is_contained(ArrayRef(values).take_front(i), value))
+      continue;
+    llvm::errs() << "flash-aot: --" << option << " lists " << value
+                 << " twice\n";
+    return false;
+  }
+  return true;
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -250,6 +266,12 @@ int main(int argc, char **argv) {
     llvm::errs() << "flash-aot: -o DIR is required\n";
     return 1;
   }
+  if (!checkNoDuplicates("head-dim", headDims) ||
+      !checkNoDuplicates("dtype", dtypes) || !checkNoDuplicates("mask", masks) ||
+      !checkNoDuplicates("block-sparse", blockSparse) ||
+      !checkNoDuplicates("direction", directions) ||
+      !checkNoDuplicates("chip", chips))
+    return 1;
   SmallVector<Chip> targets;
   for (const std::string &name : chips) {
     std::optional<Chip> chip = parseChip(name);
