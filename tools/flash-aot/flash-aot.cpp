@@ -45,6 +45,7 @@
 #include "llvm/Support/raw_ostream.h"
 
 #include <chrono>
+#include <csignal>
 #include <set>
 
 using namespace mlir;
@@ -244,10 +245,91 @@ bool checkNoDuplicates(StringRef option, const cl::list<T> &list) {
   return true;
 }
 
+/// A file of the output: written under a temporary name in its directory
+/// and renamed to `path` once complete (`keep`), so that `path` is never
+/// partly written, whatever fails (a full disk, a file size limit); the
+/// temporary file is removed otherwise, and on a signal.
+class OutputFile {
+public:
+  /// Creates the temporary file; the error names `path`.
+  static llvm::Expected<OutputFile> create(StringRef path) {
+    llvm::Expected<llvm::sys::fs::TempFile> temp =
+        llvm::sys::fs::TempFile::create(path + ".tmp-%%%%%%");
+    if (!temp)
+      return llvm::createFileError(path, temp.takeError());
+    return OutputFile(
+        path, std::make_unique<llvm::sys::fs::TempFile>(std::move(*temp)));
+  }
+  OutputFile(OutputFile &&) = default;
+  ~OutputFile() {
+    if (temp)
+      llvm::consumeError(temp->discard());
+  }
+
+  /// The temporary file's name, for a program that writes it (ptxas).
+  StringRef getTempPath() const { return temp->TmpName; }
+
+  /// Writes `contents` to the temporary file; a write error is returned,
+  /// not left to abort the program when the stream is destroyed.
+  llvm::Error write(StringRef contents) {
+    llvm::raw_fd_ostream os(temp->FD, /*shouldClose=*/false);
+    os << contents;
+    os.flush();
+    if (!os.has_error())
+      return llvm::Error::success();
+    std::error_code ec = os.error();
+    os.clear_error();
+    return llvm::createFileError(path, ec);
+  }
+
+  /// Renames the temporary file to the path.
+  llvm::Error keep() {
+    if (llvm::Error err = temp->keep(path))
+      return llvm::createFileError(path, std::move(err));
+    return llvm::Error::success();
+  }
+
+private:
+  OutputFile(StringRef path, std::unique_ptr<llvm::sys::fs::TempFile> temp)
+      : path(path.str()), temp(std::move(temp)) {}
+
+  std::string path;
+  /// Null once moved from.
+  std::unique_ptr<llvm::sys::fs::TempFile> temp;
+};
+
+/// Writes `contents` to `path` through an OutputFile.
+llvm::Error writeOutputFile(StringRef path, StringRef contents) {
+  llvm::Expected<OutputFile> file = OutputFile::create(path);
+  if (!file)
+    return file.takeError();
+  if (llvm::Error err = file->write(contents))
+    return err;
+  return file->keep();
+}
+
+/// Reports a failed write of `llvm::outs()` (e.g. to a full disk) as an
+/// error instead of leaving it to abort the program at exit.
+int finishStdout(int rc) {
+  llvm::outs().flush();
+  if (!llvm::outs().has_error())
+    return rc;
+  llvm::errs() << "flash-aot: cannot write to the standard output: "
+               << llvm::outs().error().message() << "\n";
+  llvm::outs().clear_error();
+  return 1;
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
+#ifdef SIGXFSZ
+  // A write past the file size limit (ulimit -f) then fails with EFBIG and
+  // is reported as a full disk is, instead of raising SIGXFSZ, which LLVM's
+  // handlers turn into a crash report.
+  std::signal(SIGXFSZ, SIG_IGN);
+#endif
   // The linked LLVM backends register hundreds of options; --help shows ours.
   cl::HideUnrelatedOptions(aotCategory);
   cl::ParseCommandLineOptions(
@@ -260,7 +342,7 @@ int main(int argc, char **argv) {
                                     info.runtimeCode, info.maxSharedMemoryBytes,
                                     info.warpgroupMMA ? "wgmma" : "mma.sync",
                                     info.inDefaultLibrary ? "default" : "-");
-    return 0;
+    return finishStdout(0);
   }
   if (outputDir.empty()) {
     llvm::errs() << "flash-aot: -o DIR is required\n";
@@ -364,6 +446,16 @@ int main(int argc, char **argv) {
                  << "': " << ec.message() << "\n";
     return 1;
   }
+  // The manifest is written last: a run that fails leaves none, not one
+  // that lists more than was written. A manifest of an earlier run goes
+  // first, since its entries could describe files this run replaces.
+  SmallString<256> manifestFile(outputDir);
+  llvm::sys::path::append(manifestFile, "manifest.json");
+  if (std::error_code ec = llvm::sys::fs::remove(manifestFile)) {
+    llvm::errs() << "flash-aot: cannot remove the earlier '" << manifestFile
+                 << "': " << ec.message() << "\n";
+    return 1;
+  }
 
   // Both by default; a model's forward only, unless asked.
   bool forward = directions.empty();
@@ -383,29 +475,31 @@ int main(int argc, char **argv) {
   llvm::json::Array entries;
   auto writePTX = [&](StringRef name, StringRef ptx, Chip chip,
                       llvm::json::Object &entry) {
+    auto reportError = [](llvm::Error err) {
+      llvm::errs() << "flash-aot: cannot write "
+                   << llvm::toString(std::move(err)) << "\n";
+      return false;
+    };
     SmallString<256> ptxFile(outputDir);
     llvm::sys::path::append(ptxFile, name + ".ptx");
-    {
-      std::error_code ec;
-      llvm::raw_fd_ostream os(ptxFile, ec);
-      if (ec) {
-        llvm::errs() << "flash-aot: cannot write '" << ptxFile
-                     << "': " << ec.message() << "\n";
-        return false;
-      }
-      os << ptx;
-    }
+    if (llvm::Error err = writeOutputFile(ptxFile, ptx))
+      return reportError(std::move(err));
     entry["ptx"] = (name + ".ptx").str();
     if (ptxas.empty())
       return true;
     SmallString<256> cubinFile(outputDir);
     llvm::sys::path::append(cubinFile, name + ".cubin");
+    llvm::Expected<OutputFile> cubin = OutputFile::create(cubinFile);
+    if (!cubin)
+      return reportError(cubin.takeError());
     std::string message;
-    if (!assemble(ptxas, chip, ptxFile, cubinFile, message)) {
+    if (!assemble(ptxas, chip, ptxFile, cubin->getTempPath(), message)) {
       llvm::errs() << "flash-aot: ptxas rejected " << name << ": " << message
                    << "\n";
       return false;
     }
+    if (llvm::Error err = cubin->keep())
+      return reportError(std::move(err));
     entry["cubin"] = (name + ".cubin").str();
     return true;
   };
@@ -456,24 +550,20 @@ int main(int argc, char **argv) {
                        std::chrono::steady_clock::now() - start)
                        .count();
 
-  SmallString<256> manifestFile(outputDir);
-  llvm::sys::path::append(manifestFile, "manifest.json");
-  std::error_code ec;
-  llvm::raw_fd_ostream os(manifestFile, ec);
-  if (ec) {
-    llvm::errs() << "flash-aot: cannot write '" << manifestFile
-                 << "': " << ec.message() << "\n";
+  std::string manifest =
+      llvm::formatv("{0:2}\n", llvm::json::Value(llvm::json::Object{
+                                    {"version", kManifestVersion},
+                                    {"kernels", std::move(entries)}}));
+  if (llvm::Error err = writeOutputFile(manifestFile, manifest)) {
+    llvm::errs() << "flash-aot: cannot write " << llvm::toString(std::move(err))
+                 << "\n";
     return 1;
   }
-  os << llvm::formatv("{0:2}", llvm::json::Value(llvm::json::Object{
-                                   {"version", kManifestVersion},
-                                   {"kernels", std::move(entries)}}));
-  os << "\n";
   llvm::outs() << llvm::formatv("flash-aot: wrote {0} kernels to {1} in "
                                 "{2:f2} s ({3})\n",
                                 written, outputDir, seconds,
                                 !ptxas.empty()        ? "PTX and cubins"
                                 : ptxasPath == "none" ? "PTX only"
                                 : "PTX only: ptxas not found");
-  return 0;
+  return finishStdout(0);
 }
