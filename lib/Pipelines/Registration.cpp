@@ -22,12 +22,10 @@ using ErrorHandler = function_ref<LogicalResult(const Twine &)>;
 /// the top level (the C API's default) it runs on the module; nested, MLIR
 /// runs it only on ops that all its passes can be scheduled on.
 template <typename Options>
-void registerModulePipeline(StringRef arg, StringRef description,
-                            LogicalResult (*verify)(const Options &,
-                                                    ErrorHandler),
-                            LogicalResult (*builder)(OpPassManager &,
-                                                     const Options &,
-                                                     ErrorHandler)) {
+void registerModulePipeline(
+    StringRef arg, StringRef description,
+    LogicalResult (*verify)(const Options &, ErrorHandler),
+    LogicalResult (*builder)(OpPassManager &, const Options &, ErrorHandler)) {
   registerPassPipeline(
       arg, description,
       [arg, verify, builder](OpPassManager &pm, StringRef optionsStr,

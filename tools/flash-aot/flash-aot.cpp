@@ -349,7 +349,8 @@ int main(int argc, char **argv) {
     return 1;
   }
   if (!checkNoDuplicates("head-dim", headDims) ||
-      !checkNoDuplicates("dtype", dtypes) || !checkNoDuplicates("mask", masks) ||
+      !checkNoDuplicates("dtype", dtypes) ||
+      !checkNoDuplicates("mask", masks) ||
       !checkNoDuplicates("block-sparse", blockSparse) ||
       !checkNoDuplicates("direction", directions) ||
       !checkNoDuplicates("chip", chips))
@@ -550,10 +551,10 @@ int main(int argc, char **argv) {
                        std::chrono::steady_clock::now() - start)
                        .count();
 
-  std::string manifest =
-      llvm::formatv("{0:2}\n", llvm::json::Value(llvm::json::Object{
-                                    {"version", kManifestVersion},
-                                    {"kernels", std::move(entries)}}));
+  std::string manifest = llvm::formatv(
+      "{0:2}\n",
+      llvm::json::Value(llvm::json::Object{{"version", kManifestVersion},
+                                           {"kernels", std::move(entries)}}));
   if (llvm::Error err = writeOutputFile(manifestFile, manifest)) {
     llvm::errs() << "flash-aot: cannot write " << llvm::toString(std::move(err))
                  << "\n";

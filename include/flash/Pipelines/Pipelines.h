@@ -69,9 +69,9 @@ buildFlashToPTXPipeline(OpPassManager &pm, const FlashToPTXOptions &options,
 
 /// The steps of buildFlashToPTXPipeline after convert-flash-to-gpu: for
 /// modules whose gpu.modules already hold the kernels.
-LogicalResult buildKernelsToPTXPipeline(
-    OpPassManager &pm, const FlashToPTXOptions &options,
-    function_ref<LogicalResult(const Twine &)> emitError);
+LogicalResult
+buildKernelsToPTXPipeline(OpPassManager &pm, const FlashToPTXOptions &options,
+                          function_ref<LogicalResult(const Twine &)> emitError);
 
 /// Registers `flash-to-cpu` and `flash-to-ptx` with the pass registry. Both
 /// run on builtin.module: nested under another op (e.g.

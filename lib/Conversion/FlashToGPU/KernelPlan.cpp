@@ -358,9 +358,8 @@ llvm::Error mlir::flash::checkPlanSizeOverride(StringRef option,
       continue;
     if (value >= range.min && value <= range.max)
       return llvm::Error::success();
-    return llvm::createStringError(option + " must be in [" +
-                                   Twine(range.min) + ", " +
-                                   Twine(range.max) + "], got " +
+    return llvm::createStringError(option + " must be in [" + Twine(range.min) +
+                                   ", " + Twine(range.max) + "], got " +
                                    Twine(value));
   }
   llvm_unreachable("not a size override of convert-flash-to-gpu");
