@@ -29,9 +29,10 @@ def attention(q, k, v, *, attn_mask=None, dropout_p=0.0, is_causal=False,
     torch.nn.functional.scaled_dot_product_attention (dropout_p must be 0),
     differentiable in q, k and v through the out and the lse (not yet for
     block_mask calls, nor head dims above 128). On a PyTorch with
-    torch.library.custom_op it is the custom op flash_mlir::attention_fwd
-    (backward: flash_mlir::attention_bwd), which torch.compile keeps in its
-    graphs; block_mask calls stay an autograd.Function (see _CUSTOM_OP).
+    torch.library.custom_op, torch.compile sees it as the custom op
+    flash_mlir::attention_fwd (backward: flash_mlir::attention_bwd), which
+    it keeps in its graphs; eager calls and block_mask calls run an
+    autograd.Function (see _CUSTOM_OP).
 
     q is [B, Hq, Lq, D], k and v [B, Hkv, Lk, D], all float16 or all
     bfloat16, any strides with a contiguous last dimension. Hq == Hkv unless
@@ -68,7 +69,7 @@ def attention(q, k, v, *, attn_mask=None, dropout_p=0.0, is_causal=False,
     call = check_arguments(q, k, v, attn_mask=attn_mask, is_causal=is_causal,
                            scale=scale, enable_gqa=enable_gqa, window=window,
                            block_mask=block_mask)
-    if _CUSTOM_OP and call.layout is None:
+    if _CUSTOM_OP and call.layout is None and _trace_custom_op():
         out, lse = torch.ops.flash_mlir.attention_fwd(
             q, k, v, call.mask, call.window[0], call.window[1], call.scale)
     else:
@@ -208,6 +209,15 @@ class _FlashAttention(torch.autograd.Function):
 # check_arguments evaluates on the data and caches on the mask (which
 # torch.compile could not trace anyway); and they have no backward yet.
 _CUSTOM_OP = hasattr(torch.library, "custom_op")
+
+
+def _trace_custom_op():
+    """Whether a call takes the custom op: only under torch.compile. Eager
+    calls take the autograd.Function, because the op's dispatch cost about
+    0.5 ms of host time per forward and backward (measured on the H200 at
+    GPT-2 small's shape, docs/performance.md), which short sequences'
+    kernels do not hide."""
+    return torch.compiler.is_compiling()
 
 if _CUSTOM_OP:
     Tensor = torch.Tensor

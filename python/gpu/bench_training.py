@@ -2,7 +2,8 @@
 """A training step's attention, forward and backward, through each engine's
 user path, timed in one run (timing.time_interleaved).
 
-For each shape (B · L = 16k tokens, H · D = 2048 query heads · head dim):
+For each shape (B · L = 16k tokens, H · D = 2048 query heads · head dim
+unless --q-heads says otherwise):
 flash_mlir.attention(...) then backward, against torch SDPA's
 FlashAttention-2 and cuDNN backends and compiled FlexAttention (with a
 causal BlockMask where causal). TFLOP/s count 3.5x the forward's FLOPs
@@ -29,6 +30,8 @@ def main():
     parser.add_argument("--lengths", default="2048,8192")
     parser.add_argument("--dtypes", default="bf16")
     parser.add_argument("--causal", default="no,yes")
+    parser.add_argument("--q-heads", type=int, default=0,
+                        help="query heads (0: 2048 / D)")
     parser.add_argument("--kv-heads", type=int, default=0,
                         help="KV heads (0: as many as query heads)")
     parser.add_argument("--reps", type=int, default=10)
@@ -40,7 +43,7 @@ def main():
     for dtype_name in args.dtypes.split(","):
         dtype = {"f16": torch.float16, "bf16": torch.bfloat16}[dtype_name]
         for D in map(int, args.head_dims.split(",")):
-            H = 2048 // D
+            H = args.q_heads or 2048 // D
             Hkv = args.kv_heads or H
             for L in map(int, args.lengths.split(",")):
                 B = max(1, 16384 // L)
@@ -68,7 +71,7 @@ def bench_shape(flex, B, H, Hkv, L, D, dtype, causal, reps):
         return run
 
     impls = {"ours": step(lambda: flash_mlir.attention(
-        q, k, v, is_causal=causal))}
+        q, k, v, is_causal=causal, enable_gqa=gqa))}
     for name, backend in (("fa2", SDPBackend.FLASH_ATTENTION),
                           ("cudnn", SDPBackend.CUDNN_ATTENTION)):
         def sdpa(backend=backend):
