@@ -29,17 +29,25 @@ size_t alignUp(size_t bytes) {
          kWorkspaceAlignment;
 }
 
-/// The workspace's two parts: delta [B, Hq, Lq] then the dQ accumulator
-/// [B, Hq, Lq, D], both f32.
+/// The workspace's three parts: delta [B, Hq, Lq] and the dQ accumulator
+/// [B, Hq, Lq, D], both f32, then the u32 dQ semaphores of deterministic
+/// mode [B, Hq, ceil(Lq / 16)] (KernelABI.h's dq_semaphores).
 struct WorkspaceLayout {
-  size_t deltaBytes, accumBytes;
-  size_t total() const { return alignUp(deltaBytes) + alignUp(accumBytes); }
+  size_t deltaBytes, accumBytes, semaphoreBytes;
+  size_t getAccumOffset() const { return alignUp(deltaBytes); }
+  size_t getSemaphoreOffset() const {
+    return getAccumOffset() + alignUp(accumBytes);
+  }
+  size_t total() const { return getSemaphoreOffset() + alignUp(semaphoreBytes); }
 };
 
 WorkspaceLayout workspaceLayout(int headDim, int64_t batch, int64_t heads,
                                 int64_t queryLen) {
   size_t rows = static_cast<size_t>(batch) * heads * queryLen;
-  return {4 * rows, 4 * rows * static_cast<size_t>(headDim)};
+  size_t rowBlocks = static_cast<size_t>(batch) * heads *
+                     ((queryLen + kBackwardRowsPerCta - 1) /
+                      kBackwardRowsPerCta);
+  return {4 * rows, 4 * rows * static_cast<size_t>(headDim), 4 * rowBlocks};
 }
 
 std::string str(int64_t value) { return std::to_string(value); }
@@ -104,7 +112,7 @@ public:
     delta.strides[2] = 1;
     delta.strides[1] = q.sizes[2];
     delta.strides[0] = q.sizes[1] * q.sizes[2];
-    flashrt_tensor accum{base + alignUp(layout.deltaBytes), FLASHRT_DTYPE_F32,
+    flashrt_tensor accum{base + layout.getAccumOffset(), FLASHRT_DTYPE_F32,
                          4, {q.sizes[0], q.sizes[1], q.sizes[2], headDim}};
     accum.strides[3] = 1;
     accum.strides[2] = headDim;
@@ -125,9 +133,13 @@ public:
     // (unlike the first forward kernels, for which ForwardParams clamps).
     windows[0] = windowLeft;
     windows[1] = windowRight;
+    semaphores = t.deterministic ? reinterpret_cast<uintptr_t>(
+                                       base + layout.getSemaphoreOffset())
+                                 : 0;
     params.addScalar(&scaleLog2);
     params.addScalar(&windows[0]);
     params.addScalar(&windows[1]);
+    params.addScalar(&semaphores);
   }
   BackwardParams(const BackwardParams &) = delete;
   BackwardParams &operator=(const BackwardParams &) = delete;
@@ -138,6 +150,8 @@ private:
   KernelParams params;
   float scaleLog2;
   int64_t windows[2];
+  /// The semaphores' address, 0 outside deterministic mode.
+  int64_t semaphores;
 };
 
 flashrt_status launchBackward(flashrt_context *ctx,

@@ -39,7 +39,8 @@ const char *const kBackwardParams[] = {
     "memref4:o",        "memref4:do",      "memref3:lse",
     "memref3:dlse",     "memref3:delta",   "memref4:dq_accum",
     "memref4:dq",       "memref4:dk",      "memref4:dv",
-    "f32:scale_log2",   "i64:window_left", "i64:window_right"};
+    "f32:scale_log2",   "i64:window_left", "i64:window_right",
+    "i64:dq_semaphores"};
 constexpr size_t kNumBackwardParams =
     sizeof(kBackwardParams) / sizeof(*kBackwardParams);
 

@@ -386,8 +386,11 @@ def backward(dout, dlse, q, k, v, out, lse, call):
     descriptors["lse"] = _descriptor(lse, f32)
     if dlse is not None:
         descriptors["dlse"] = _descriptor(dlse, f32)
+    # Deterministic mode where PyTorch asks for deterministic algorithms
+    # (torch.use_deterministic_algorithms): dQ bitwise the same run to run.
     tensors = _runtime.BackwardTensors(
-        **{name: ctypes.pointer(t) for name, t in descriptors.items()})
+        **{name: ctypes.pointer(t) for name, t in descriptors.items()},
+        deterministic=int(torch.are_deterministic_algorithms_enabled()))
     stream = torch.cuda.current_stream(q.device).cuda_stream
     rt.check(rt.attention_backward(
         kernel.context, kernel.handle, ctypes.byref(tensors), call.scale,

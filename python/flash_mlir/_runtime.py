@@ -15,7 +15,7 @@ from . import _paths
 from ._errors import RuntimeLibraryError
 
 # FLASHRT_ABI_VERSION of the header these bindings mirror.
-ABI_VERSION = 2
+ABI_VERSION = 3
 
 # flashrt_kernel_kind, by manifest name
 KINDS = {"forward": 0, "backward": 1, "decode": 2, "combine": 3}
@@ -90,7 +90,8 @@ class BlockLayout(ctypes.Structure):
 class BackwardTensors(ctypes.Structure):
     """flashrt_backward_tensors"""
     _fields_ = [(name, ctypes.POINTER(Tensor)) for name in
-                ("q", "k", "v", "o", "lse", "dout", "dlse", "dq", "dk", "dv")]
+                ("q", "k", "v", "o", "lse", "dout", "dlse", "dq", "dk",
+                 "dv")] + [("deterministic", ctypes.c_int)]
 
 
 def feature_bits(names):

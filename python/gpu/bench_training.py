@@ -35,7 +35,12 @@ def main():
     parser.add_argument("--kv-heads", type=int, default=0,
                         help="KV heads (0: as many as query heads)")
     parser.add_argument("--reps", type=int, default=10)
+    parser.add_argument("--deterministic", action="store_true",
+                        help="under torch.use_deterministic_algorithms(True, "
+                             "warn_only=True): our dQ in key-tile order")
     args = parser.parse_args()
+    if args.deterministic:
+        torch.use_deterministic_algorithms(True, warn_only=True)
     flex = compiled_flex_attention()
     print("| D | L | Hq/Hkv | dtype | causal | ours TFLOP/s | FA2 | cuDNN | "
           "Flex | ours/FA2 | ours/cuDNN | ours/Flex |")

@@ -132,9 +132,10 @@ class KernelLibrary:
 
 
     def backward(self, dout, q, k, v, out, lse, *, mask="none", scale=None,
-                 window=(0, 0), chip="sm_90a", dlse=None):
+                 window=(0, 0), chip="sm_90a", dlse=None,
+                 deterministic=False):
         """Runs the three backward kernels (docs/kernel-abi.md); returns
-        (dq, dk, dv)."""
+        (dq, dk, dv). `deterministic`: dQ added in key-tile order."""
         B, Hq, Lq, D = q.shape
         dtype = {torch.float16: "f16", torch.bfloat16: "bf16"}[q.dtype]
         entry = self.find(D, dtype, mask, chip, kind="backward")
@@ -154,9 +155,13 @@ class KernelLibrary:
         args += dlse_args
         for t in (delta, accum, dq, dk, dv):
             args += _memref_args(t)
-        args += [np.float32(scale * math.log2(math.e)), np.int64(window[0]),
-                 np.int64(window[1])]
         rows = entry["row_kernels"]
+        semaphores = torch.empty(
+            (B, Hq, math.ceil(Lq / rows["rows_per_cta"])), device=q.device,
+            dtype=torch.int32) if deterministic else None
+        args += [np.float32(scale * math.log2(math.e)), np.int64(window[0]),
+                 np.int64(window[1]),
+                 np.int64(semaphores.data_ptr() if deterministic else 0)]
         row_grid = (math.ceil(Lq / rows["rows_per_cta"]), Hq, B)
         grid = (math.ceil(k.shape[2] / entry["config"]["cta_kv"]),
                 k.shape[1], B)

@@ -110,6 +110,41 @@ def test_attention_backward_matches_autograd():
         flash_mlir.attention_backward(dout[:, :2], q, k, v, out, lse)
 
 
+@pytest.mark.parametrize("mask", ["none", "causal", "sliding_window"])
+def test_deterministic_mode_is_bitwise_reproducible(mask):
+    """Under torch.use_deterministic_algorithms the CTAs add their parts of
+    dQ in key-tile order: two backward passes give the same bits (without
+    it, dQ's f32 atomics over 16 key tiles land in any order), and the same
+    gradients as without it: dK and dV bit for bit, dQ up to the order of
+    its additions."""
+    if not have(kernel_specs(), 64, "bf16", mask):
+        pytest.skip(f"no backward kernel for D 64 bf16 {mask}")
+    torch.manual_seed(7)
+    q = make(2, 4, 333, 64, torch.bfloat16, "blhd")
+    k, v = (make(2, 2, 2000, 64, torch.bfloat16, "blhd") for _ in "kv")
+    dout = torch.randn(2, 4, 333, 64, device="cuda", dtype=torch.bfloat16)
+    dlse = torch.randn(2, 4, 333, device="cuda")
+    kwargs = dict(enable_gqa=True, **call_kwargs(mask, (300, 100)))
+    out, lse = flash_mlir.attention(q, k, v, return_lse=True, **kwargs)
+
+    def grads():
+        return flash_mlir.attention_backward(dout, q, k, v, out, lse,
+                                             dlse=dlse, **kwargs)
+
+    previous = torch.are_deterministic_algorithms_enabled()
+    torch.use_deterministic_algorithms(True)
+    try:
+        runs = [grads() for _ in range(2)]
+    finally:
+        torch.use_deterministic_algorithms(previous)
+    for first, second in zip(*runs):
+        assert torch.equal(first, second)
+    plain = grads()
+    torch.testing.assert_close(runs[0][0], plain[0], rtol=1e-2, atol=1e-3)
+    assert torch.equal(runs[0][1], plain[1])
+    assert torch.equal(runs[0][2], plain[2])
+
+
 def test_no_keys_gives_zero_gradients():
     q = torch.randn(1, 2, 5, 64, device="cuda", dtype=torch.float16,
                     requires_grad=True)

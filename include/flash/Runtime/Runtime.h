@@ -41,8 +41,9 @@ extern "C" {
  * structure's layout and every renamed field increments it
  * (docs/runtime.md, "Compatibility"). Version 2: flashrt_spec has `kind`
  * and `features` (for `block_sparse`), flashrt_kernel_info `cta_q` and
- * `cta_kv` (for `block_q` and `block_kv`). */
-#define FLASHRT_ABI_VERSION 2
+ * `cta_kv` (for `block_q` and `block_kv`). Version 3:
+ * flashrt_backward_tensors has `deterministic`. */
+#define FLASHRT_ABI_VERSION 3
 
 /* The ABI version of the loaded library. A program that loads it at run
  * time (dlopen, ctypes) should check that it equals the FLASHRT_ABI_VERSION
@@ -372,12 +373,18 @@ typedef struct flashrt_backward_tensors {
   const flashrt_tensor *dout;
   const flashrt_tensor *dlse;
   const flashrt_tensor *dq, *dk, *dv;
+  /* Nonzero: deterministic mode. The CTAs add their parts of dq in a fixed
+   * order (of their key tiles), so that dq is bitwise the same from run to
+   * run; otherwise in the order their atomics land. dk and dv are always
+   * deterministic. */
+  int deterministic;
 } flashrt_backward_tensors;
 
 /* The device workspace, in bytes, that a backward launch of `info` takes
  * for B = batch, Hq = query_heads, Lq = query_len: an f32 delta of
- * [B, Hq, Lq] and an f32 dQ accumulator of [B, Hq, Lq, head_dim], each
- * starting 256-byte aligned. */
+ * [B, Hq, Lq], an f32 dQ accumulator of [B, Hq, Lq, head_dim] and the u32
+ * semaphores of deterministic mode [B, Hq, ceil(Lq / 16)], each starting
+ * 256-byte aligned. */
 FLASHRT_API flashrt_status flashrt_backward_workspace_size(
     const flashrt_kernel_info *info, int64_t batch, int64_t query_heads,
     int64_t query_len, size_t *bytes);

@@ -111,6 +111,14 @@ private:
                                     ValueRange carried);
   void storeKeyRows(Value dst, const Tiles &acc, Value scale);
   void placeTiles(Value smem, Value offset);
+  /// Deterministic mode: the CTA adds its part of dQ to query tile
+  /// `queryTile` of `head` once the CTA of the previous key tile has, if
+  /// that one sees the tile (it then passes the turn by setting the tile's
+  /// semaphore to its key tile + 1; the first to see a tile waits for
+  /// nobody). CTAs of lower key tiles start first, so the wait ends.
+  void awaitQueryGradTurn(Value head, Value queryTile);
+  void passQueryGradTurn(Value head, Value queryTile);
+  Value getSemaphore(Value head, Value queryTile);
 
   const KernelSpec &spec;
   const BackwardPlan &plan;
@@ -124,6 +132,9 @@ private:
   Value accumBase, accumOffset;
   /// accumBase, as the loop sees it (KernelBuilder::opaque).
   Value loopAccumBase;
+  /// Deterministic mode: the dQ semaphores, and the query tiles that the
+  /// previous key tile sees.
+  Value semaphores, deterministic, keyTile, previousBegin, previousEnd;
   SmallVector<Value> accumStrides;
   Value tid, lane, warp, groupRow, groupCol, batch, kvHead;
   Value queryLen, keyLen, keyRow0, warpKey0;
@@ -350,7 +361,17 @@ SmallVector<Value> BackwardMainEmitter::visitQueryTile(Value head,
   gpu::BarrierOp::create(b, loc);
   // The next step's dS waits for the barrier at its start, which every
   // warp reaches once done with this dS.
-  addQueryGrad(products->computeQueryGrad(), head, row0);
+  QueryGradPart part = products->computeQueryGrad();
+  auto none = [] { return SmallVector<Value>{}; };
+  emitIf(deterministic, {}, [&] {
+    awaitQueryGradTurn(head, queryTile);
+    return SmallVector<Value>{};
+  }, none);
+  addQueryGrad(part, head, row0);
+  emitIf(deterministic, {}, [&] {
+    passQueryGradTurn(head, queryTile);
+    return SmallVector<Value>{};
+  }, none);
   SmallVector<Value> results = flatten(dK);
   results.append(flatten(dV));
   return results;
@@ -382,6 +403,51 @@ void BackwardMainEmitter::storeKeyRows(Value dst, const Tiles &acc,
         return SmallVector<Value>{};
       }, [] { return SmallVector<Value>{}; });
     }
+}
+
+Value BackwardMainEmitter::getSemaphore(Value head, Value queryTile) {
+  return getQueryGradSemaphore(
+      *this, semaphores, batch, head, memref::DimOp::create(b, loc, q, 1),
+      queryLen, mul(queryTile, plan.ctaQ / kBackwardRowsPerCta));
+}
+
+void BackwardMainEmitter::awaitQueryGradTurn(Value head, Value queryTile) {
+  Value sees = arith::AndIOp::create(
+      b, loc, cmpi(arith::CmpIPredicate::sge, queryTile, previousBegin),
+      cmpi(arith::CmpIPredicate::slt, queryTile, previousEnd));
+  Value waits = arith::AndIOp::create(
+      b, loc, cmpi(arith::CmpIPredicate::eq, tid, idx(0)),
+      arith::AndIOp::create(
+          b, loc, cmpi(arith::CmpIPredicate::sgt, keyTile, idx(0)), sees));
+  emitIf(waits, {}, [&] {
+    Value address = getSemaphore(head, queryTile);
+    Value expected = arith::IndexCastOp::create(b, loc, i32, keyTile);
+    scf::WhileOp::create(
+        b, loc, TypeRange{}, ValueRange{},
+        [&](OpBuilder &, Location, ValueRange) {
+          Value seen = loadAcquire(address);
+          scf::ConditionOp::create(
+              b, loc, cmpi(arith::CmpIPredicate::ne, seen, expected),
+              ValueRange{});
+        },
+        [&](OpBuilder &, Location, ValueRange) {
+          scf::YieldOp::create(b, loc);
+        });
+    return SmallVector<Value>{};
+  }, [] { return SmallVector<Value>{}; });
+  gpu::BarrierOp::create(b, loc);
+}
+
+void BackwardMainEmitter::passQueryGradTurn(Value head, Value queryTile) {
+  // Every thread's additions are ordered before the semaphore's release.
+  fenceAcqRel();
+  gpu::BarrierOp::create(b, loc);
+  emitIf(cmpi(arith::CmpIPredicate::eq, tid, idx(0)), {}, [&] {
+    storeRelease(getSemaphore(head, queryTile),
+                 arith::IndexCastOp::create(b, loc, i32,
+                                            add(keyTile, idx(1))));
+    return SmallVector<Value>{};
+  }, [] { return SmallVector<Value>{}; });
 }
 
 /// Shared memory from byte `offset` of `smem`: K, V, Q, dO, dS, then the
@@ -436,7 +502,9 @@ void BackwardMainEmitter::emit(StringRef name) {
   groupRow = divu(lane, 4);
   groupCol = remu(lane, 4);
   mma.lane = lane;
-  Value keyTile = gpu::BlockIdOp::create(b, loc, gpu::Dimension::x);
+  keyTile = gpu::BlockIdOp::create(b, loc, gpu::Dimension::x);
+  semaphores = func.getArgument(kGradQuerySemaphores);
+  deterministic = cmpi(arith::CmpIPredicate::ne, semaphores, i64c(0));
   kvHead = gpu::BlockIdOp::create(b, loc, gpu::Dimension::y);
   batch = gpu::BlockIdOp::create(b, loc, gpu::Dimension::z);
   Value queryHeads = memref::DimOp::create(b, loc, q, 1);
@@ -488,6 +556,11 @@ void BackwardMainEmitter::emit(StringRef name) {
   std::tie(tileBegin, tileEnd) = band.getRowTileRange(
       b, loc, keyRow0, lastKey, numQueryTiles, plan.ctaQ);
   tilesPerHead = maxsi(sub(tileEnd, tileBegin), idx(0));
+  // The previous key tile's query tiles, as its CTA computes them (a key
+  // tile before the last is whole). Unused for the first.
+  Value previousKey0 = sub(keyRow0, idx(plan.ctaKV));
+  std::tie(previousBegin, previousEnd) = band.getRowTileRange(
+      b, loc, previousKey0, sub(keyRow0, idx(1)), numQueryTiles, plan.ctaQ);
   Value steps = mul(groupSize, tilesPerHead);
   emitIf(cmpi(arith::CmpIPredicate::sgt, steps, idx(0)), {}, [&] {
     prefetchStep(idx(0), idx(0));

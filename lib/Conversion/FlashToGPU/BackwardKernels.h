@@ -8,6 +8,8 @@
 #ifndef LIB_CONVERSION_FLASHTOGPU_BACKWARDKERNELS_H
 #define LIB_CONVERSION_FLASHTOGPU_BACKWARDKERNELS_H
 
+#include "KernelBuilder.h"
+
 #include "flash/Conversion/FlashToGPU/BackwardKernel.h"
 
 namespace mlir::flash::detail {
@@ -18,7 +20,15 @@ gpu::GPUFuncOp createBackwardFunc(OpBuilder &b, Location loc,
                                   const KernelSpec &spec, StringRef name,
                                   int64_t threads);
 
-/// delta = rowsum(dO ∘ O) - dlse and dq_accum = 0, row by row.
+/// The address (i64) of the dQ semaphore of rows [16 rowBlock, 16 rowBlock
+/// + 16) of (batch, head) in the u32 workspace at `base` (KernelABI.h's
+/// dq_semaphores) of [B, `heads`, ceil(`queryLen` / 16)] entries.
+Value getQueryGradSemaphore(KernelBuilder &kb, Value base, Value batch,
+                            Value head, Value heads, Value queryLen,
+                            Value rowBlock);
+
+/// delta = rowsum(dO ∘ O) - dlse and dq_accum = 0, row by row; the dQ
+/// semaphores zeroed, when there are.
 void buildBackwardPreprocessKernel(OpBuilder &b, Location loc,
                                    const KernelSpec &spec, StringRef name);
 /// dq = dq_accum · scale, row by row.

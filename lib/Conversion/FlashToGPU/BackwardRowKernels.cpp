@@ -111,6 +111,20 @@ Value forEachColumnPair(KernelBuilder &kb, int64_t headDim, Value lane,
 
 } // namespace
 
+Value mlir::flash::detail::getQueryGradSemaphore(KernelBuilder &kb,
+                                                 Value base, Value batch,
+                                                 Value head, Value heads,
+                                                 Value queryLen,
+                                                 Value rowBlock) {
+  Value blocks = kb.divu(kb.add(queryLen, kb.idx(kBackwardRowsPerCta - 1)),
+                         kBackwardRowsPerCta);
+  Value entry =
+      kb.add(kb.mul(kb.add(kb.mul(batch, heads), head), blocks), rowBlock);
+  return kb.add(base, arith::IndexCastOp::create(kb.b, kb.loc,
+                                                 kb.b.getI64Type(),
+                                                 kb.mul(entry, 4)));
+}
+
 void mlir::flash::detail::buildBackwardPreprocessKernel(
     OpBuilder &b, Location loc, const KernelSpec &spec, StringRef name) {
   OpBuilder::InsertionGuard guard(b);
@@ -124,6 +138,9 @@ void mlir::flash::detail::buildBackwardPreprocessKernel(
   Value dlse = func.getArgument(kGradLseGrad);
   Value delta = func.getArgument(kGradDelta);
   Value accum = func.getArgument(kGradQueryAccum);
+  Value semaphores = func.getArgument(kGradQuerySemaphores);
+  Value deterministic = kb.cmpi(arith::CmpIPredicate::ne, semaphores,
+                                kb.i64c(0));
   // A null dlse: no gradient flows into the lse.
   Value hasLseGrad = kb.cmpi(
       arith::CmpIPredicate::ne,
@@ -155,6 +172,18 @@ void mlir::flash::detail::buildBackwardPreprocessKernel(
         [&] { return SmallVector<Value>{kb.f32c(0.0)}; })[0];
     kb.emitIf(kb.cmpi(arith::CmpIPredicate::eq, lane, kb.idx(0)), {}, [&] {
       memref::StoreOp::create(b, loc, kb.fsub(sum, lseGrad), delta, at);
+      // The first row of each 16 zeroes their dQ semaphore.
+      Value first = kb.cmpi(arith::CmpIPredicate::eq,
+                            kb.remu(row, kBackwardRowsPerCta), kb.idx(0));
+      kb.emitIf(arith::AndIOp::create(b, loc, deterministic, first), {}, [&] {
+        kb.storeRelaxed(
+            getQueryGradSemaphore(kb, semaphores, batch, head,
+                                  memref::DimOp::create(b, loc, delta, 1),
+                                  memref::DimOp::create(b, loc, delta, 2),
+                                  kb.divu(row, kBackwardRowsPerCta)),
+            kb.i32c(0));
+        return SmallVector<Value>{};
+      }, [] { return SmallVector<Value>{}; });
       return SmallVector<Value>{};
     }, [] { return SmallVector<Value>{}; });
   });

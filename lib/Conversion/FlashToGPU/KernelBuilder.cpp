@@ -7,21 +7,46 @@
 using namespace mlir;
 using namespace mlir::flash::detail;
 
+/// Inline PTX with side effects, so that it is neither moved nor dropped.
+static LLVM::InlineAsmOp createAsm(OpBuilder &b, Location loc,
+                                   TypeRange results, ValueRange operands,
+                                   StringRef text, StringRef constraints) {
+  return LLVM::InlineAsmOp::create(
+      b, loc, results, operands, text, constraints,
+      /*has_side_effects=*/true, /*is_align_stack=*/false,
+      LLVM::TailCallKind::None,
+      LLVM::AsmDialectAttr::get(b.getContext(), LLVM::AsmDialect::AD_ATT),
+      /*operand_attrs=*/ArrayAttr());
+}
+
 Value KernelBuilder::opaque(Value v) {
   Type i64 = b.getI64Type();
   bool isIndex = v.getType().isIndex();
   Value asInt = isIndex ? arith::IndexCastOp::create(b, loc, i64, v) : v;
   Value same =
-      LLVM::InlineAsmOp::create(
-          b, loc, i64, ValueRange{asInt}, "mov.b64 $0, $1;", "=l,l",
-          /*has_side_effects=*/true, /*is_align_stack=*/false,
-          LLVM::TailCallKind::None,
-          LLVM::AsmDialectAttr::get(b.getContext(), LLVM::AsmDialect::AD_ATT),
-          /*operand_attrs=*/ArrayAttr())
-          .getResult(0);
+      createAsm(b, loc, i64, asInt, "mov.b64 $0, $1;", "=l,l").getResult(0);
   if (!isIndex)
     return same;
   return arith::IndexCastOp::create(b, loc, b.getIndexType(), same);
+}
+
+Value KernelBuilder::loadAcquire(Value address) {
+  return createAsm(b, loc, i32, address,
+                   "ld.acquire.gpu.global.u32 $0, [$1];", "=r,l")
+      .getResult(0);
+}
+
+void KernelBuilder::storeRelease(Value address, Value value) {
+  createAsm(b, loc, {}, {address, value},
+            "st.release.gpu.global.u32 [$0], $1;", "l,r");
+}
+
+void KernelBuilder::storeRelaxed(Value address, Value value) {
+  createAsm(b, loc, {}, {address, value}, "st.global.u32 [$0], $1;", "l,r");
+}
+
+void KernelBuilder::fenceAcqRel() {
+  createAsm(b, loc, {}, {}, "fence.acq_rel.gpu;", "");
 }
 
 SmallVector<Type> KernelBuilder::getParamTypes(

@@ -100,6 +100,15 @@ public:
   /// hold 64-bit registers for the whole loop.
   Value opaque(Value v);
 
+  /// The GPU-scope memory-model operations on a u32 in global memory at
+  /// the device address `address` (i64), for flags between CTAs: a load
+  /// that acquires, a store that releases, a plain store, and the fence
+  /// that orders a thread's earlier accesses before its later ones.
+  Value loadAcquire(Value address);
+  void storeRelease(Value address, Value value);
+  void storeRelaxed(Value address, Value value);
+  void fenceAcqRel();
+
   /// Builds an scf.if with results; the callbacks return the yielded values.
   SmallVector<Value> emitIf(Value cond, TypeRange types,
                             function_ref<SmallVector<Value>()> thenFn,

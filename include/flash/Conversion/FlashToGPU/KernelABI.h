@@ -86,7 +86,10 @@ inline llvm::ArrayRef<KernelParam> getForwardParams(bool blockSparse) {
 /// O) - dlse, dq_accum zeroed), the main kernel (dK and dV, dQ added into
 /// dq_accum) and the dQ kernel (dq = dq_accum · scale). dlse may be null
 /// (no gradient flows into the lse); delta [B, Hq, Lq] and dq_accum [B, Hq,
-/// Lq, D] are f32 workspaces.
+/// Lq, D] are f32 workspaces. dq_semaphores is the device address of a u32
+/// workspace [B, Hq, ceil(Lq / 16)], or 0: with it, the main kernel adds
+/// into dq_accum in the order of its key tiles (deterministic mode; the
+/// preprocessing kernel zeroes it), without it in any order.
 enum BackwardParam : unsigned {
   kGradQuery,
   kGradKey,
@@ -103,6 +106,7 @@ enum BackwardParam : unsigned {
   kGradScaleLog2,
   kGradWindowLeft,
   kGradWindowRight,
+  kGradQuerySemaphores,
   kNumBackwardParams,
 };
 
@@ -122,6 +126,7 @@ inline constexpr KernelParam kBackwardParams[kNumBackwardParams] = {
     {KernelParamKind::F32, "scale_log2"},
     {KernelParamKind::I64, "window_left"},
     {KernelParamKind::I64, "window_right"},
+    {KernelParamKind::I64, "dq_semaphores"},
 };
 
 /// The manifest's description of a parameter: "memref4:q", "f32:scale_log2".
