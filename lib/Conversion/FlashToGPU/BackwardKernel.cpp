@@ -367,7 +367,27 @@ SmallVector<Value> BackwardMainEmitter::visitQueryTile(Value head,
     awaitQueryGradTurn(head, queryTile);
     return SmallVector<Value>{};
   }, none);
-  addQueryGrad(part, head, row0);
+  // The partial sums of a CTA add to the same elements: in deterministic
+  // mode one after the other, in the order of their indices.
+  if (part.partialSums == 1) {
+    addQueryGrad(part, head, row0);
+  } else {
+    emitIf(deterministic, {}, [&] {
+      for (int64_t i = 0; i < part.partialSums; ++i) {
+        emitIf(cmpi(arith::CmpIPredicate::eq, part.partialSum, idx(i)), {},
+               [&] {
+                 addQueryGrad(part, head, row0);
+                 return SmallVector<Value>{};
+               }, none);
+        fenceAcqRel();
+        gpu::BarrierOp::create(b, loc);
+      }
+      return SmallVector<Value>{};
+    }, [&] {
+      addQueryGrad(part, head, row0);
+      return SmallVector<Value>{};
+    });
+  }
   emitIf(deterministic, {}, [&] {
     passQueryGradTurn(head, queryTile);
     return SmallVector<Value>{};

@@ -43,13 +43,17 @@ struct BackwardTiles {
 /// rows[u] + g + 8 of the tile, columns base + columns[j] + 2c and + 1
 /// (WarpMma.h's g and c), where base = choice · columnStride and choice, in
 /// [0, choices), is the same for the whole warp (0 when null); columns past
-/// the head dim are padding.
+/// the head dim are padding. When the warps split the keys, each holds a
+/// partial sum: `partialSum`, in [0, partialSums), says which (warp-uniform;
+/// null when there is one), and the partial sums add to the same elements.
 struct QueryGradPart {
   Tiles acc;
   SmallVector<Value> rows;
   SmallVector<int64_t> columns;
   Value choice;
   int64_t choices = 1, columnStride = 0;
+  Value partialSum;
+  int64_t partialSums = 1;
 };
 
 class BackwardProducts : protected KernelBuilder {

@@ -197,6 +197,9 @@ QueryGradPart BackwardWarpgroupMma::computeQueryGrad() {
     part.choice = group;
     part.choices = 2;
     part.columnStride = n;
+  } else {
+    part.partialSum = group;
+    part.partialSums = 2;
   }
   return part;
 }
