@@ -21,7 +21,6 @@
 #include "WarpMma.h"
 #include "Wgmma.h"
 
-#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 
 using namespace mlir;
 using namespace mlir::flash;
@@ -48,27 +47,13 @@ public:
   }
   SmallVector<Value> getChunkIndices(Value stage, Value row,
                                      Value chunk) override {
-    SmallVector<Value> indices;
-    if (stage)
-      indices.push_back(stage);
-    Value within = arith::XOrIOp::create(b, loc, remu(chunk, 8), remu(row, 8));
-    indices.append({divu(chunk, 8), row, mul(within, 8)});
-    return indices;
+    return wgmma.getChunkIndices(stage, row, chunk);
   }
-  /// Operands start on 1024-byte boundaries (BackwardPlan's slack).
   Value getTilesOffset(Value smem) override {
-    Value address =
-        memref::ExtractAlignedPointerAsIndexOp::create(b, loc, smem);
-    return remu(sub(idx(1024), remu(address, 1024)), 1024);
+    return wgmma.getTilesOffset(smem);
   }
   void setTiles(const BackwardTiles &placed) override;
-  /// The tensor cores read shared memory through the async proxy.
-  void fenceStores() override {
-    NVVM::FenceProxyOp::create(
-        b, loc, NVVM::ProxyKind::async_shared,
-        NVVM::SharedSpaceAttr::get(b.getContext(),
-                                   NVVM::SharedSpace::shared_cta));
-  }
+  void fenceStores() override { wgmma.fenceSharedStores(); }
 
   std::pair<Tiles, Tiles> computeScores(Value stage) override;
   void accumulateKeyGrads(Value stage, const Tiles &p, const Tiles &dS,

@@ -15,7 +15,6 @@
 #include "MmaFlavor.h"
 #include "Wgmma.h"
 
-#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 
 using namespace mlir;
 using namespace mlir::flash;
@@ -39,33 +38,15 @@ public:
   SmallVector<int64_t> getTileShape(int64_t rows) const override {
     return {plan.paddedHeadDim / 64, rows, 64};
   }
-  /// ([stage,] Dp / 64, rows, 64): the chunk XORed with row % 8 within its
-  /// 128 bytes, as the hardware's swizzle reads it.
   SmallVector<Value> getChunkIndices(Value stage, Value row,
                                      Value chunk) override {
-    SmallVector<Value> indices;
-    if (stage)
-      indices.push_back(stage);
-    Value within = arith::XOrIOp::create(b, loc, remu(chunk, 8), remu(row, 8));
-    indices.append({divu(chunk, 8), row, mul(within, 8)});
-    return indices;
+    return wgmma.getChunkIndices(stage, row, chunk);
   }
-  /// Operands start on 1024-byte boundaries (the swizzle pattern repeats
-  /// every 8 rows of 128 bytes), within the plan's slack.
   Value getTilesOffset(Value smem) override {
-    Value address =
-        memref::ExtractAlignedPointerAsIndexOp::create(b, loc, smem);
-    return remu(sub(idx(1024), remu(address, 1024)), 1024);
+    return wgmma.getTilesOffset(smem);
   }
   void setOperands(const MmaOperands &ops) override;
-  /// The tensor cores read the operands through the async proxy: the
-  /// copies must be made visible to it before the barrier.
-  void fenceCopies() override {
-    NVVM::FenceProxyOp::create(
-        b, loc, NVVM::ProxyKind::async_shared,
-        NVVM::SharedSpaceAttr::get(b.getContext(),
-                                   NVVM::SharedSpace::shared_cta));
-  }
+  void fenceCopies() override { wgmma.fenceSharedStores(); }
   SmallVector<Value> issueScores(Value stage) override;
   Scores collectScores(ArrayRef<Value> pending) override;
   void accumulateValues(Value stage, const Scores &p,

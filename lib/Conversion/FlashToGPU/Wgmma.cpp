@@ -7,6 +7,29 @@
 using namespace mlir;
 using namespace mlir::flash::detail;
 
+SmallVector<Value> Wgmma::getChunkIndices(Value stage, Value row,
+                                          Value chunk) {
+  SmallVector<Value> indices;
+  if (stage)
+    indices.push_back(stage);
+  Value within = arith::XOrIOp::create(b, loc, remu(chunk, 8), remu(row, 8));
+  indices.append({divu(chunk, 8), row, mul(within, 8)});
+  return indices;
+}
+
+Value Wgmma::getTilesOffset(Value smem) {
+  Value address =
+      memref::ExtractAlignedPointerAsIndexOp::create(b, loc, smem);
+  return remu(sub(idx(1024), remu(address, 1024)), 1024);
+}
+
+void Wgmma::fenceSharedStores() {
+  NVVM::FenceProxyOp::create(
+      b, loc, NVVM::ProxyKind::async_shared,
+      NVVM::SharedSpaceAttr::get(b.getContext(),
+                                 NVVM::SharedSpace::shared_cta));
+}
+
 /// The address in 16-byte units (bits 0-13), the leading and stride byte
 /// offsets (bits 16-29 and 32-45) and the 128-byte swizzle (bits 62-63).
 Value Wgmma::descriptor(Value address, int64_t leadingBytes,

@@ -34,6 +34,19 @@ public:
 
   enum class Major { K, MN };
 
+  /// The indices of 16-byte chunk `chunk` of tile row `row` in a ([stage,]
+  /// Dp / 64, rows, 64) tile view: the chunk XORed with row % 8 within its
+  /// 128 bytes, as the hardware's swizzle reads it.
+  SmallVector<Value> getChunkIndices(Value stage, Value row, Value chunk);
+  /// The byte offset from dynamic shared memory `smem` to its first
+  /// 1024-byte boundary, where the tiles start (the swizzle pattern repeats
+  /// every 8 rows of 128 bytes); the plans leave 1024 bytes of slack.
+  Value getTilesOffset(Value smem);
+  /// The tensor cores read shared memory through the async proxy: stores
+  /// and copies must be made visible to it before the barrier that
+  /// publishes them.
+  void fenceSharedStores();
+
   /// The descriptor of a 128-byte-swizzled operand at shared address
   /// `address` (i64): `leadingBytes` apart are the 64-column chunks of an
   /// MN-major operand (unused when K-major), `strideBytes` apart the groups
