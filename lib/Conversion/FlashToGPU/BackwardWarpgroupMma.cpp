@@ -21,7 +21,6 @@
 #include "WarpMma.h"
 #include "Wgmma.h"
 
-
 using namespace mlir;
 using namespace mlir::flash;
 using namespace mlir::flash::detail;

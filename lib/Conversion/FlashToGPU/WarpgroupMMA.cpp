@@ -15,7 +15,6 @@
 #include "MmaFlavor.h"
 #include "Wgmma.h"
 
-
 using namespace mlir;
 using namespace mlir::flash;
 using namespace mlir::flash::detail;
