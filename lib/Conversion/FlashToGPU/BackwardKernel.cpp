@@ -105,6 +105,8 @@ private:
   /// The warp's part of dQ added into the workspace rows of `head` from
   /// `row0`.
   void addQueryGrad(const QueryGradPart &part, Value head, Value row0);
+  void addQueryGradPart(const QueryGradPart &part, Value head,
+                        Value queryTile, Value row0);
   /// workspace[batch, head, row, col .. col + 1] += (x0, x1).
   void addPair(Value head, Value row, Value col, Value x0, Value x1);
   SmallVector<Value> visitQueryTile(Value head, Value queryTile, Value stage,
@@ -306,6 +308,42 @@ void BackwardMainEmitter::addQueryGrad(const QueryGradPart &part, Value head,
     }, [] { return SmallVector<Value>{}; });
 }
 
+/// `part` added into the workspace, in deterministic mode in its turn and
+/// its partial sums one after the other, in the order of their indices
+/// (they add to the same elements).
+void BackwardMainEmitter::addQueryGradPart(const QueryGradPart &part,
+                                           Value head, Value queryTile,
+                                           Value row0) {
+  auto none = [] { return SmallVector<Value>{}; };
+  emitIf(deterministic, {}, [&] {
+    awaitQueryGradTurn(head, queryTile);
+    return SmallVector<Value>{};
+  }, none);
+  if (part.partialSums == 1) {
+    addQueryGrad(part, head, row0);
+  } else {
+    emitIf(deterministic, {}, [&] {
+      for (int64_t i = 0; i < part.partialSums; ++i) {
+        emitIf(cmpi(arith::CmpIPredicate::eq, part.partialSum, idx(i)), {},
+               [&] {
+                 addQueryGrad(part, head, row0);
+                 return SmallVector<Value>{};
+               }, none);
+        fenceAcqRel();
+        gpu::BarrierOp::create(b, loc);
+      }
+      return SmallVector<Value>{};
+    }, [&] {
+      addQueryGrad(part, head, row0);
+      return SmallVector<Value>{};
+    });
+  }
+  emitIf(deterministic, {}, [&] {
+    passQueryGradTurn(head, queryTile);
+    return SmallVector<Value>{};
+  }, none);
+}
+
 /// One query tile of query head `head`: returns the updated dK and dV.
 SmallVector<Value> BackwardMainEmitter::visitQueryTile(Value head,
                                                        Value queryTile,
@@ -361,37 +399,7 @@ SmallVector<Value> BackwardMainEmitter::visitQueryTile(Value head,
   gpu::BarrierOp::create(b, loc);
   // The next step's dS waits for the barrier at its start, which every
   // warp reaches once done with this dS.
-  QueryGradPart part = products->computeQueryGrad();
-  auto none = [] { return SmallVector<Value>{}; };
-  emitIf(deterministic, {}, [&] {
-    awaitQueryGradTurn(head, queryTile);
-    return SmallVector<Value>{};
-  }, none);
-  // The partial sums of a CTA add to the same elements: in deterministic
-  // mode one after the other, in the order of their indices.
-  if (part.partialSums == 1) {
-    addQueryGrad(part, head, row0);
-  } else {
-    emitIf(deterministic, {}, [&] {
-      for (int64_t i = 0; i < part.partialSums; ++i) {
-        emitIf(cmpi(arith::CmpIPredicate::eq, part.partialSum, idx(i)), {},
-               [&] {
-                 addQueryGrad(part, head, row0);
-                 return SmallVector<Value>{};
-               }, none);
-        fenceAcqRel();
-        gpu::BarrierOp::create(b, loc);
-      }
-      return SmallVector<Value>{};
-    }, [&] {
-      addQueryGrad(part, head, row0);
-      return SmallVector<Value>{};
-    });
-  }
-  emitIf(deterministic, {}, [&] {
-    passQueryGradTurn(head, queryTile);
-    return SmallVector<Value>{};
-  }, none);
+  addQueryGradPart(products->computeQueryGrad(), head, queryTile, row0);
   SmallVector<Value> results = flatten(dK);
   results.append(flatten(dV));
   return results;
