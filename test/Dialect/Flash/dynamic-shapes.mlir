@@ -99,3 +99,23 @@ func.func @all_dynamic(%q: tensor<?x?x?x?xf32>, %k: tensor<?x?x?x?xf32>,
       -> tensor<?x?x?x?xf32>, tensor<?x?x?xf32>
   return %o, %l : tensor<?x?x?x?xf32>, tensor<?x?x?xf32>
 }
+
+// -----
+
+// Dynamic operands whose extents fold to constants while the pattern runs
+// (casts of constants, found by attention_exec.py's dynamic cases): the
+// split's static sizes are attributes, and the extents it does not split
+// stay those of the (dynamic) source, so the expand_shape verifies.
+// DECOMP-LABEL: func.func @folded_extents
+// DECOMP:         tensor.expand_shape {{.*}} output_shape [%{{.*}}, 3, 1, %{{.*}}, %{{.*}}] : tensor<?x3x?x?xf32> into tensor<?x3x1x?x?xf32>
+// TILE-LABEL:   func.func @folded_extents
+// TILE-NOT:       flash.attention
+func.func @folded_extents(%m: tensor<2x3x5x6xi1>) -> tensor<?x?x?x?xf32> {
+  %q = arith.constant dense<1.0> : tensor<2x3x5x8xf32>
+  %k = arith.constant dense<1.0> : tensor<2x3x6x8xf32>
+  %qd = tensor.cast %q : tensor<2x3x5x8xf32> to tensor<?x?x?x?xf32>
+  %kd = tensor.cast %k : tensor<2x3x6x8xf32> to tensor<?x?x?x?xf32>
+  %o = flash.attention %qd, %kd, %kd mask(%m : tensor<2x3x5x6xi1>) {scale = 0.5 : f32}
+      : tensor<?x?x?x?xf32>, tensor<?x?x?x?xf32>, tensor<?x?x?x?xf32> -> tensor<?x?x?x?xf32>
+  return %o : tensor<?x?x?x?xf32>
+}

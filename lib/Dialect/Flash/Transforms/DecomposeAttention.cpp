@@ -78,9 +78,24 @@ Value splitHeads(OpBuilder &b, Location loc, Value t, const Extents &e) {
   SmallVector<OpFoldResult> shape = getDims(b, loc, t);
   shape.erase(shape.begin() + 1);
   shape.insert(shape.begin() + 1, {e.kvHeads, e.groups});
+  // The split extents are static where they are known constants (the
+  // pattern driver may have folded them to constant values: make those
+  // attributes, as the op's static sizes must agree with its type); every
+  // other extent is the source's, static or not.
   SmallVector<int64_t> staticShape;
-  for (OpFoldResult s : shape)
-    staticShape.push_back(getConstantIntValue(s).value_or(ShapedType::kDynamic));
+  for (auto [d, s] : llvm::enumerate(shape)) {
+    std::optional<int64_t> c = getConstantIntValue(s);
+    if (d == 1 || d == 2) {
+      if (c)
+        s = b.getIndexAttr(*c);
+      staticShape.push_back(c.value_or(ShapedType::kDynamic));
+      continue;
+    }
+    int64_t size = type.getDimSize(d == 0 ? 0 : d - 1);
+    if (!ShapedType::isDynamic(size))
+      s = b.getIndexAttr(size);
+    staticShape.push_back(size);
+  }
   auto resultType = RankedTensorType::get(staticShape, type.getElementType());
 
   // Hkv and G both dynamic: a tensor.expand_shape would bufferize to a
