@@ -73,7 +73,7 @@ def case(name, **kw):
                 mask=None, mask_shape=None, sparse=None, full_tiles=False,
                 empty_query_tile=False, tiles=(16, 16), grad=False,
                 logit_gain=3.0, mask_dtype=None, hidden_mask_rows=0.0,
-                csr=None, masked_score=None)
+                csr=None, masked_score=None, dynamic=None, tiles2=None)
     spec.update(kw)
     if spec["Dv"] is None:
         spec["Dv"] = spec["D"]
@@ -319,7 +319,21 @@ def draw_cpu_tiles(rng):
     return (int(rng.choice(CPU_TILE_SIZES)), int(rng.choice(CPU_TILE_SIZES)))
 
 
-def random_cases(count, seed):
+def draw_dynamic(rng, spec):
+    """None, or per operand (q, k, v) which of its extents the op sees as
+    dynamic ("0101": heads and head_dim), through a tensor.cast. A dynamic
+    head dim needs an explicit scale: the default one, then."""
+    if rng.random() >= 0.3:
+        return None
+    p = float(rng.choice([0.3, 0.6, 1.0]))
+    dyn = {n: "".join("1" if rng.random() < p else "0" for _ in range(4))
+           for n in ("q", "k", "v")}
+    if spec["scale"] is None and "1" in dyn["q"][3] + dyn["k"][3]:
+        spec["scale"] = f32_value(1.0 / np.sqrt(spec["D"]))
+    return dyn
+
+
+def random_cases(count, seed, extended=True):
     """The specs and input seeds of a --random run: case i depends on (seed,
     i) only, and shares its CPU tiles with the other cases of its module."""
     cases = []
@@ -328,13 +342,20 @@ def random_cases(count, seed):
         tiles = draw_cpu_tiles(np.random.default_rng([seed, module, 0]))
         spec = draw_spec(np.random.default_rng([seed, i, 1]), f"random{i}",
                          tiles)
+        if extended:
+            # A second tiling (flash-tile-attention before flash-to-cpu) at
+            # other tile sizes, and dynamic extents.
+            spec["tiles2"] = draw_cpu_tiles(
+                np.random.default_rng([seed, module, 3]))
+            spec["dynamic"] = draw_dynamic(
+                np.random.default_rng([seed, i, 3]), spec)
         case_seed = int(np.random.SeedSequence([seed, i, 2])
                         .generate_state(1)[0])
         cases.append((spec, case_seed))
     return cases
 
 
-SPEC_TUPLES = ("window", "tiles", "mask_shape", "sparse")
+SPEC_TUPLES = ("window", "tiles", "mask_shape", "sparse", "tiles2")
 
 
 # Fields that a printed spec always shows; the others only when they differ
@@ -689,10 +710,25 @@ def build_case_function(spec, x, grad_inputs, func_name):
             extra += (f" full(%fcnt, %fidx : {types['fcnt']}, "
                       f"{types['fidx']})")
     B, Hq, Lq, Dv = spec["B"], spec["Hq"], spec["Lq"], spec["Dv"]
-    out_t = tensor_type((B, Hq, Lq, Dv), dt)
-    lse_t = tensor_type((B, Hq, Lq), "f32")
+    dyn = spec.get("dynamic") or {}
+
+    def dims(shape, flags):
+        return tuple("?" if f == "1" else d for d, f in zip(shape, flags))
+
+    qf, vf = dyn.get("q", "0000"), dyn.get("v", "0000")
+    out_t = tensor_type(dims((B, Hq, Lq, Dv), qf[:3] + vf[3]), dt)
+    lse_t = tensor_type(dims((B, Hq, Lq), qf[:3]), "f32")
+    for name in ("q", "k", "v"):
+        if "1" in dyn.get(name, ""):
+            static = types[name]
+            types[name] = tensor_type(dims(x[name].shape, dyn[name]), dt)
+            lines.append(f"    %{name}_dyn = tensor.cast %{name} : {static} "
+                         f"to {types[name]}")
+    use = {n: f"%{n}_dyn" if "1" in dyn.get(n, "") else f"%{n}"
+           for n in ("q", "k", "v")}
+    operands = f"{use['q']}, {use['k']}, {use['v']}"
     qkv_t = f"{types['q']}, {types['k']}, {types['v']}"
-    lines.append(f"    %out, %lse = flash.attention %q, %k, %v{extra} "
+    lines.append(f"    %out, %lse = flash.attention {operands}{extra} "
                  f"{attention_attributes(spec, True)} : {qkv_t} -> "
                  f"{out_t}, {lse_t}")
     printed = [("out", out_t), ("lse", lse_t)]
@@ -701,10 +737,17 @@ def build_case_function(spec, x, grad_inputs, func_name):
         const("o_in", out_ref, out_ref.shape, dt)
         const("lse_in", lse_ref, lse_ref.shape, "f32")
         const("dout", dout, dout.shape, dt)
+        grad_in = []
+        for name, t in (("o_in", out_t), ("dout", out_t), ("lse_in", lse_t)):
+            if types[name] != t:
+                lines.append(f"    %{name}_dyn = tensor.cast %{name} : "
+                             f"{types[name]} to {t}")
+                name += "_dyn"
+            grad_in.append(f"%{name}")
         lines.append(
-            f"    %dq, %dk, %dv = flash.attention_grad %q, %k, %v, %o_in, "
-            f"%dout, %lse_in{extra} {attention_attributes(spec, False)} : "
-            f"{qkv_t}, {out_t}, {out_t}, {lse_t} -> {qkv_t}")
+            f"    %dq, %dk, %dv = flash.attention_grad {operands}, "
+            f"{', '.join(grad_in)}{extra} {attention_attributes(spec, False)}"
+            f" : {qkv_t}, {out_t}, {out_t}, {lse_t} -> {qkv_t}")
         printed += [("dq", types["q"]), ("dk", types["k"]), ("dv", types["v"])]
     for name, t in printed:
         lines += print_lines(name, t)
@@ -742,7 +785,10 @@ def build_module(cases):
 
 # --- Running ----------------------------------------------------------------
 
-LOWERINGS = {"tiled": [], "decomposed": ["--flash-decompose-attention"]}
+# retiled (cases with tiles2): flash-tile-attention at tiles2, then
+# flash-to-cpu (whose own tiling finds no flash op left).
+LOWERINGS = {"tiled": [], "decomposed": ["--flash-decompose-attention"],
+             "retiled": "retile"}
 NUMBER = re.compile(r"-?inf|nan|-?\d+(?:\.\d*)?(?:e[+-]?\d+)?")
 
 
@@ -774,6 +820,9 @@ def parse_printed(stdout):
 
 
 def run_pipeline(args, module_path, pre_passes, tiles):
+    if pre_passes == "retile":
+        pre_passes = [f"--flash-tile-attention=tile-q={tiles[0]} "
+                      f"tile-kv={tiles[1]}"]
     opt = [args.flash_opt, module_path] + pre_passes + [
         f"--flash-to-cpu=tile-q={tiles[0]} tile-kv={tiles[1]}"]
     lowered = run_tool(opt)
@@ -785,17 +834,20 @@ def run_pipeline(args, module_path, pre_passes, tiles):
     return parse_printed(printed)
 
 
-def run_lowerings(args, module_path, tiles):
-    """{lowering: printed arrays, or the PipelineError}, both lowerings run
-    at once."""
+def run_lowerings(args, module_path, tiles, tiles2=None):
+    """{lowering: printed arrays, or the PipelineError}, the lowerings run
+    at once; retiled only when tiles2 is given."""
+    names = [n for n in LOWERINGS if n != "retiled" or tiles2]
+
     def run(lowering):
         try:
-            return run_pipeline(args, module_path, LOWERINGS[lowering], tiles)
+            return run_pipeline(args, module_path, LOWERINGS[lowering],
+                                tiles2 if lowering == "retiled" else tiles)
         except PipelineError as error:
             return error
 
-    with concurrent.futures.ThreadPoolExecutor(len(LOWERINGS)) as pool:
-        return dict(zip(LOWERINGS, pool.map(run, LOWERINGS)))
+    with concurrent.futures.ThreadPoolExecutor(len(names)) as pool:
+        return dict(zip(names, pool.map(run, names)))
 
 
 def split_results(cases, printed):
@@ -822,7 +874,8 @@ def run_cases(args, cases, module_dir):
     path = os.path.join(module_dir, name + ".mlir")
     with open(path, "w") as f:
         f.write(build_module(cases))
-    results = run_lowerings(args, path, cases[0]["spec"]["tiles"])
+    results = run_lowerings(args, path, cases[0]["spec"]["tiles"],
+                            cases[0]["spec"].get("tiles2"))
     per_lowering = {k: split_results(cases, v) for k, v in results.items()}
     failed = any(isinstance(r[0], PipelineError)
                  for r in per_lowering.values())
@@ -906,7 +959,7 @@ def check_case(case_, results):
         error = (row_rel_error if name == "lse" else
                  lambda got, ref_: rel_error(got, ref_, floor))
         errs = {f"{k}-vs-ref": error(v[n], ref) for k, v in runs.items()}
-        if len(runs) == 2:
+        if "tiled" in runs and "decomposed" in runs:
             errs["tiled-vs-decomposed"] = error(runs["tiled"][n],
                                                 runs["decomposed"][n])
         if not errs:
@@ -962,7 +1015,8 @@ def module_groups(specs_and_seeds):
     for spec, seed in specs_and_seeds:
         last = groups[-1] if groups else None
         if (last and len(last) < CASES_PER_MODULE
-                and last[-1][0]["tiles"] == spec["tiles"]):
+                and last[-1][0]["tiles"] == spec["tiles"]
+                and last[-1][0].get("tiles2") == spec.get("tiles2")):
             last.append((spec, seed))
         else:
             groups.append([(spec, seed)])
