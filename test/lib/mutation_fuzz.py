@@ -535,6 +535,8 @@ class Runner:
     def run(self, tool, tool_args, text, timeout=None):
         """(exit status or 'timeout', stderr) of tool on text."""
         self.runs += 1
+        if tool == self.args.flash_opt:
+            tool_args = tool_args + ["--mlir-print-ir-after-failure"]
         with tempfile.NamedTemporaryFile("w", suffix=".mlir", delete=False,
                                          dir=self.args.work_dir,
                                          errors="replace") as f:
@@ -560,7 +562,7 @@ def signature(status, stderr):
     if status == "timeout":
         return "hang"
     if status in (0, 1) and not any(m in stderr for m in CRASH_MARKS):
-        return None
+        return invalid_ir(stderr)
     kind = None
     for line in stderr.splitlines():
         if line.startswith("LLVM ERROR:"):
@@ -581,6 +583,26 @@ def signature(status, stderr):
     if func or lib:
         kind += f" in {func[:120] or lib}"
     return kind
+
+
+FAILED_PASS = re.compile(r"^// -----// IR Dump After (\w+) Failed", re.M)
+ERROR_OP = re.compile(r"^[^\n]*error: '([\w.]+)' op ([^\n]*)$", re.M)
+
+
+def invalid_ir(stderr):
+    """A flash pass that left IR the verifier rejects (an upstream op that
+    it built wrongly): the error before an `IR Dump After Flash... Failed`
+    (--mlir-print-ir-after-failure) names a non-flash op. A flash pass that
+    refuses its input reports on the flash op instead."""
+    for dump in FAILED_PASS.finditer(stderr):
+        if not dump.group(1).startswith("Flash"):
+            continue
+        errors = list(ERROR_OP.finditer(stderr, 0, dump.start()))
+        if errors and not errors[-1].group(1).startswith("flash."):
+            message = re.sub(r"-?\d+", "N", errors[-1].group(2))[:100]
+            return (f"invalid IR after {dump.group(1)}: "
+                    f"'{errors[-1].group(1)}' op {message}")
+    return None
 
 
 def where(stderr):
