@@ -38,6 +38,9 @@ config.substitutions.append(
     ("%fake_cuda", os.path.join(config.flash_lib_dir, "flashrt-fake-cuda.so")))
 config.substitutions.append(
     ("%mlir_runner", os.path.join(config.llvm_tools_dir, "mlir-runner")))
+# The stock mlir-opt, with which the fuzzer tells upstream's crashes.
+config.substitutions.append(
+    ("%stock_mlir_opt", os.path.join(config.llvm_tools_dir, "mlir-opt")))
 
 # FlashPlugin is built only when flash-mlir links libMLIR.so.
 if config.flash_plugin:

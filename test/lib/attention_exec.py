@@ -1037,12 +1037,110 @@ def run_generated(args, specs_and_seeds, module_dir):
     return failed
 
 
+# --- Minimizing --------------------------------------------------------------
+
+
+def shrink_candidates(spec):
+    """Simpler variants of a valid spec, each still valid: features
+    dropped, then extents reduced (the mask's and layout lists' extents
+    follow)."""
+    out = []
+
+    def variant(**kw):
+        new = dict(spec)
+        new.update(kw)
+        if new != spec:
+            out.append(new)
+
+    variant(grad=False)
+    variant(dynamic=None)
+    variant(tiles2=None)
+    variant(mask=None, mask_shape=None, mask_dtype=None, hidden_mask_rows=0.0)
+    variant(sparse=None, csr=None, full_tiles=False, empty_query_tile=False)
+    variant(softcap=None)
+    variant(masked_score=None)
+    variant(kind="none", window=None)
+    if spec["dtype"] != "f32":
+        variant(dtype="f32", mask_dtype=None)
+
+    def resize(**dims):
+        new = dict(spec)
+        new.update(dims)
+        if spec["mask_shape"] is not None:
+            axes = (("B", 0), ("Hq", 1), ("Lq", 2), ("Lk", 3))
+            new["mask_shape"] = tuple(
+                new[k] if spec["mask_shape"][i] == spec[k] else 1
+                for k, i in axes)
+        if spec["csr"] is not None:
+            csr = dict(spec["csr"])
+            csr["extent"] = (new["B"] if csr["extent"][0] == spec["B"] else 1,
+                             new["Hq"] if csr["extent"][1] == spec["Hq"]
+                             else 1)
+            new["csr"] = csr
+        if new != spec:
+            out.append(new)
+
+    group = spec["Hq"] // spec["Hkv"]
+    resize(B=1)
+    resize(Hq=spec["Hkv"])
+    resize(Hkv=1, Hq=group)
+    for key in ("Lq", "Lk", "D", "Dv"):
+        low = 4 if key in ("D", "Dv") else 1
+        for value in sorted({low, spec[key] // 2}):
+            if low <= value < spec[key]:
+                resize(**{key: value})
+    return out
+
+
+def minimize_case(args, spec, seed, module_dir, budget=40):
+    """Greedy reduction of a failing generated case: takes any simpler
+    variant that still fails (with the same input seed) until none does or
+    the budget of runs is spent; returns the smallest spec."""
+    def fails(candidate):
+        case_ = prepare_case(candidate, seed, "minimized")
+        return not check_case(case_, run_cases(args, [case_],
+                                               module_dir)[0])[0]
+
+    changed = True
+    while changed and budget > 0:
+        changed = False
+        for candidate in shrink_candidates(spec):
+            budget -= 1
+            if fails(candidate):
+                spec, changed = candidate, True
+                break
+            if budget <= 0:
+                break
+    return spec
+
+
+def write_reproducer(args, spec, seed, module_dir):
+    """The minimized case's module and replay command, in --repro-dir."""
+    case_ = prepare_case(spec, seed, "minimized")
+    os.makedirs(args.repro_dir, exist_ok=True)
+    path = os.path.join(args.repro_dir, f"{spec['name']}-{seed}.mlir")
+    with open(path, "w") as f:
+        f.write(f"// replay: {replay_command(args, spec, seed)}\n")
+        f.write(build_module([case_]))
+    return path
+
+
 def run_random(args, module_dir):
     seed = args.seed if args.seed is not None else fresh_seed()
     print(f"random: seed {seed}, {args.random} cases "
           f"(replay: --random {args.random} --seed {seed})")
     start = time.monotonic()
-    failed = run_generated(args, random_cases(args.random, seed), module_dir)
+    cases = random_cases(args.random, seed)
+    failed = run_generated(args, cases, module_dir)
+    if failed and args.minimize:
+        by_name = {spec["name"]: (spec, s) for spec, s in cases}
+        for name in failed[:args.minimize]:
+            spec, case_seed = by_name[name]
+            small = minimize_case(args, spec, case_seed, module_dir)
+            print(f"{name}: minimized spec={spec_to_json(small)}")
+            print(f"  reproducer: "
+                  f"{write_reproducer(args, small, case_seed, module_dir)}")
+            print(f"  replay: {replay_command(args, small, case_seed)}")
     elapsed = time.monotonic() - start
     if failed:
         print(f"random: FAIL ({len(failed)} of {args.random} failed: "
@@ -1077,6 +1175,11 @@ def parse_args():
     parser.add_argument("--mlir-runner",
                         default="/usr/lib/llvm-22/bin/mlir-runner")
     parser.add_argument("--mlir-lib-dir", default="/usr/lib/llvm-22/lib")
+    parser.add_argument("--minimize", type=int, default=3, metavar="N",
+                        help="reduce the first N failing generated cases "
+                        "(0: none)")
+    parser.add_argument("--repro-dir", default="attention-repro",
+                        help="where minimized reproducers are written")
     parser.add_argument("--keep-modules", metavar="DIR",
                         help="write the generated modules to DIR")
     return parser.parse_args()
