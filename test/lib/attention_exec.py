@@ -3,11 +3,13 @@
 
 Each case draws fresh pseudo-random inputs and becomes one function that runs
 flash.attention (and, for gradient cases, flash.attention_grad) on them and
-prints the results. A module of such functions runs twice through
-mlir-runner:
+prints the results. A module of such functions runs through mlir-runner
+after each lowering:
 
   tiled:       flash-opt --flash-to-cpu (flash-tile-attention inside)
   decomposed:  flash-opt --flash-decompose-attention --flash-to-cpu
+  retiled:     flash-opt --flash-tile-attention=<tiles2> --flash-to-cpu
+               (generated cases only: a second pair of tile sizes)
 
 Both are compared with an independent float64 numpy implementation of the
 dialect's semantics, and with each other. Each comparison prints its
@@ -24,6 +26,9 @@ Modes:
                     CASES_PER_MODULE to a module. One line per case gives its
                     spec and seed (and, when it fails, a command that replays
                     it alone); `random: PASS` or `random: FAIL` ends the run.
+                    Some cases see q, k and v with dynamic extents. The first
+                    --minimize failing cases are reduced (minimize_case) to a
+                    reproducer in --repro-dir.
                     --seed S replays a whole run. scripts/fuzz-cpu.sh runs
                     long batches.
   --spec JSON       one case from the spec that --random printed; --seed is
