@@ -15,6 +15,8 @@ using namespace mlir::flash::detail;
 /// thread, Sᵀ and dPᵀ another 64, which leaves room up to D = 128. On the
 /// H200 (docs/performance.md) 1.25-1.4x faster than four warps of 64 keys:
 /// each query tile's Q and dO are read and its dQ added once per 128 keys.
+/// On sm_90a the eight warps are two warpgroups of 64 keys, which issue
+/// warpgroup MMAs (BackwardWarpgroupMma.cpp).
 llvm::Expected<BackwardPlan>
 mlir::flash::planBackwardKernel(const KernelSpec &spec) {
   assert(spec.kind == KernelKind::Backward && "a backward spec");

@@ -10,7 +10,9 @@
 //                  head of its group that see its keys: S and P recomputed
 //                  from Q, K and the forward's lse, dV += Pᵀ dO, dP = dO Vᵀ,
 //                  dS = P ∘ (dP - delta), dK += dSᵀ Q, and dS K added into
-//                  the dQ workspace with f32 atomics;
+//                  the dQ workspace with f32 atomics (in deterministic
+//                  mode in the order of the key tiles); the products on
+//                  mma.sync or Hopper's warpgroup MMAs (BackwardProducts.h);
 //   dQ             dQ = scale · the workspace, in the element type.
 //
 // The BackwardPlan says how the main kernel tiles the work; the plan table
