@@ -20,6 +20,8 @@ kernels="$FLASH_ROOT/out/kernels"
 rm -rf "$kernels"
 log "run: flash-aot examples/naive_attention.mlir --chip=sm_80,sm_90a -o out/kernels"
 "$FLASH_BUILD_DIR/bin/flash-aot" "$example" --chip=sm_80,sm_90a -o "$kernels"
+# The tensor-core products: mma.sync on sm_80, warpgroup MMAs on sm_90a.
 for ptx in "$kernels"/*.ptx; do
-  log "wrote ${ptx#"$FLASH_ROOT"/} ($(grep -c 'mma.sync' "$ptx") mma.sync)"
+  mmas=$(grep -cE 'mma\.sync|wgmma\.mma_async' "$ptx" || true)
+  log "wrote ${ptx#"$FLASH_ROOT"/} ($mmas tensor-core MMA instructions)"
 done

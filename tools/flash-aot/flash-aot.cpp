@@ -565,6 +565,8 @@ int main(int argc, char **argv) {
                                 written, outputDir, seconds,
                                 !ptxas.empty()        ? "PTX and cubins"
                                 : ptxasPath == "none" ? "PTX only"
-                                : "PTX only: ptxas not found");
+                                : "PTX only: ptxas not found; CUDA's "
+                                  "ptxas on the PATH or --ptxas=PATH gives "
+                                  "cubins too");
   return finishStdout(0);
 }
