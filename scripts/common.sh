@@ -25,6 +25,15 @@ die() {
   exit 1
 }
 
+# Prints the path of the built flash-opt, or stops saying how to build it.
+built_flash_opt() {
+  local flash_opt="$FLASH_BUILD_DIR/bin/flash-opt"
+  [[ -x $flash_opt ]] ||
+    die "$flash_opt not found: build it first" \
+      "(scripts/test.sh, or ninja -C $FLASH_BUILD_DIR flash-opt)"
+  printf '%s\n' "$flash_opt"
+}
+
 # Prints the packages of FLASH_APT_PACKAGES that are not installed.
 missing_packages() {
   local pkg

@@ -47,10 +47,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 cases="${1:-500}"
 seed="${2:-${FLASH_TEST_SEED:-}}"
-flash_opt="$FLASH_BUILD_DIR/bin/flash-opt"
-[[ -x $flash_opt ]] ||
-  die "$flash_opt not found: build it first" \
-    "(scripts/test.sh, or ninja -C $FLASH_BUILD_DIR flash-opt)"
+flash_opt=$(built_flash_opt)
 
 seed_args=()
 [[ -n $seed ]] && seed_args=(--seed "$seed")

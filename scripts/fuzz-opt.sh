@@ -25,10 +25,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 inputs="${1:-100000}"
 seed="${2:-${FLASH_TEST_SEED:-}}"
 out_dir="${3:-fuzz-out}"
-flash_opt="$FLASH_BUILD_DIR/bin/flash-opt"
-[[ -x $flash_opt ]] ||
-  die "$flash_opt not found: build it first" \
-    "(scripts/test.sh, or ninja -C $FLASH_BUILD_DIR flash-opt)"
+flash_opt=$(built_flash_opt)
 
 seed_args=()
 [[ -n $seed ]] && seed_args=(--seed "$seed")
