@@ -261,15 +261,10 @@ void BackwardMainEmitter::addPair(Value head, Value row, Value col, Value x0,
                       add(add(mul(head, accumStrides[1]),
                               mul(row, accumStrides[2])),
                           col));
-  Value address = add(loopAccumBase, arith::IndexCastOp::create(
-                                     b, loc, b.getI64Type(), mul(element, 4)));
-  LLVM::InlineAsmOp::create(
-      b, loc, TypeRange{}, ValueRange{address, x0, x1},
-      "red.global.add.v2.f32 [$0], {$1, $2};", "l,f,f",
-      /*has_side_effects=*/true, /*is_align_stack=*/false,
-      LLVM::TailCallKind::None,
-      LLVM::AsmDialectAttr::get(b.getContext(), LLVM::AsmDialect::AD_ATT),
-      /*operand_attrs=*/ArrayAttr());
+  reduceAddPair(add(loopAccumBase,
+                    arith::IndexCastOp::create(b, loc, b.getI64Type(),
+                                               mul(element, 4))),
+                x0, x1);
 }
 
 void BackwardMainEmitter::addQueryGrad(const QueryGradPart &part, Value head,
@@ -610,11 +605,14 @@ void BackwardMainEmitter::emit(StringRef name) {
     if (!body->empty())
       body->back().erase();
     b.setInsertionPointToEnd(body);
-    // The tiles placed anew at an offset the compiler cannot see through
-    // keep their addresses inside the loop (KernelBuilder::opaque).
-    placeTiles(smem, plan.warpgroupMMA ? opaque(tilesOffset) : tilesOffset);
-    if (accumBase)
+    // On sm_90a the tiles are placed anew at an offset the compiler cannot
+    // see through, which keeps their addresses inside the loop
+    // (KernelBuilder::opaque). The mma.sync kernels keep the placement
+    // above: there the opaque offset measured more spills.
+    if (plan.warpgroupMMA) {
+      placeTiles(smem, opaque(tilesOffset));
       loopAccumBase = opaque(accumBase);
+    }
     Value step = loop.getInductionVar();
     Value stage = remu(step, BackwardPlan::kStages);
     NVVM::CpAsyncWaitGroupOp::create(b, loc, 0);

@@ -7,10 +7,9 @@
 using namespace mlir;
 using namespace mlir::flash::detail;
 
-/// Inline PTX with side effects, so that it is neither moved nor dropped.
-static LLVM::InlineAsmOp createAsm(OpBuilder &b, Location loc,
-                                   TypeRange results, ValueRange operands,
-                                   StringRef text, StringRef constraints) {
+LLVM::InlineAsmOp KernelBuilder::inlinePTX(TypeRange results,
+                                           ValueRange operands, StringRef text,
+                                           StringRef constraints) {
   return LLVM::InlineAsmOp::create(
       b, loc, results, operands, text, constraints,
       /*has_side_effects=*/true, /*is_align_stack=*/false,
@@ -24,29 +23,34 @@ Value KernelBuilder::opaque(Value v) {
   bool isIndex = v.getType().isIndex();
   Value asInt = isIndex ? arith::IndexCastOp::create(b, loc, i64, v) : v;
   Value same =
-      createAsm(b, loc, i64, asInt, "mov.b64 $0, $1;", "=l,l").getResult(0);
+      inlinePTX(i64, asInt, "mov.b64 $0, $1;", "=l,l").getResult(0);
   if (!isIndex)
     return same;
   return arith::IndexCastOp::create(b, loc, b.getIndexType(), same);
 }
 
 Value KernelBuilder::loadAcquire(Value address) {
-  return createAsm(b, loc, i32, address,
+  return inlinePTX(i32, address,
                    "ld.acquire.gpu.global.u32 $0, [$1];", "=r,l")
       .getResult(0);
 }
 
 void KernelBuilder::storeRelease(Value address, Value value) {
-  createAsm(b, loc, {}, {address, value},
+  inlinePTX({}, {address, value},
             "st.release.gpu.global.u32 [$0], $1;", "l,r");
 }
 
 void KernelBuilder::storeRelaxed(Value address, Value value) {
-  createAsm(b, loc, {}, {address, value}, "st.global.u32 [$0], $1;", "l,r");
+  inlinePTX({}, {address, value}, "st.global.u32 [$0], $1;", "l,r");
+}
+
+void KernelBuilder::reduceAddPair(Value address, Value x0, Value x1) {
+  inlinePTX({}, {address, x0, x1}, "red.global.add.v2.f32 [$0], {$1, $2};",
+            "l,f,f");
 }
 
 void KernelBuilder::fenceAcqRel() {
-  createAsm(b, loc, {}, {}, "fence.acq_rel.gpu;", "");
+  inlinePTX({}, {}, "fence.acq_rel.gpu;", "");
 }
 
 SmallVector<Type> KernelBuilder::getParamTypes(

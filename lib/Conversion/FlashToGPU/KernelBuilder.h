@@ -100,6 +100,10 @@ public:
   /// hold 64-bit registers for the whole loop.
   Value opaque(Value v);
 
+  /// Inline PTX with side effects, so that it is neither moved nor dropped.
+  LLVM::InlineAsmOp inlinePTX(TypeRange results, ValueRange operands,
+                              StringRef text, StringRef constraints);
+
   /// The GPU-scope memory-model operations on a u32 in global memory at
   /// the device address `address` (i64), for flags between CTAs: a load
   /// that acquires, a store that releases, a plain store, and the fence
@@ -108,6 +112,9 @@ public:
   void storeRelease(Value address, Value value);
   void storeRelaxed(Value address, Value value);
   void fenceAcqRel();
+  /// The f32 pair at global address `address` += (x0, x1), as one vector
+  /// reduction (sm_90, PTX 8.1).
+  void reduceAddPair(Value address, Value x0, Value x1);
 
   /// Builds an scf.if with results; the callbacks return the yielded values.
   SmallVector<Value> emitIf(Value cond, TypeRange types,

@@ -84,7 +84,6 @@ Value Wgmma::mmaShared(Value acc, Value a, Major aMajor, Value bDesc,
 
 Value Wgmma::mmaRegisterA(ArrayRef<Value> acc, ArrayRef<Value> a, Value bDesc,
                           Major bMajor, int64_t n) {
-  MLIRContext *ctx = b.getContext();
   int64_t numAcc = n / 2;
   assert(static_cast<int64_t>(acc.size()) == numAcc && a.size() == 4 &&
          "an m64 x n accumulator and a 16 x 16 A block");
@@ -113,12 +112,7 @@ Value Wgmma::mmaRegisterA(ArrayRef<Value> acc, ArrayRef<Value> a, Value bDesc,
   SmallVector<Value> args(acc);
   args.append(a.begin(), a.end());
   args.push_back(bDesc);
-  return LLVM::InlineAsmOp::create(
-             b, loc, getAccumulatorType(n), args, asmString, constraints,
-             /*has_side_effects=*/true, /*is_align_stack=*/false,
-             LLVM::TailCallKind::None,
-             LLVM::AsmDialectAttr::get(ctx, LLVM::AsmDialect::AD_ATT),
-             /*operand_attrs=*/ArrayAttr())
+  return inlinePTX(getAccumulatorType(n), args, asmString, constraints)
       .getResult(0);
 }
 
