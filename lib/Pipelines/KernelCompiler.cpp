@@ -163,7 +163,7 @@ mlir::flash::describeBackwardKernels(const CompiledBackward &kernel) {
   const KernelSpec &spec = kernel.spec;
   const BackwardPlan &plan = kernel.plan;
   llvm::json::Array params;
-  for (const KernelParam &param : kBackwardParams)
+  for (const KernelParam &param : getBackwardParams(spec.features))
     params.push_back(describeKernelParam(param));
   return llvm::json::Object{
       {"name", kernel.name},
@@ -182,7 +182,7 @@ mlir::flash::describeBackwardKernels(const CompiledBackward &kernel) {
 
 llvm::json::Array mlir::flash::describeParams(const KernelSpec &spec) {
   llvm::json::Array params;
-  for (const KernelParam &param : getForwardParams(spec.features.blockSparse))
+  for (const KernelParam &param : getForwardParams(spec.features))
     params.push_back(describeKernelParam(param));
   return params;
 }

@@ -63,6 +63,9 @@ flashrt_status validateBackward(const flashrt_kernel_info &info,
                 "kernel '" + std::string(info.name) + "' is a " +
                     kindName(info.spec.kind) +
                     " kernel; the backward launch takes backward kernels");
+  FLASHRT_RETURN_IF_ERROR(checkDropout(
+      info, t.dropout,
+      "set flashrt_backward_tensors.dropout to the forward's"));
   FLASHRT_RETURN_IF_ERROR(validateAttentionTensors(
       info, {t.q, t.k, t.v, t.o, t.lse, scale, windowLeft, windowRight}));
   FLASHRT_RETURN_IF_ERROR(validateLike("dout", t.dout, "o", *t.o));
@@ -140,6 +143,8 @@ public:
     params.addScalar(&windows[0]);
     params.addScalar(&windows[1]);
     params.addScalar(&semaphores);
+    if (t.dropout)
+      addDropoutParams(params, *t.dropout, dropout);
   }
   BackwardParams(const BackwardParams &) = delete;
   BackwardParams &operator=(const BackwardParams &) = delete;
@@ -152,6 +157,7 @@ private:
   int64_t windows[2];
   /// The semaphores' address, 0 outside deterministic mode.
   int64_t semaphores;
+  int64_t dropout[3];
 };
 
 flashrt_status launchBackward(flashrt_context *ctx,

@@ -26,6 +26,18 @@ ForwardParams::ForwardParams(const ForwardOperands &ops) {
     addLayout(*ops.layout,
               (ops.q->sizes[2] + ops.layout->block_q - 1) /
                   ops.layout->block_q);
+  if (ops.dropout)
+    addDropoutParams(params, *ops.dropout, dropout);
+}
+
+void flashrt::addDropoutParams(KernelParams &params,
+                               const flashrt_dropout &dropout,
+                               int64_t (&values)[3]) {
+  values[0] = static_cast<int64_t>(dropout.seed);
+  values[1] = static_cast<int64_t>(dropout.offset);
+  values[2] = getDropoutKeep(dropout.p);
+  for (int64_t &value : values)
+    params.addScalar(&value);
 }
 
 void ForwardParams::addLayout(const flashrt_block_layout &layout,
@@ -125,6 +137,22 @@ extern "C" flashrt_status flashrt_attention_forward(
     return launchForward(
         ctx, kernel, {q, k, v, o, lse, scale, windowLeft, windowRight},
         stream);
+  });
+}
+
+extern "C" flashrt_status flashrt_attention_forward_dropout(
+    flashrt_context *ctx, const flashrt_kernel *kernel,
+    const flashrt_tensor *q, const flashrt_tensor *k, const flashrt_tensor *v,
+    const flashrt_tensor *o, const flashrt_tensor *lse, float scale,
+    int64_t windowLeft, int64_t windowRight, const flashrt_dropout *dropout,
+    void *stream) {
+  return guarded([&] {
+    if (!dropout)
+      return fail(FLASHRT_ERROR_INVALID_ARGUMENT, "dropout is null");
+    return launchForward(ctx, kernel,
+                         {q, k, v, o, lse, scale, windowLeft, windowRight,
+                          nullptr, dropout},
+                         stream);
   });
 }
 

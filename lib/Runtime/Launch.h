@@ -3,7 +3,8 @@
 // The parameter arrays of docs/kernel-abi.md (KernelParams), and the
 // forward's: q, k, v, o, lse; then scale * log2(e) as f32 and the two i64
 // window extents; for a block-sparse call, the layout's four memrefs and
-// its two i64 block sizes. (The backward's are in Backward.cpp.)
+// its two i64 block sizes; with dropout, its three i64 parameters. (The
+// backward's are in Backward.cpp.)
 //
 //===----------------------------------------------------------------------===//
 
@@ -23,7 +24,7 @@ namespace flashrt {
 class KernelParams {
 public:
   static constexpr size_t kMaxMemrefs = 12;
-  static constexpr size_t kMaxScalars = 4;
+  static constexpr size_t kMaxScalars = 8;
 
   KernelParams() = default;
   KernelParams(const KernelParams &) = delete;
@@ -67,7 +68,13 @@ private:
   int64_t windowLeft;
   int64_t windowRight;
   int64_t blockSizes[2];
+  /// Dropout's seed, offset and keep threshold (KernelABI.h).
+  int64_t dropout[3];
 };
+
+/// Adds the dropout parameters of `dropout` to `params`, held in `values`.
+void addDropoutParams(KernelParams &params, const flashrt_dropout &dropout,
+                      int64_t (&values)[3]);
 
 } // namespace flashrt
 

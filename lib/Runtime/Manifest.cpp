@@ -15,6 +15,8 @@
 #include "Spec.h"
 
 #include <climits>
+#include <iterator>
+#include <vector>
 
 using namespace flashrt;
 
@@ -41,8 +43,9 @@ const char *const kBackwardParams[] = {
     "memref4:dq",       "memref4:dk",      "memref4:dv",
     "f32:scale_log2",   "i64:window_left", "i64:window_right",
     "i64:dq_semaphores"};
-constexpr size_t kNumBackwardParams =
-    sizeof(kBackwardParams) / sizeof(*kBackwardParams);
+/// The parameters that kernels with dropout take after all others.
+const char *const kDropoutParams[] = {"i64:dropout_seed", "i64:dropout_offset",
+                                      "i64:dropout_keep"};
 
 /// The manifest versions this runtime reads.
 constexpr int kOldestVersion = 1;
@@ -262,18 +265,25 @@ private:
     std::string path = kpath + ".params";
     if (params->kind != JsonValue::Kind::Array)
       return wrongKind(path, *params, "an array");
-    const char *const *names = backward ? kBackwardParams : kParams;
+    std::vector<const char *> names;
+    if (backward)
+      names.assign(std::begin(kBackwardParams), std::end(kBackwardParams));
+    else
+      names.assign(kParams, kParams + (sparse ? kNumSparseParams
+                                              : kNumDenseParams));
+    bool dropout = hasDropout(spec);
+    if (dropout)
+      names.insert(names.end(), std::begin(kDropoutParams),
+                   std::end(kDropoutParams));
     size_t count = params->elements.size();
-    size_t expected = backward ? kNumBackwardParams
-                      : sparse ? kNumSparseParams
-                               : kNumDenseParams;
-    if (count != expected)
-      return error(path + ": expected " + std::to_string(expected) +
+    if (count != names.size())
+      return error(path + ": expected " + std::to_string(names.size()) +
                    " entries for a " +
                    (backward ? "backward"
                     : sparse ? "block-sparse"
                              : "dense") +
-                   " kernel, got " + std::to_string(count));
+                   (dropout ? " kernel with dropout" : " kernel") +
+                   ", got " + std::to_string(count));
     for (size_t i = 0; i != count; ++i) {
       const JsonValue &param = params->elements[i];
       std::string where = path + "[" + std::to_string(i) + "]";

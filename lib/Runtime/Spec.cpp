@@ -48,6 +48,7 @@ struct FeatureInfo {
 /// The features, in manifest order (the compiler's KernelKind.cpp).
 constexpr FeatureInfo kFeatures[] = {
     {FLASHRT_FEATURE_BLOCK_SPARSE, "block_sparse"},
+    {FLASHRT_FEATURE_DROPOUT, "dropout"},
 };
 
 std::string hexBits(unsigned bits) {
@@ -214,7 +215,8 @@ flashrt_status flashrt::checkSpec(const flashrt_spec &spec, bool allowAnyChip,
   if (unsigned unknown = spec.features & ~kKnownFeatures)
     return fail(FLASHRT_ERROR_INVALID_ARGUMENT,
                 what + ": features has unknown bits 0x" + hexBits(unknown) +
-                    " (known: FLASHRT_FEATURE_BLOCK_SPARSE = 0x1)");
+                    " (known: FLASHRT_FEATURE_BLOCK_SPARSE = 0x1, "
+                    "FLASHRT_FEATURE_DROPOUT = 0x2)");
   if (allowAnyChip && spec.chip == FLASHRT_CHIP_ANY)
     return FLASHRT_SUCCESS;
   if (!isValidChip(spec.chip) || spec.chip < FLASHRT_CHIP_SM_80)
@@ -231,6 +233,8 @@ std::string flashrt::specSymbol(const flashrt_spec &spec) {
                        dtypeName(spec.dtype) + "_" + maskName(spec.mask);
   if (isBlockSparse(spec))
     symbol += "_sparse";
+  if (hasDropout(spec))
+    symbol += "_dropout";
   return symbol + "_" + chipName(spec.chip);
 }
 

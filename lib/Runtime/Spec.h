@@ -23,7 +23,8 @@ const char *kindName(int kind);
 bool parseKind(std::string_view name, int &kind);
 
 /// The FLASHRT_FEATURE_* bits that this runtime knows.
-constexpr unsigned kKnownFeatures = FLASHRT_FEATURE_BLOCK_SPARSE;
+constexpr unsigned kKnownFeatures =
+    FLASHRT_FEATURE_BLOCK_SPARSE | FLASHRT_FEATURE_DROPOUT;
 /// The manifest name of one feature bit ("block_sparse"), or nullptr.
 const char *featureName(unsigned feature);
 /// Parses one feature name into its bit.
@@ -34,6 +35,11 @@ std::string listFeatureNames();
 /// Whether `spec` has the block-sparse feature.
 inline bool isBlockSparse(const flashrt_spec &spec) {
   return (spec.features & FLASHRT_FEATURE_BLOCK_SPARSE) != 0;
+}
+
+/// Whether `spec` has the dropout feature.
+inline bool hasDropout(const flashrt_spec &spec) {
+  return (spec.features & FLASHRT_FEATURE_DROPOUT) != 0;
 }
 
 /// "f16", "bf16", "f32", "i32", or nullptr for an unknown value.

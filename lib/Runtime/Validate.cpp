@@ -10,6 +10,7 @@
 #include "Spec.h"
 
 #include <cmath>
+#include <cstdio>
 #include <cstdint>
 
 using namespace flashrt;
@@ -361,6 +362,8 @@ flashrt_status flashrt::validateForward(const flashrt_kernel_info &info,
                     "' is dense; launch it without a layout "
                     "(flashrt_attention_forward)");
 
+  FLASHRT_RETURN_IF_ERROR(checkDropout(
+      info, ops.dropout, "launch it with flashrt_attention_forward_dropout"));
   FLASHRT_RETURN_IF_ERROR(validateAttentionTensors(info, ops));
   if (sparse)
     FLASHRT_RETURN_IF_ERROR(checkLayout(info, ops));
@@ -381,6 +384,32 @@ flashrt_status flashrt::validateForward(const flashrt_kernel_info &info,
                 "q: B = " + str(ops.q->sizes[0]) +
                     " exceeds the grid's z limit of " + str(kMaxGridYZ));
   return FLASHRT_SUCCESS;
+}
+
+flashrt_status flashrt::checkDropout(const flashrt_kernel_info &info,
+                                     const flashrt_dropout *dropout,
+                                     const char *where) {
+  std::string kernel = "kernel '" + std::string(info.name) + "'";
+  if (hasDropout(info.spec) && !dropout)
+    return fail(FLASHRT_ERROR_UNSUPPORTED,
+                kernel + " has dropout and takes a flashrt_dropout; " + where);
+  if (!hasDropout(info.spec) && dropout)
+    return fail(FLASHRT_ERROR_UNSUPPORTED,
+                kernel + " has no dropout; a call with dropout takes a "
+                         "kernel with FLASHRT_FEATURE_DROPOUT");
+  if (dropout && !(dropout->p >= 0.0 && dropout->p <= 1.0)) {
+    char text[32];
+    std::snprintf(text, sizeof(text), "%g", dropout->p);
+    return fail(FLASHRT_ERROR_INVALID_ARGUMENT,
+                std::string("dropout.p: expected a probability in [0, 1], "
+                            "got ") +
+                    text);
+  }
+  return FLASHRT_SUCCESS;
+}
+
+int64_t flashrt::getDropoutKeep(double p) {
+  return static_cast<int64_t>(std::floor((1.0 - p) * 65536.0 + 0.5));
 }
 
 int64_t flashrt::sparseSharedMemory(const flashrt_kernel_info &info,
@@ -414,6 +443,22 @@ extern "C" flashrt_status flashrt_validate_forward(
       return fail(FLASHRT_ERROR_INVALID_ARGUMENT, "kernel info is null");
     return validateForward(
         *info, {q, k, v, o, lse, scale, windowLeft, windowRight}, false);
+  });
+}
+
+extern "C" flashrt_status flashrt_validate_forward_dropout(
+    const flashrt_kernel_info *info, const flashrt_tensor *q,
+    const flashrt_tensor *k, const flashrt_tensor *v, const flashrt_tensor *o,
+    const flashrt_tensor *lse, float scale, int64_t windowLeft,
+    int64_t windowRight, const flashrt_dropout *dropout) {
+  return guarded([&] {
+    if (!info || !dropout)
+      return fail(FLASHRT_ERROR_INVALID_ARGUMENT,
+                  "kernel info or dropout is null");
+    return validateForward(*info,
+                           {q, k, v, o, lse, scale, windowLeft, windowRight,
+                            nullptr, dropout},
+                           false);
   });
 }
 

@@ -8,13 +8,23 @@
 namespace flashrt {
 
 /// The operands of a forward call, in ABI order; `layout` is null for a
-/// dense call.
+/// dense call, `dropout` for a call without dropout.
 struct ForwardOperands {
   const flashrt_tensor *q, *k, *v, *o, *lse;
   float scale;
   int64_t windowLeft, windowRight;
   const flashrt_block_layout *layout = nullptr;
+  const flashrt_dropout *dropout = nullptr;
 };
+
+/// Checks that `dropout` is given exactly when the kernel has dropout, and
+/// that its p is a probability. `where` says how a call passes it.
+flashrt_status checkDropout(const flashrt_kernel_info &info,
+                            const flashrt_dropout *dropout, const char *where);
+
+/// The keep threshold of drop probability `p` (flashrt_dropout): the
+/// kernels' dropout_keep.
+int64_t getDropoutKeep(double p);
 
 /// Checks `ops` against `info` and docs/kernel-abi.md; see
 /// flashrt_validate_forward and flashrt_validate_forward_sparse (`sparse`).

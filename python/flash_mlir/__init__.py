@@ -9,6 +9,7 @@ See docs/python.md.
 from ._errors import (CompileError, KernelNotFoundError, RuntimeLibraryError,
                       UnsupportedError)
 from ._kernels import kernel_dir, set_kernel_dir
+from ._dropout import dropout_mask
 from .block_mask import BlockMask, create_block_mask
 
 try:
@@ -24,6 +25,6 @@ def register_transformers(name="mlir_attention"):
     register(name)
 
 
-__all__ = ["attention", "attention_backward", "create_block_mask", "BlockMask", "set_kernel_dir",
-           "kernel_dir", "register_transformers", "UnsupportedError",
+__all__ = ["attention", "attention_backward", "create_block_mask", "BlockMask",
+           "dropout_mask", "set_kernel_dir", "kernel_dir", "register_transformers", "UnsupportedError",
            "KernelNotFoundError", "RuntimeLibraryError", "CompileError"]

@@ -7,14 +7,15 @@ from typing import Optional, Tuple
 import torch
 import torch.nn.functional as F
 
-from . import _kernels, _layout, _mask_check, _runtime, _spec
+from . import _dropout, _kernels, _layout, _mask_check, _runtime, _spec
 from ._errors import UnsupportedError
 
 _DTYPES = {torch.float16: ("f16", _runtime.DTYPE_F16),
            torch.bfloat16: ("bf16", _runtime.DTYPE_BF16)}
 
-DROPOUT_MESSAGE = ("attention dropout is not implemented in flash_mlir's "
-                   "kernels yet")
+SPARSE_DROPOUT_MESSAGE = (
+    "dropout_p with block_mask: the block-sparse kernels have no dropout "
+    "yet; pass dropout_p=0.0")
 
 SPARSE_BACKWARD_MESSAGE = (
     "flash_mlir.attention has no backward pass for block_mask calls yet: "
@@ -26,8 +27,7 @@ def attention(q, k, v, *, attn_mask=None, dropout_p=0.0, is_causal=False,
               scale=None, enable_gqa=False, window=None, block_mask=None,
               return_lse=False):
     """Attention over [B, H, L, D] CUDA tensors, like
-    torch.nn.functional.scaled_dot_product_attention (dropout_p must be 0),
-    differentiable in q, k and v through the out and the lse (not yet for
+    torch.nn.functional.scaled_dot_product_attention, differentiable in q, k and v through the out and the lse (not yet for
     block_mask calls, nor head dims above 128). On a PyTorch with
     torch.library.custom_op, torch.compile sees it as the custom op
     flash_mlir::attention_fwd (backward: flash_mlir::attention_bwd), which
@@ -43,6 +43,15 @@ def attention(q, k, v, *, attn_mask=None, dropout_p=0.0, is_causal=False,
     output [B, Hq, Lq, D] in q's layout, and with return_lse also the
     natural-log log-sum-exp [B, Hq, Lq] float32 (-inf, with output 0, for a
     row that sees no key).
+
+    dropout_p drops each attention probability with that probability and
+    scales the kept ones by 1 / (1 - dropout_p), as SDPA does (the
+    probability is rounded to a multiple of 1/65536; the lse is the
+    softmax's before dropout). The mask comes from a counter-based Philox
+    stream (flash_mlir.dropout_mask computes it) keyed by the seed of the
+    device's default CUDA generator at the offset it has reached, which
+    the call advances: torch.manual_seed makes runs reproducible, and the
+    backward regenerates the forward's mask. Not with block_mask.
 
     block_mask (flash_mlir.create_block_mask's, or FlexAttention's
     BlockMask) runs the block-sparse kernel: only the mask's live tiles are
@@ -63,15 +72,20 @@ def attention(q, k, v, *, attn_mask=None, dropout_p=0.0, is_causal=False,
     compute, naming the argument; it never falls back to another
     implementation.
     """
-    if dropout_p:
-        raise UnsupportedError(
-            f"dropout_p={dropout_p}: {DROPOUT_MESSAGE}; pass dropout_p=0.0")
+    p = _dropout.check_p(dropout_p)
+    if p and block_mask is not None:
+        raise UnsupportedError(SPARSE_DROPOUT_MESSAGE)
     call = check_arguments(q, k, v, attn_mask=attn_mask, is_causal=is_causal,
                            scale=scale, enable_gqa=enable_gqa, window=window,
                            block_mask=block_mask)
+    if p:
+        call = call._replace(dropout=(p,) +
+                             _dropout.draw_seed_offset(q.device))
     if _CUSTOM_OP and call.layout is None and _trace_custom_op():
+        p, seed, offset = call.dropout or (0.0, 0, 0)
         out, lse = torch.ops.flash_mlir.attention_fwd(
-            q, k, v, call.mask, call.window[0], call.window[1], call.scale)
+            q, k, v, call.mask, call.window[0], call.window[1], call.scale,
+            p, seed, offset)
     else:
         out, lse = _FlashAttention.apply(q, k, v, call)
     return (out, lse) if return_lse else out
@@ -222,39 +236,47 @@ def _trace_custom_op():
 if _CUSTOM_OP:
     Tensor = torch.Tensor
 
-    def _kernel_call(q, mask, window_left, window_right, scale):
+    def _kernel_call(q, mask, window_left, window_right, scale, dropout_p,
+                     seed, offset):
         """check_arguments' KernelCall again, from the op's arguments."""
         return _spec.KernelCall(_spec.kernel_head_dim(q.shape[3]),
                                 _DTYPES[q.dtype][0], mask,
-                                (window_left, window_right), scale)
+                                (window_left, window_right), scale,
+                                dropout=((dropout_p, seed, offset)
+                                         if dropout_p else None))
 
     @torch.library.custom_op("flash_mlir::attention_fwd", mutates_args=())
     def _attention_fwd(q: Tensor, k: Tensor, v: Tensor, mask: str,
-                       window_left: int, window_right: int,
-                       scale: float) -> Tuple[Tensor, Tensor]:
-        """(out, lse) of arguments that check_arguments accepted."""
+                       window_left: int, window_right: int, scale: float,
+                       dropout_p: float, seed: int,
+                       offset: int) -> Tuple[Tensor, Tensor]:
+        """(out, lse) of arguments that check_arguments accepted; dropout
+        with the seed and offset where dropout_p is not 0."""
         return forward(q, k, v, _kernel_call(q, mask, window_left,
-                                             window_right, scale))
+                                             window_right, scale, dropout_p,
+                                             seed, offset))
 
     @_attention_fwd.register_fake
-    def _attention_fwd_fake(q, k, v, mask, window_left, window_right, scale):
+    def _attention_fwd_fake(q, k, v, mask, window_left, window_right, scale,
+                            dropout_p, seed, offset):
         return empty_like_layout(q), empty_lse(q)
 
     @torch.library.custom_op("flash_mlir::attention_bwd", mutates_args=())
     def _attention_bwd(dout: Optional[Tensor], dlse: Optional[Tensor],
                        q: Tensor, k: Tensor, v: Tensor, out: Tensor,
                        lse: Tensor, mask: str, window_left: int,
-                       window_right: int,
-                       scale: float) -> Tuple[Tensor, Tensor, Tensor]:
+                       window_right: int, scale: float, dropout_p: float,
+                       seed: int,
+                       offset: int) -> Tuple[Tensor, Tensor, Tensor]:
         """(dq, dk, dv) for the gradients dout and dlse (None: zero) of the
         attention_fwd call that gave (out, lse)."""
         return backward(dout, dlse, q, k, v, out, lse,
                         _kernel_call(q, mask, window_left, window_right,
-                                     scale))
+                                     scale, dropout_p, seed, offset))
 
     @_attention_bwd.register_fake
     def _attention_bwd_fake(dout, dlse, q, k, v, out, lse, mask, window_left,
-                            window_right, scale):
+                            window_right, scale, dropout_p, seed, offset):
         return tuple(empty_like_layout(t) for t in (q, k, v))
 
     def _setup_context(ctx, inputs, output):
@@ -325,8 +347,7 @@ def forward(q, k, v, call):
     q, k, v = (_abi_ready(t) for t in (q, k, v))
     sparse = call.layout is not None
     kernel = _kernels.get_kernel(q.device.index, call.head_dim, call.dtype,
-                                 call.mask,
-                                 ("block_sparse",) if sparse else ())
+                                 call.mask, _features(call))
     if sparse:
         _layout.check_kernel_fits(kernel.info, call.layout)
         call = call._replace(layout=_layout.on_device(call.layout, q.device))
@@ -370,7 +391,7 @@ def backward(dout, dlse, q, k, v, out, lse, call):
     pq, pk, pv = ((empty_like_layout(t) for t in (q, k, v)) if pad
                   else (dq, dk, dv))
     kernel = _kernels.get_kernel(q.device.index, call.head_dim, call.dtype,
-                                 call.mask, kind="backward")
+                                 call.mask, _features(call), kind="backward")
     rt = kernel.rt
     size = ctypes.c_size_t()
     rt.check(rt.backward_workspace_size(ctypes.byref(kernel.info),
@@ -391,6 +412,8 @@ def backward(dout, dlse, q, k, v, out, lse, call):
     tensors = _runtime.BackwardTensors(
         **{name: ctypes.pointer(t) for name, t in descriptors.items()},
         deterministic=int(torch.are_deterministic_algorithms_enabled()))
+    if call.dropout:
+        tensors.dropout = ctypes.pointer(_runtime.Dropout(*call.dropout))
     stream = torch.cuda.current_stream(q.device).cuda_stream
     rt.check(rt.attention_backward(
         kernel.context, kernel.handle, ctypes.byref(tensors), call.scale,
@@ -402,6 +425,13 @@ def backward(dout, dlse, q, k, v, out, lse, call):
         for full, part in ((dq, pq), (dk, pk), (dv, pv)):
             full.copy_(part[..., :d])
     return dq, dk, dv
+
+
+def _features(call):
+    """The kernel features that `call` needs."""
+    if call.layout is not None:
+        return ("block_sparse",)
+    return ("dropout",) if call.dropout else ()
 
 
 def launch(kernel, q, k, v, o, lse, call, stream):
@@ -416,6 +446,11 @@ def launch(kernel, q, k, v, o, lse, call, stream):
             call.window[1]]
     rt = kernel.rt
     what = f"launching {kernel.info.name.decode()}"
+    if call.dropout:
+        rt.check(rt.attention_forward_dropout(
+            *args, ctypes.byref(_runtime.Dropout(*call.dropout)),
+            ctypes.c_void_p(stream or None)), what)
+        return
     if call.layout is None:
         rt.check(rt.attention_forward(*args, ctypes.c_void_p(stream or None)),
                  what)

@@ -15,13 +15,13 @@ from . import _paths
 from ._errors import RuntimeLibraryError
 
 # FLASHRT_ABI_VERSION of the header these bindings mirror.
-ABI_VERSION = 3
+ABI_VERSION = 4
 
 # flashrt_kernel_kind, by manifest name
 KINDS = {"forward": 0, "backward": 1, "decode": 2, "combine": 3}
 
 # FLASHRT_FEATURE_*, by manifest name
-FEATURES = {"block_sparse": 1 << 0}
+FEATURES = {"block_sparse": 1 << 0, "dropout": 1 << 1}
 
 # flashrt_dtype
 DTYPE_F16 = 0
@@ -87,11 +87,24 @@ class BlockLayout(ctypes.Structure):
                 ("block_kv", ctypes.c_int64)]
 
 
+class Dropout(ctypes.Structure):
+    """flashrt_dropout; the seed and offset may be given as signed 64-bit
+    integers (their bits are taken)."""
+    _fields_ = [("p", ctypes.c_double),
+                ("seed", ctypes.c_uint64),
+                ("offset", ctypes.c_uint64)]
+
+    def __init__(self, p, seed, offset):
+        mask = (1 << 64) - 1
+        super().__init__(p, seed & mask, offset & mask)
+
+
 class BackwardTensors(ctypes.Structure):
     """flashrt_backward_tensors"""
     _fields_ = [(name, ctypes.POINTER(Tensor)) for name in
                 ("q", "k", "v", "o", "lse", "dout", "dlse", "dq", "dk",
-                 "dv")] + [("deterministic", ctypes.c_int)]
+                 "dv")] + [("deterministic", ctypes.c_int),
+                           ("dropout", ctypes.POINTER(Dropout))]
 
 
 def feature_bits(names):
@@ -169,6 +182,10 @@ _SIGNATURES = {
         _handle, _handle, _P(Tensor), _P(Tensor), _P(Tensor), _P(Tensor),
         _P(Tensor), ctypes.c_float, ctypes.c_int64, ctypes.c_int64,
         ctypes.c_void_p]),
+    "flashrt_attention_forward_dropout": (_c_status, [
+        _handle, _handle, _P(Tensor), _P(Tensor), _P(Tensor), _P(Tensor),
+        _P(Tensor), ctypes.c_float, ctypes.c_int64, ctypes.c_int64,
+        _P(Dropout), ctypes.c_void_p]),
     "flashrt_attention_forward_sparse": (_c_status, [
         _handle, _handle, _P(Tensor), _P(Tensor), _P(Tensor), _P(Tensor),
         _P(Tensor), ctypes.c_float, ctypes.c_int64, ctypes.c_int64,

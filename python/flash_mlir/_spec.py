@@ -23,10 +23,11 @@ COMPILE_CHIPS = ("sm_90a", "sm_90", "sm_89", "sm_86", "sm_80")
 
 # A kernel and its scalar arguments: `head_dim` is the kernel's (padded) head
 # dim, `window` the (left, right) pair passed to the kernel, `layout` the
-# block-sparse layout (_layout.Layout) of a block-sparse kernel, else None.
+# block-sparse layout (_layout.Layout) of a block-sparse kernel, else None;
+# `dropout` the (p, seed, offset) of a call with dropout, else None.
 KernelCall = namedtuple("KernelCall",
-                        "head_dim dtype mask window scale layout",
-                        defaults=(None,))
+                        "head_dim dtype mask window scale layout dropout",
+                        defaults=(None, None))
 
 
 def kernel_head_dim(d):

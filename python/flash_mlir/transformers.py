@@ -6,14 +6,14 @@
                                              attn_implementation="mlir_attention")
 
 Needs transformers >= 4.48 (AttentionInterface). Causal and unmasked
-attention run on flash-mlir's kernels; a padding mask, dropout, soft-capping,
-sliding windows passed by the model, attention sinks and head masks raise
-UnsupportedError.
+attention run on flash-mlir's kernels, with the model's attention dropout in
+training; a padding mask, soft-capping, sliding windows passed by the model,
+attention sinks and head masks raise UnsupportedError.
 """
 
 import torch
 
-from ._attention import DROPOUT_MESSAGE, attention
+from ._attention import attention
 from ._errors import UnsupportedError
 
 # transformers treats every implementation name containing "flash" as a
@@ -58,10 +58,6 @@ def attention_forward(module, query, key, value, attention_mask,
                       dropout=0.0, scaling=None, is_causal=None, **kwargs):
     """The attention function transformers calls: query [B, Hq, Lq, D], key
     and value [B, Hkv, Lk, D]; returns ([B, Lq, Hq, D], None)."""
-    if dropout:
-        raise UnsupportedError(
-            f"dropout={dropout}: {DROPOUT_MESSAGE}; put the model in eval() "
-            f"mode or set the attention dropout to 0")
     for key_name, what in _UNSUPPORTED_KWARGS.items():
         if kwargs.get(key_name) is not None:
             raise UnsupportedError(
@@ -86,7 +82,7 @@ def attention_forward(module, query, key, value, attention_mask,
         causal = kind == "causal"
     # transformers' causal masks end at the last key (bottom-right), which is
     # top-left when Lq == Lk and right for cached decoding too.
-    out = attention(query, key, value, scale=scaling,
+    out = attention(query, key, value, dropout_p=dropout, scale=scaling,
                     enable_gqa=query.shape[1] != key.shape[1],
                     window=(None, 0) if causal else None)
     return out.transpose(1, 2), None

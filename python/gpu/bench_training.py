@@ -9,7 +9,8 @@ FlashAttention-2 and cuDNN backends and compiled FlexAttention (with a
 causal BlockMask where causal). TFLOP/s count 3.5x the forward's FLOPs
 (4 · B · H · Lq · Lk · D, halved under a causal mask): the forward once and
 the backward at 2.5x. `--kv-heads` gives grouped-query attention (the
-others with enable_gqa=True).
+others with enable_gqa=True). `--dropout P` passes dropout_p=P to every
+engine that takes it (FlexAttention has no dropout: left out).
 
 Usage: bench_training.py [--head-dims 64,128] [--lengths ...] [--dtypes ...]
 """
@@ -35,6 +36,8 @@ def main():
     parser.add_argument("--kv-heads", type=int, default=0,
                         help="KV heads (0: as many as query heads)")
     parser.add_argument("--reps", type=int, default=10)
+    parser.add_argument("--dropout", type=float, default=0.0,
+                        help="attention dropout probability")
     parser.add_argument("--deterministic", action="store_true",
                         help="under torch.use_deterministic_algorithms(True, "
                              "warn_only=True): our dQ in key-tile order")
@@ -54,12 +57,12 @@ def main():
                 B = max(1, 16384 // L)
                 for causal in (c == "yes" for c in args.causal.split(",")):
                     row = bench_shape(flex, B, H, Hkv, L, D, dtype, causal,
-                                      args.reps)
+                                      args.reps, args.dropout)
                     print(f"| {D} | {L} | {H}/{Hkv} | {dtype_name} | "
                           f"{causal} | " + row, flush=True)
 
 
-def bench_shape(flex, B, H, Hkv, L, D, dtype, causal, reps):
+def bench_shape(flex, B, H, Hkv, L, D, dtype, causal, reps, dropout=0.0):
     def leaf(heads):
         return torch.randn(B, heads, L, D, device="cuda", dtype=dtype,
                            requires_grad=True)
@@ -76,21 +79,23 @@ def bench_shape(flex, B, H, Hkv, L, D, dtype, causal, reps):
         return run
 
     impls = {"ours": step(lambda: flash_mlir.attention(
-        q, k, v, is_causal=causal, enable_gqa=gqa))}
+        q, k, v, is_causal=causal, enable_gqa=gqa, dropout_p=dropout))}
     for name, backend in (("fa2", SDPBackend.FLASH_ATTENTION),
                           ("cudnn", SDPBackend.CUDNN_ATTENTION)):
         def sdpa(backend=backend):
             with sdpa_kernel(backend):
                 return F.scaled_dot_product_attention(
-                    q, k, v, is_causal=causal, enable_gqa=gqa)
+                    q, k, v, is_causal=causal, enable_gqa=gqa,
+                    dropout_p=dropout)
         impls[name] = step(sdpa)
     block_mask = None
     if causal:
         from torch.nn.attention.flex_attention import create_block_mask
         block_mask = create_block_mask(lambda b, h, qi, ki: qi >= ki, None,
                                        None, L, L)
-    impls["flex"] = step(lambda: flex(q, k, v, block_mask=block_mask,
-                                      enable_gqa=gqa))
+    if not dropout:
+        impls["flex"] = step(lambda: flex(q, k, v, block_mask=block_mask,
+                                          enable_gqa=gqa))
     # An engine that cannot run the shape (FA2 with GQA on old PyTorch, our
     # backward above D = 128) is left out of the row.
     runnable = {}

@@ -37,7 +37,9 @@ def visibility(mask, Lq, Lk, window, device):
     return (i + off - j <= left) & (j - (i + off) <= right)
 
 
-def reference(q, k, v, vis, scale):
+def reference(q, k, v, vis, scale, drop=None):
+    """(out, lse) in float64; `drop` (optional, [B, Hq, Lq, Lk]) multiplies
+    the probabilities: attention dropout's 0 or 1 / keep."""
     G = q.shape[1] // k.shape[1]
     k64 = k.double().repeat_interleave(G, dim=1)
     v64 = v.double().repeat_interleave(G, dim=1)
@@ -48,6 +50,8 @@ def reference(q, k, v, vis, scale):
     e = torch.exp(s - msafe)
     l = e.sum(-1, keepdim=True)
     p = torch.where(l > 0, e / l.clamp_min(1e-300), torch.zeros_like(e))
+    if drop is not None:
+        p = p * drop.double()
     return p @ v64, (msafe + torch.log(l))[..., 0]
 
 
@@ -96,9 +100,9 @@ def layout_visibility(states, mask, Lq, Lk, window, block_q, block_kv):
     return (st == 2) | ((st == 1) & structural)
 
 
-def eager(q, k, v, vis, scale):
+def eager(q, k, v, vis, scale, drop=None):
     """Attention in the inputs' element type, as eager PyTorch code computes
-    it (rows that see no key give 0), and its lse."""
+    it (rows that see no key give 0), and its lse; `drop` as reference's."""
     G = q.shape[1] // k.shape[1]
     k = k.repeat_interleave(G, dim=1)
     v = v.repeat_interleave(G, dim=1)
@@ -106,6 +110,8 @@ def eager(q, k, v, vis, scale):
     s = s.float().masked_fill(~vis, -math.inf)
     lse = torch.logsumexp(s, -1)
     p = torch.exp(s - torch.where(torch.isneginf(lse), 0, lse)[..., None])
+    if drop is not None:
+        p = p * drop
     return (p.to(q.dtype) @ v), lse
 
 

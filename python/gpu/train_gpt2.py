@@ -2,8 +2,11 @@
 """GPT-2 small training steps with each attention implementation, in one
 run: transformers' GPT-2 from its config (random init, nothing
 downloaded), B = 8, L = 1024, bf16 autocast, fused AdamW, attention
-dropout 0 (flash_mlir has no dropout yet; the other dropouts stay at
-GPT-2's 0.1, so every implementation draws the same random numbers).
+dropout 0 by default (--attn-dropout: GPT-2's default is 0.1); the other
+dropouts stay at GPT-2's 0.1. With attention dropout 0 every
+implementation draws the same random numbers; with it, each engine draws
+its own attention masks, so the losses agree in distribution only: the
+mean per-step difference is reported beside the maximum.
 
 For each implementation: median ms per step, peak memory, and the loss of
 every step from the same seed and data; the losses of "mlir_attention" are
@@ -24,9 +27,9 @@ import flash_mlir.transformers as fmt
 from transformers import GPT2Config, GPT2LMHeadModel
 
 
-def run(impl, steps, batch, length, seed):
+def run(impl, steps, batch, length, seed, attn_dropout):
     torch.manual_seed(seed)
-    config = GPT2Config(attn_pdrop=0.0)
+    config = GPT2Config(attn_pdrop=attn_dropout)
     attn = "sdpa" if impl.startswith("sdpa") else impl
     model = GPT2LMHeadModel._from_config(config,
                                          attn_implementation=attn).cuda()
@@ -70,6 +73,7 @@ def main():
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--length", type=int, default=1024)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--attn-dropout", type=float, default=0.0)
     parser.add_argument("--impls",
                         default="eager,sdpa,sdpa_cudnn,mlir_attention")
     args = parser.parse_args()
@@ -77,7 +81,7 @@ def main():
     results = {}
     for impl in args.impls.split(","):
         results[impl] = run(impl, args.steps, args.batch, args.length,
-                            args.seed)
+                            args.seed, args.attn_dropout)
         ms, peak, losses = results[impl]
         print(f"{impl:15s} {ms:8.2f} ms/step  peak {peak:6.2f} GiB  "
               f"loss first {losses[0]:.4f} last {losses[-1]:.4f}",
@@ -89,6 +93,10 @@ def main():
         ours_off = max(abs(o - a) for o, a in zip(ours, fa2))
         print(f"max per-step loss difference: FA2 vs cuDNN {spread:.4f}, "
               f"ours vs FA2 {ours_off:.4f}")
+        tail = len(fa2) // 2
+        print("mean loss of the last half: " + ", ".join(
+            f"{name} {statistics.mean(results[name][2][tail:]):.4f}"
+            for name in ("sdpa", "sdpa_cudnn", "mlir_attention")))
 
 
 if __name__ == "__main__":

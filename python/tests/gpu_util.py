@@ -18,10 +18,12 @@ from reference import (layout_visibility, make, reference,  # noqa: E402,F401
                        rel_error, tile_states, visibility)
 
 
-def kernel_specs(block_sparse=False):
-    """The (head_dim, dtype, mask) triples of the dense (or block-sparse)
-    kernels that can run here, or None for every spec (the compiler is
-    available)."""
+def kernel_specs(block_sparse=False, dropout=False):
+    """The (head_dim, dtype, mask) triples of the dense (or block-sparse, or
+    with dropout) kernels that can run here, or None for every spec (the
+    compiler is available)."""
+    wanted = {name for name, on in (("block_sparse", block_sparse),
+                                     ("dropout", dropout)) if on}
     from flash_mlir import _capi, _kernels
     directory = _kernels.kernel_dir()
     specs = set()
@@ -29,7 +31,7 @@ def kernel_specs(block_sparse=False):
         with open(os.path.join(directory, "manifest.json")) as f:
             for entry in json.load(f)["kernels"]:
                 s = entry["spec"]
-                if ("block_sparse" in s["features"]) == block_sparse:
+                if set(s["features"]) == wanted:
                     specs.add((s["head_dim"], s["dtype"], s["mask"]))
     if _capi.get_compiler() is not None:
         return None

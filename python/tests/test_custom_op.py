@@ -171,24 +171,27 @@ def test_ops_are_registered():
     fwd = torch.ops.flash_mlir.attention_fwd.default
     bwd = torch.ops.flash_mlir.attention_bwd.default
     assert [a.name for a in fwd._schema.arguments] == [
-        "q", "k", "v", "mask", "window_left", "window_right", "scale"]
+        "q", "k", "v", "mask", "window_left", "window_right", "scale",
+        "dropout_p", "seed", "offset"]
     assert len(fwd._schema.returns) == 2
     assert [a.name for a in bwd._schema.arguments][:2] == ["dout", "dlse"]
     assert len(bwd._schema.returns) == 3
 
 
-def call_args(q, k, v, is_causal=False):
+def call_args(q, k, v, is_causal=False, dropout=(0.0, 0, 0)):
     call = cpu_check(q, k, v, is_causal=is_causal)
-    return (call.mask, call.window[0], call.window[1], call.scale)
+    return (call.mask, call.window[0], call.window[1], call.scale) + dropout
 
 
 @needs_custom_op
 @pytest.mark.skipif(not hasattr(torch.library, "opcheck"),
                     reason="needs torch.library.opcheck")
-@pytest.mark.parametrize("is_causal", [False, True])
-def test_opcheck(reference_kernels, is_causal):
+@pytest.mark.parametrize("is_causal,dropout", [
+    (False, (0.0, 0, 0)), (True, (0.0, 0, 0)),
+    (True, (0.25, -(2**62), 2**33 + 12))])
+def test_opcheck(reference_kernels, is_causal, dropout):
     q, k, v = inputs()
-    scalars = call_args(q, k, v, is_causal)
+    scalars = call_args(q, k, v, is_causal, dropout)
     torch.library.opcheck(torch.ops.flash_mlir.attention_fwd.default,
                           (q, k, v, *scalars))
     with torch.no_grad():

@@ -132,9 +132,9 @@ def test_compile_keeps_the_eager_errors():
     c = CASES["causal-d64-f16"]
     q, k, v = case_inputs(c)
     compiled = torch.compile(
-        lambda q, k, v: flash_mlir.attention(q, k, v, dropout_p=0.1))
+        lambda q, k, v: flash_mlir.attention(q, k, v, dropout_p=1.5))
     with pytest.raises(flash_mlir.UnsupportedError,
-                       match="attention dropout is not implemented"):
+                       match=r"dropout_p must be in \[0, 1\]"):
         compiled(q, k, v)
 
 

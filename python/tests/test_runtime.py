@@ -136,7 +136,7 @@ def test_kernel_info_round_trip():
 
 def test_abi_version():
     rt = runtime_or_skip()
-    assert rt.abi_version() == _runtime.ABI_VERSION == 3
+    assert rt.abi_version() == _runtime.ABI_VERSION == 4
 
 
 class _FakeAbi:
@@ -148,13 +148,13 @@ class _FakeAbi:
             self.flashrt_abi_version = lambda: version
 
 
-@pytest.mark.parametrize("version", [None, 2, 4])
+@pytest.mark.parametrize("version", [None, 3, 5])
 def test_abi_version_mismatch_names_both(version):
     with pytest.raises(_runtime.AbiVersionError,
                        match=rf"libold.so has ABI version {version or 1}, "
-                             r"but this flash_mlir needs version 3"):
+                             r"but this flash_mlir needs version 4"):
         _runtime._check_abi_version(_FakeAbi(version), "libold.so")
-    _runtime._check_abi_version(_FakeAbi(3), "libnew.so")
+    _runtime._check_abi_version(_FakeAbi(4), "libnew.so")
 
 
 def test_make_spec_kind_and_features():

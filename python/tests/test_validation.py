@@ -148,16 +148,15 @@ def test_block_mask_must_fit_the_kernel():
                       layout)
 
 
-@pytest.mark.parametrize("p", [0.1, 1.0, -0.5])
-def test_dropout_is_refused(p):
-    raises(rf"dropout_p={p}: attention dropout is not implemented in "
-           rf"flash_mlir's kernels yet; pass dropout_p=0.0", *qkv(),
-           dropout_p=p)
+@pytest.mark.parametrize("p", [-0.5, 1.5, float("nan")])
+def test_dropout_outside_0_1_is_refused(p):
+    raises(r"dropout_p must be in \[0, 1\]", *qkv(), dropout_p=p)
 
 
-def test_no_dropout_is_fine():
-    # dropout_p=0.0, SDPA's default, gets as far as the device check.
-    raises(r"q is on cpu", *qkv(), dropout_p=0.0)
+@pytest.mark.parametrize("p", [0.0, 0.1, 1.0])
+def test_dropout_is_fine(p):
+    # Valid probabilities get as far as the device check.
+    raises(r"q is on cpu", *qkv(), dropout_p=p)
 
 
 @pytest.mark.parametrize("dtypes,match", [

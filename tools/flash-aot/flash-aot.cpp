@@ -72,6 +72,12 @@ static cl::list<std::string> blockSparse(
     "block-sparse", cl::CommaSeparated,
     cl::desc("Dense and/or block-sparse kernels: no, yes (default no,yes)"),
     cl::cat(aotCategory));
+static cl::list<std::string> dropout(
+    "dropout", cl::CommaSeparated,
+    cl::desc("Kernels without and/or with attention dropout: no, yes "
+             "(default no,yes; dropout with block-sparse layouts is not "
+             "generated)"),
+    cl::cat(aotCategory));
 /// "Chips: sm_80, ... (default sm_80, ...)", from the chip table.
 static cl::list<std::string>
     directions("direction", cl::CommaSeparated,
@@ -352,6 +358,7 @@ int main(int argc, char **argv) {
       !checkNoDuplicates("dtype", dtypes) ||
       !checkNoDuplicates("mask", masks) ||
       !checkNoDuplicates("block-sparse", blockSparse) ||
+      !checkNoDuplicates("dropout", dropout) ||
       !checkNoDuplicates("direction", directions) ||
       !checkNoDuplicates("chip", chips))
     return 1;
@@ -380,9 +387,9 @@ int main(int argc, char **argv) {
   if (!inputFile.empty()) {
     // The model says which head dims, dtypes and masks it needs.
     if (!headDims.empty() || !dtypes.empty() || !masks.empty() ||
-        !blockSparse.empty()) {
-      llvm::errs() << "flash-aot: --head-dim, --dtype, --mask and "
-                      "--block-sparse do not apply to a model: its attention "
+        !blockSparse.empty() || !dropout.empty()) {
+      llvm::errs() << "flash-aot: --head-dim, --dtype, --mask, "
+                      "--block-sparse and --dropout do not apply to a model: its attention "
                       "decides them\n";
       return 1;
     }
@@ -401,23 +408,46 @@ int main(int argc, char **argv) {
     SmallVector<std::string> maskNames(masks.begin(), masks.end());
     if (maskNames.empty())
       maskNames = {"none", "causal", "causal_bottom_right", "sliding_window"};
-    // The features of each kernel: --block-sparse=no gives none, yes gives
-    // block_sparse.
-    SmallVector<SmallVector<StringRef, 1>> featureSets;
-    for (const std::string &value : blockSparse) {
-      if (value != "no" && value != "yes") {
-        llvm::errs() << "flash-aot: --block-sparse takes no and/or yes, got '"
-                     << value << "'\n";
-        return 1;
+    // The features of each kernel: --block-sparse=yes adds block_sparse,
+    // --dropout=yes dropout; not both, which are not generated together.
+    // The default library has what the Python package can launch: dense
+    // and block-sparse kernels, and dense kernels with dropout.
+    auto parseYesNo = [](StringRef option, const cl::list<std::string> &list,
+                         SmallVectorImpl<bool> &values) {
+      for (const std::string &value : list) {
+        if (value != "no" && value != "yes") {
+          llvm::errs() << "flash-aot: --" << option
+                       << " takes no and/or yes, got '" << value << "'\n";
+          return false;
+        }
+        values.push_back(value == "yes");
       }
-      featureSets.push_back(value == "yes"
-                                ? SmallVector<StringRef, 1>{"block_sparse"}
-                                : SmallVector<StringRef, 1>{});
+      if (list.empty())
+        values.assign({false, true});
+      return true;
+    };
+    SmallVector<bool, 2> sparseValues, dropoutValues;
+    if (!parseYesNo("block-sparse", blockSparse, sparseValues) ||
+        !parseYesNo("dropout", dropout, dropoutValues))
+      return 1;
+    SmallVector<SmallVector<StringRef, 2>> featureSets;
+    for (bool sparse : sparseValues)
+      for (bool drop : dropoutValues) {
+        if (sparse && drop)
+          continue;
+        SmallVector<StringRef, 2> features;
+        if (sparse)
+          features.push_back("block_sparse");
+        if (drop)
+          features.push_back("dropout");
+        featureSets.push_back(features);
+      }
+    if (featureSets.empty()) {
+      llvm::errs() << "flash-aot: --block-sparse=yes with --dropout=yes "
+                      "selects no kernels: dropout with block-sparse layouts "
+                      "is not generated yet\n";
+      return 1;
     }
-    // The default library has what the Python package can launch: dense and
-    // block-sparse kernels.
-    if (featureSets.empty())
-      featureSets = {{}, {"block_sparse"}};
     // Check the whole request before generating anything.
     for (Chip chip : targets)
       for (ArrayRef<StringRef> features : featureSets)

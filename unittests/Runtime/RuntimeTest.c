@@ -328,7 +328,9 @@ static int runValidate(void) {
   CASE("info threads", p.info.threads = 96);
   CASE("info cta_q", p.info.cta_q = 0);
   CASE("info kind", p.info.spec.kind = 7);
-  CASE("info features", p.info.spec.features = 6);
+  CASE("info features", p.info.spec.features = 12);
+  CASE("dropout kernel", p.info.name = "flash_fwd_d64_f16_causal_dropout_sm_80";
+       p.info.spec.features = FLASHRT_FEATURE_DROPOUT);
   CASE("sparse kernel", p.info.name = "flash_fwd_d64_f16_causal_sparse_sm_80";
        p.info.spec.features = FLASHRT_FEATURE_BLOCK_SPARSE);
   CASE("backward kernel", p.info.name = "flash_bwd_d64_f16_causal_sm_80";
@@ -376,6 +378,30 @@ static int runValidate(void) {
 
   CASE("too many heads", makeProblem(&p, 2, 70000, 1, 100, 120));
   CASE("too large a batch", makeProblem(&p, 70000, 8, 2, 100, 120));
+
+  /* With dropout: the kernel must have it, and p be a probability. */
+  Problem d;
+  makeProblem(&d, 2, 8, 2, 100, 120);
+  flashrt_dropout dropout = {0.1, 42, 7};
+  report("dropout on a kernel without",
+         flashrt_validate_forward_dropout(&d.info, &d.q, &d.k, &d.v, &d.o,
+                                          &d.lse, d.scale, 0, 0, &dropout));
+  d.info.name = "flash_fwd_d64_f16_causal_dropout_sm_80";
+  d.info.spec.features = FLASHRT_FEATURE_DROPOUT;
+  report("dropout", flashrt_validate_forward_dropout(&d.info, &d.q, &d.k, &d.v,
+                                                     &d.o, &d.lse, d.scale, 0,
+                                                     0, &dropout));
+  dropout.p = 1.5;
+  report("dropout p above 1",
+         flashrt_validate_forward_dropout(&d.info, &d.q, &d.k, &d.v, &d.o,
+                                          &d.lse, d.scale, 0, 0, &dropout));
+  dropout.p = NAN;
+  report("dropout p nan",
+         flashrt_validate_forward_dropout(&d.info, &d.q, &d.k, &d.v, &d.o,
+                                          &d.lse, d.scale, 0, 0, &dropout));
+  report("dropout null",
+         flashrt_validate_forward_dropout(&d.info, &d.q, &d.k, &d.v, &d.o,
+                                          &d.lse, d.scale, 0, 0, NULL));
   return 0;
 }
 
@@ -526,6 +552,7 @@ typedef struct BackwardProblem {
   flashrt_backward_tensors tensors;
   void *workspace;
   size_t workspaceBytes;
+  const flashrt_dropout *dropout; /* NULL (memset): none */
 } BackwardProblem;
 
 /* The forward problem's shapes, on the backward kernel of the same spec,
@@ -556,6 +583,7 @@ static void validateBackward(const char *what, BackwardProblem *p, int dlse) {
   flashrt_backward_tensors t = {&p->fwd.q, &p->fwd.k,  &p->fwd.v, &p->fwd.o,
                                 &p->fwd.lse, &p->dout, dlse ? &p->dlse : NULL,
                                 &p->dq,    &p->dk,    &p->dv};
+  t.dropout = p->dropout;
   report(what, flashrt_validate_backward(
                    p->fwd.infoArg, &t, p->fwd.scale, p->fwd.windowLeft,
                    p->fwd.windowRight, p->workspace, p->workspaceBytes));
@@ -590,6 +618,16 @@ static int runValidateBackward(void) {
   BWD_CASE("workspace small", 1, p.workspaceBytes -= 4);
   BWD_CASE("workspace null", 1, p.workspace = NULL);
   BWD_CASE("workspace alignment", 1, p.workspace = (void *)0x1000080);
+  flashrt_dropout dropout = {0.25, 1, 2};
+  BWD_CASE("dropout on a kernel without", 1, p.dropout = &dropout);
+#define DROPOUT_KERNEL                                                         \
+  p.fwd.info.name = "flash_bwd_d64_f16_causal_dropout_sm_80";                  \
+  p.fwd.info.spec.features = FLASHRT_FEATURE_DROPOUT
+  BWD_CASE("dropout kernel without dropout", 1, DROPOUT_KERNEL);
+  BWD_CASE("dropout", 1, DROPOUT_KERNEL; p.dropout = &dropout);
+  flashrt_dropout negative = {-0.5, 1, 2};
+  BWD_CASE("dropout p negative", 1, DROPOUT_KERNEL; p.dropout = &negative);
+#undef DROPOUT_KERNEL
   report("null tensors", flashrt_validate_backward(&sized.fwd.info, NULL, 1.0f,
                                                    0, 0, NULL, 0));
   return 0;

@@ -63,6 +63,9 @@ int main(int argc, char **argv) {
   print("validate bshd", validateForward(*info, bshd, k, v, o, lse, scale));
   Tensor odd(base, FLASHRT_DTYPE_F16, {2, 2, 120, 64}, {1, 2, 3, 4});
   print("validate odd k", validateForward(*info, q, odd, v, o, lse, scale));
+  flashrt_dropout dropout{0.1, 1, 0};
+  print("validate dropout", validateForwardDropout(*info, q, k, v, o, lse,
+                                                   dropout, scale));
 
   // A block-sparse call: a 64 x 64 layout of the 100 x 120 problem, one
   // for every batch and head, with no full list.

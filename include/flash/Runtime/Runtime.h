@@ -42,8 +42,9 @@ extern "C" {
  * (docs/runtime.md, "Compatibility"). Version 2: flashrt_spec has `kind`
  * and `features` (for `block_sparse`), flashrt_kernel_info `cta_q` and
  * `cta_kv` (for `block_q` and `block_kv`). Version 3:
- * flashrt_backward_tensors has `deterministic`. */
-#define FLASHRT_ABI_VERSION 3
+ * flashrt_backward_tensors has `deterministic`. Version 4: it has
+ * `dropout`, and kernels may have FLASHRT_FEATURE_DROPOUT. */
+#define FLASHRT_ABI_VERSION 4
 
 /* The ABI version of the loaded library. A program that loads it at run
  * time (dlopen, ctypes) should check that it equals the FLASHRT_ABI_VERSION
@@ -143,6 +144,10 @@ typedef enum flashrt_kernel_kind {
 /* Visits only the live tiles of a block-sparse layout (flashrt_block_layout);
  * launched by flashrt_attention_forward_sparse. Symbol suffix "_sparse". */
 #define FLASHRT_FEATURE_BLOCK_SPARSE (1u << 0)
+/* Attention dropout (flashrt_dropout); launched by
+ * flashrt_attention_forward_dropout and by flashrt_attention_backward with
+ * flashrt_backward_tensors.dropout. Symbol suffix "_dropout". */
+#define FLASHRT_FEATURE_DROPOUT (1u << 1)
 
 /* `kind` comes last so that a spec initialized in the order of version 1
  * ({head_dim, dtype, mask, block_sparse, chip}) means the same forward
@@ -301,6 +306,29 @@ FLASHRT_API flashrt_status flashrt_sparse_shared_memory(
     const flashrt_kernel_info *info, int64_t key_len, int64_t block_kv,
     int64_t *bytes);
 
+/* Attention dropout, for kernels with FLASHRT_FEATURE_DROPOUT: each
+ * probability is kept with probability keep / 65536, where keep =
+ * floor((1 - p) * 65536 + 0.5), and the kept ones are scaled by 65536 /
+ * keep (0 when keep is 0). Whether element (b, h, i, j) is kept depends on
+ * the seed, the low 32 bits of the offset and (b, h, i, j) alone
+ * (docs/kernel-abi.md, "Dropout"): the same call drops the same elements,
+ * and the backward of a forward with the same dropout regenerates its
+ * mask. A new offset or seed per call draws a new mask. */
+typedef struct flashrt_dropout {
+  double p;        /* the drop probability, in [0, 1] */
+  uint64_t seed;   /* the Philox key */
+  uint64_t offset; /* the last word of the Philox counter (low 32 bits) */
+} flashrt_dropout;
+
+/* Checks a forward call with dropout without launching: the dense call's
+ * checks (flashrt_validate_forward) for a kernel with dropout, and p in
+ * [0, 1]. */
+FLASHRT_API flashrt_status flashrt_validate_forward_dropout(
+    const flashrt_kernel_info *info, const flashrt_tensor *q,
+    const flashrt_tensor *k, const flashrt_tensor *v, const flashrt_tensor *o,
+    const flashrt_tensor *lse, float scale, int64_t window_left,
+    int64_t window_right, const flashrt_dropout *dropout);
+
 /*===----------------------------------------------------------------------===*
  * Contexts, kernels and launches; these need the CUDA driver
  *===----------------------------------------------------------------------===*/
@@ -359,6 +387,16 @@ FLASHRT_API flashrt_status flashrt_attention_forward_sparse(
     int64_t window_left, int64_t window_right,
     const flashrt_block_layout *layout, void *stream);
 
+/* Validates (flashrt_validate_forward_dropout) and launches a forward
+ * kernel with dropout. The lse is that of the softmax before dropout.
+ * Otherwise as flashrt_attention_forward. */
+FLASHRT_API flashrt_status flashrt_attention_forward_dropout(
+    flashrt_context *ctx, const flashrt_kernel *kernel,
+    const flashrt_tensor *q, const flashrt_tensor *k, const flashrt_tensor *v,
+    const flashrt_tensor *o, const flashrt_tensor *lse, float scale,
+    int64_t window_left, int64_t window_right, const flashrt_dropout *dropout,
+    void *stream);
+
 /*===----------------------------------------------------------------------===*
  * The backward (kernels of kind FLASHRT_KIND_BACKWARD)
  *===----------------------------------------------------------------------===*/
@@ -378,6 +416,9 @@ typedef struct flashrt_backward_tensors {
    * run; otherwise in the order their atomics land. dk and dv are always
    * deterministic. */
   int deterministic;
+  /* The forward's dropout, for kernels with FLASHRT_FEATURE_DROPOUT (which
+   * require it); NULL for the others. */
+  const flashrt_dropout *dropout;
 } flashrt_backward_tensors;
 
 /* The device workspace, in bytes, that a backward launch of `info` takes

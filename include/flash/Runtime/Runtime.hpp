@@ -148,6 +148,17 @@ inline Status validateForwardSparse(
       &info, &q, &k, &v, &o, &lse, scale, windowLeft, windowRight, &layout));
 }
 
+/// Checks a forward call with dropout without a driver; see
+/// flashrt_validate_forward_dropout.
+inline Status validateForwardDropout(
+    const flashrt_kernel_info &info, const flashrt_tensor &q,
+    const flashrt_tensor &k, const flashrt_tensor &v, const flashrt_tensor &o,
+    const flashrt_tensor &lse, const flashrt_dropout &dropout, float scale,
+    int64_t windowLeft = 0, int64_t windowRight = 0) {
+  return Status::fromC(flashrt_validate_forward_dropout(
+      &info, &q, &k, &v, &o, &lse, scale, windowLeft, windowRight, &dropout));
+}
+
 /// The dynamic shared memory of a block-sparse launch; see
 /// flashrt_sparse_shared_memory.
 inline Result<int64_t> sparseSharedMemory(const flashrt_kernel_info &info,
@@ -304,6 +315,19 @@ public:
     return Status::fromC(flashrt_attention_forward_sparse(
         get(), kernel.get(), &q, &k, &v, &o, &lse, scale, windowLeft,
         windowRight, &layout, stream));
+  }
+
+  /// Validates and launches a kernel with dropout; see
+  /// flashrt_attention_forward_dropout.
+  Status forwardDropout(const Kernel &kernel, const flashrt_tensor &q,
+                        const flashrt_tensor &k, const flashrt_tensor &v,
+                        const flashrt_tensor &o, const flashrt_tensor &lse,
+                        const flashrt_dropout &dropout, float scale,
+                        int64_t windowLeft = 0, int64_t windowRight = 0,
+                        void *stream = nullptr) {
+    return Status::fromC(flashrt_attention_forward_dropout(
+        get(), kernel.get(), &q, &k, &v, &o, &lse, scale, windowLeft,
+        windowRight, &dropout, stream));
   }
 
   /// Validates and launches a backward kernel's three kernels; see

@@ -21,6 +21,10 @@
 //     query rows (A is dSᵀ read transposed), added into the f32 workspace
 //     with atomics.
 //
+//   With dropout, the mask of the forward is drawn again (Dropout.h): dV
+//   takes the kept Pᵀ, and dSᵀ = Pᵀ ∘ (Zᵀ ∘ dPᵀ / keep - delta) with Z the
+//   kept elements; dV is scaled by 1 / keep at the end.
+//
 //   dK (times the scale) and dV are stored at the end. Rows past Lq read
 //   zero Q and dO rows (they add nothing), rows that saw no key in the
 //   forward (lse = -inf) get P = 0, and keys past Lk are masked in the
@@ -30,6 +34,7 @@
 
 #include "BackwardKernels.h"
 #include "BackwardProducts.h"
+#include "Dropout.h"
 #include "KernelBuilder.h"
 #include "TileCopies.h"
 #include "WarpMma.h"
@@ -128,6 +133,9 @@ private:
   int64_t keySlices;
   WarpMma mma;
   std::unique_ptr<BackwardProducts> products;
+  /// Kernels with dropout: the random bits, and 1 / the keep probability.
+  std::unique_ptr<DropoutMask> dropout;
+  Value keptScale;
 
   Value q, k, v, dO, lse, delta, accum, scaleLog2;
   /// The workspace's address (i64), element offset and strides.
@@ -139,7 +147,7 @@ private:
   Value semaphores, deterministic, keyTile, previousBegin, previousEnd;
   SmallVector<Value> accumStrides;
   Value tid, lane, warp, groupRow, groupCol, batch, kvHead;
-  Value queryLen, keyLen, keyRow0, warpKey0;
+  Value queryHeads, queryLen, keyLen, keyRow0, warpKey0;
   Value groupSize, tileBegin, tilesPerHead;
   KeyBand band{MaskKind::None, nullptr};
   // The band relative to the diagonal: a key j is visible to row i when
@@ -369,6 +377,18 @@ SmallVector<Value> BackwardMainEmitter::visitQueryTile(Value head,
   // Pᵀ and dSᵀ, with the lse and delta of each column. A row that saw no
   // key (lse = -inf) has every score masked: its P is 0.
   Tiles p = s, dS = s;
+  // With dropout, dV takes Pᵀ with the dropped elements zeroed. A thread's
+  // keys k and k + 8 of a slice by its columns e of tiles n and n + 1 (n
+  // even) are one dropout group (Dropout.h); k is even or odd with the
+  // thread's groupRow.
+  Tiles pKept = s;
+  SmallVector<SmallVector<SmallVector<Value, 4>, 2>> words(
+      keySlices, SmallVector<SmallVector<Value, 4>, 2>(2));
+  Value keyParity;
+  if (dropout) {
+    dropout->setHead(batch, head, queryHeads);
+    keyParity = arith::IndexCastUIOp::create(b, loc, i32, remu(groupRow, 2));
+  }
   double inf = std::numeric_limits<double>::infinity();
   for (int64_t n = 0; n < scoreTiles; ++n)
     for (int64_t e = 0; e < 2; ++e) {
@@ -380,15 +400,28 @@ SmallVector<Value> BackwardMainEmitter::visitQueryTile(Value head,
                                           rowLse, f32c(-inf));
       Value negLse = select(empty, f32c(-inf),
                             fmul(rowLse, f32c(-llvm::numbers::log2e)));
-      for (int64_t sl = 0; sl < keySlices; ++sl)
+      for (int64_t sl = 0; sl < keySlices; ++sl) {
+        if (dropout && n % 2 == 0)
+          words[sl][e] = dropout->draw(
+              dropout->getKeyGroup(
+                  add(add(keyRow0, warpKey0), add(idx(16 * sl), groupRow))),
+              dropout->getQueryGroup(add(row0, col)));
         for (int64_t half = 0; half < 2; ++half) {
           int64_t i = 2 * half + e;
           p[sl][n][i] = exp2(
               LLVM::FMAOp::create(b, loc, s[sl][n][i], scaleLog2, negLse));
-          dS[sl][n][i] = fmul(p[sl][n][i], fsub(dP[sl][n][i], rowDelta));
+          Value grad = dP[sl][n][i];
+          if (dropout) {
+            Value kept = dropout->isKept(words[sl][e], /*rowHalf=*/n % 2,
+                                         /*keyHalf=*/half, keyParity);
+            grad = select(kept, fmul(grad, keptScale), f32c(0.0));
+            pKept[sl][n][i] = select(kept, p[sl][n][i], f32c(0.0));
+          }
+          dS[sl][n][i] = fmul(p[sl][n][i], fsub(grad, rowDelta));
         }
+      }
     }
-  products->accumulateKeyGrads(stage, p, dS, dK, dV);
+  products->accumulateKeyGrads(stage, dropout ? pKept : p, dS, dK, dV);
   storeScoreGrads(dS);
   products->fenceStores();
   gpu::BarrierOp::create(b, loc);
@@ -530,7 +563,7 @@ void BackwardMainEmitter::emit(StringRef name) {
   deterministic = cmpi(arith::CmpIPredicate::ne, semaphores, i64c(0));
   kvHead = gpu::BlockIdOp::create(b, loc, gpu::Dimension::y);
   batch = gpu::BlockIdOp::create(b, loc, gpu::Dimension::z);
-  Value queryHeads = memref::DimOp::create(b, loc, q, 1);
+  queryHeads = memref::DimOp::create(b, loc, q, 1);
   groupSize = divu(queryHeads, memref::DimOp::create(b, loc, k, 1));
   queryLen = memref::DimOp::create(b, loc, q, 2);
   keyLen = memref::DimOp::create(b, loc, k, 2);
@@ -539,6 +572,11 @@ void BackwardMainEmitter::emit(StringRef name) {
                  ? createBackwardWarpgroupMma(*this, spec, plan, lane, warp)
                  : createBackwardMmaSync(*this, spec, plan, lane, warp);
   warpKey0 = products->getWarpFirstKey();
+  if (spec.features.dropout) {
+    dropout = std::make_unique<DropoutMask>(
+        *this, func.getArguments().take_back(kNumDropoutParams));
+    keptScale = dropout->getKeptScale();
+  }
   if (plan.warpgroupMMA) {
     auto metadata = memref::ExtractStridedMetadataOp::create(b, loc, accum);
     accumBase = alignedAddress(metadata.getBaseBuffer());
@@ -638,7 +676,7 @@ void BackwardMainEmitter::emit(StringRef name) {
                        accTiles);
   storeKeyRows(func.getArgument(kGradKeyGrad), dK,
                fmul(scaleLog2, f32c(llvm::numbers::ln2)));
-  storeKeyRows(func.getArgument(kGradValueGrad), dV, nullptr);
+  storeKeyRows(func.getArgument(kGradValueGrad), dV, keptScale);
   gpu::ReturnOp::create(b, loc);
 }
 

@@ -36,7 +36,7 @@ gpu::GPUFuncOp mlir::flash::detail::createBackwardFunc(OpBuilder &b,
                            StridedLayoutAttr::get(ctx, dyn, strides));
   };
   SmallVector<Type> argTypes = KernelBuilder(b, loc).getParamTypes(
-      kBackwardParams, [&](unsigned position, int64_t rank) -> Type {
+      getBackwardParams(spec.features), [&](unsigned position, int64_t rank) -> Type {
         bool f32Tensor = rank == 3 || position == kGradQueryAccum;
         return rows(f32Tensor ? f32 : elt, rank);
       });

@@ -176,7 +176,7 @@ gpu::GPUFuncOp ForwardKernelEmitter::emit() {
         StridedLayoutAttr::get(ctx, dyn, SmallVector<int64_t>(rank, dyn)));
   };
   SmallVector<Type> argTypes = getParamTypes(
-      getForwardParams(spec.features.blockSparse),
+      getForwardParams(spec.features),
       [&](unsigned position, int64_t rank) -> Type {
         if (position >= kNumDenseForwardParams)
           return indexList(rank);
@@ -228,6 +228,11 @@ gpu::GPUFuncOp ForwardKernelEmitter::emit() {
     std::tie(windowLeft, windowRight) =
         clampWindowSides(b, loc, windowLeft, windowRight, queryLen, keyLen);
   keyBand = KeyBand(spec.mask, offset, windowLeft, windowRight);
+  if (spec.features.dropout) {
+    dropout = std::make_unique<DropoutMask>(
+        *this, args.take_back(kNumDropoutParams));
+    dropout->setHead(batch, head, queryHeads);
+  }
   tileRow0 = mul(queryTile, plan.ctaQ);
 
   // Shared memory: Q, then the K stages, then the V stages.
@@ -299,8 +304,9 @@ gpu::GPUFuncOp ForwardKernelEmitter::emit() {
       spec.features.blockSparse ? emitSparseLoop(init) : emitDenseLoop(init);
   WarpState state = WarpState::unflatten(results, rowsPerThread);
 
-  // Epilogue: full row sums, normalization, stores.
+  // Epilogue: full row sums, normalization (and dropout's scale), stores.
   auto pairType = VectorType::get({2}, elt);
+  Value keptScale = dropout ? dropout->getKeptScale() : nullptr;
   for (int64_t r = 0; r < rowsPerThread; ++r) {
     int64_t mt = r / 2, half = r % 2;
     Value row = threadRow(r);
@@ -311,6 +317,8 @@ gpu::GPUFuncOp ForwardKernelEmitter::emit() {
         arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, l, f32c(0.0));
     Value inv = select(empty, f32c(0.0),
                        arith::DivFOp::create(b, loc, f32c(1.0), l));
+    if (keptScale)
+      inv = fmul(inv, keptScale);
     Value inRange = cmpi(arith::CmpIPredicate::slt, row, queryLen);
     Value lseValue = fmul(fadd(safeMax(state.rowMax[r]), log2(l)),
                           f32c(llvm::numbers::ln2));

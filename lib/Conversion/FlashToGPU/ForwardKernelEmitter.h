@@ -12,6 +12,7 @@
 #ifndef LIB_CONVERSION_FLASHTOGPU_FORWARDKERNELEMITTER_H
 #define LIB_CONVERSION_FLASHTOGPU_FORWARDKERNELEMITTER_H
 
+#include "Dropout.h"
 #include "KernelBuilder.h"
 #include "MmaFlavor.h"
 
@@ -60,6 +61,9 @@ private:
   /// already computed (KernelPlan::scoresBeforeCopies).
   void computeTile(Value stage, Value keyTile, bool masked, WarpState &state,
                    Value band = nullptr, const Scores *scores = nullptr);
+  /// Zeroes the probabilities `p` of the key tile from `keyBase` that
+  /// dropout drops (Dropout.h).
+  void dropProbabilities(Scores &p, Value keyBase);
 
   /// What one iteration of the key loop does: the key tile it visits,
   /// whether that tile skips the element mask (`unmasked`), and whether
@@ -101,6 +105,8 @@ private:
   Type elt;
   /// The tensor-core instructions of the two products.
   std::unique_ptr<MmaFlavor> mma;
+  /// Kernels with dropout: the random bits.
+  std::unique_ptr<DropoutMask> dropout;
 
   // Values of the kernel body.
   Value q, k, v, o, lse, scaleLog2, windowLeft, windowRight;

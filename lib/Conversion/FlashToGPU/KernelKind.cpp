@@ -39,6 +39,7 @@ struct FeatureInfo {
 /// Every feature, in manifest order.
 constexpr FeatureInfo kFeatures[] = {
     {"block_sparse", &KernelFeatures::blockSparse},
+    {"dropout", &KernelFeatures::dropout},
 };
 
 std::string listFeatureNames() {

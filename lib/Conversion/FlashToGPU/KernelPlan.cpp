@@ -17,6 +17,8 @@ std::string KernelSpec::getName() const {
                     getElementTypeName(), stringifyMaskKind(mask));
   if (features.blockSparse)
     name += "_sparse";
+  if (features.dropout)
+    name += "_dropout";
   return name + "_" + stringifyChip(chip).str();
 }
 
@@ -140,6 +142,9 @@ llvm::Error mlir::flash::verifyKernelSpec(const KernelSpec &spec) {
     return llvm::createStringError(
         "head_dim must be a positive multiple of 8 up to 256, got %lld",
         static_cast<long long>(spec.headDim));
+  if (spec.features.blockSparse && spec.features.dropout)
+    return llvm::createStringError(
+        "no block-sparse kernels with dropout are generated yet");
   if (spec.kind == KernelKind::Backward) {
     if (spec.features.blockSparse)
       return llvm::createStringError(
@@ -198,6 +203,12 @@ static KernelPlan selectWarpgroupPlan(const KernelSpec &spec,
     plan.ctaKV = 96;
     // Up to 3.5% faster unmasked, within 1% masked.
     plan.scoresBeforeCopies = true;
+    // Dropout's random bits take registers: 48-key tiles without the
+    // early scores spill nothing (96 keys spilled up to 800 bytes).
+    if (spec.features.dropout) {
+      plan.ctaKV = 48;
+      plan.scoresBeforeCopies = false;
+    }
   } else if (paddedHeadDim <= 128) {
     // 48-key tiles: 1.29-1.47x FA2, against 1.12-1.20x with 32; the
     // window's two-sided band needs the registers of 32.
@@ -211,6 +222,12 @@ static KernelPlan selectWarpgroupPlan(const KernelSpec &spec,
     // The window's band leaves no registers for the copy pointers either
     // (up to 184 bytes of spills).
     plan.copyPointers = !window;
+    // With dropout's random bits, two slices spill even with 32-key tiles
+    // (24-108 bytes); one slice fits 64 keys.
+    if (spec.features.dropout) {
+      plan.slicesPerWarp = 1;
+      plan.ctaKV = 64;
+    }
   } else {
     plan.warps = 8;
     plan.slicesPerWarp = 1;
@@ -245,11 +262,14 @@ static KernelPlan selectKernelPlan(const KernelSpec &spec, bool warpgroupMMA) {
     // Q's fragments stay in registers. 80-key tiles amortize the per-tile
     // work best (1.10-1.13x FA2 unmasked, against 1.04-1.08x with 64 and
     // 1.07-1.11x with 96 keys and Q re-read); the sliding window's
-    // two-sided band needs the registers of 64-key tiles.
+    // two-sided band needs the registers of 64-key tiles, and so does
+    // dropout's random bits under the bottom-right causal mask (24 bytes of
+    // spills with 80).
     plan.slicesPerWarp = 2;
-    plan.ctaKV =
-        spec.mask == MaskKind::SlidingWindow || spec.features.blockSparse ? 64
-                                                                          : 80;
+    plan.ctaKV = spec.mask == MaskKind::SlidingWindow ||
+                         spec.features.blockSparse || spec.features.dropout
+                     ? 64
+                     : 80;
     plan.queryInRegisters = true;
   } else if (plan.paddedHeadDim <= 128 && !masked) {
     // The O accumulators of two slices take 128 registers: Q's fragments

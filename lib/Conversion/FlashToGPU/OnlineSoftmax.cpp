@@ -127,6 +127,28 @@ void ForwardKernelEmitter::computeTile(Value stage, Value keyTile, bool masked,
         state.rowSum[r] = fadd(state.rowSum[r], s[mt][n][e]);
       }
 
+  // Dropout after the row sums: the softmax normalizes by all of them.
+  if (dropout)
+    dropProbabilities(s, keyBase);
   mma->accumulateValues(stage, s, state);
+}
+
+void ForwardKernelEmitter::dropProbabilities(Scores &p, Value keyBase) {
+  // A thread's rows g and g + 8 of a slice by its keys 2c, 2c + 1 of two
+  // 8-key tiles are one group: one draw each.
+  for (int64_t mt = 0; mt < plan.slicesPerWarp; ++mt) {
+    Value queryGroup = dropout->getQueryGroup(threadRow(2 * mt));
+    for (int64_t n0 = 0; n0 < plan.ctaKV / 8; n0 += 2) {
+      Value keyGroup = dropout->getKeyGroup(
+          add(keyBase, add(idx(8 * n0), mul(groupCol, 2))));
+      SmallVector<Value, 4> words = dropout->draw(keyGroup, queryGroup);
+      for (int64_t n = n0; n < n0 + 2; ++n)
+        for (int64_t e = 0; e < 4; ++e) {
+          Value kept = dropout->isKept(words, /*rowHalf=*/e / 2,
+                                       /*keyHalf=*/n - n0, i32c(e % 2));
+          p[mt][n][e] = select(kept, p[mt][n][e], f32c(0.0));
+        }
+    }
+  }
 }
 

@@ -19,8 +19,11 @@
 #ifndef FLASH_CONVERSION_FLASHTOGPU_KERNELABI_H
 #define FLASH_CONVERSION_FLASHTOGPU_KERNELABI_H
 
+#include "flash/Conversion/FlashToGPU/KernelKind.h"
+
 #include "mlir/IR/Builders.h"
 #include "llvm/ADT/ArrayRef.h"
+#include "llvm/ADT/SmallVector.h"
 
 #include <string>
 
@@ -73,11 +76,35 @@ inline constexpr KernelParam kForwardParams[kNumSparseForwardParams] = {
     {KernelParamKind::I64, "layout_block_kv"},
 };
 
-/// The parameters of a dense or a block-sparse forward kernel.
-inline llvm::ArrayRef<KernelParam> getForwardParams(bool blockSparse) {
-  return llvm::ArrayRef(kForwardParams)
-      .take_front(blockSparse ? kNumSparseForwardParams
-                              : kNumDenseForwardParams);
+/// The parameters that kernels with dropout (KernelFeatures::dropout) take
+/// after all others, forward and backward alike: the Philox key
+/// (dropout_seed), the counter's last word (the low 32 bits of
+/// dropout_offset), and the keep threshold in [0, 65536]: an element is
+/// kept when its 16 random bits are below it (Dropout.h).
+enum DropoutParam : unsigned {
+  kDropoutSeed,
+  kDropoutOffset,
+  kDropoutKeep,
+  kNumDropoutParams,
+};
+
+inline constexpr KernelParam kDropoutParams[kNumDropoutParams] = {
+    {KernelParamKind::I64, "dropout_seed"},
+    {KernelParamKind::I64, "dropout_offset"},
+    {KernelParamKind::I64, "dropout_keep"},
+};
+
+/// The parameters of a forward kernel with `features`: the dense ones, the
+/// block-sparse layout's, then dropout's.
+inline llvm::SmallVector<KernelParam>
+getForwardParams(const KernelFeatures &features) {
+  unsigned count = features.blockSparse ? kNumSparseForwardParams
+                                        : kNumDenseForwardParams;
+  llvm::SmallVector<KernelParam> params(std::begin(kForwardParams),
+                                        std::begin(kForwardParams) + count);
+  if (features.dropout)
+    params.append(std::begin(kDropoutParams), std::end(kDropoutParams));
+  return params;
 }
 
 /// The backward kernels' parameters, by position. A backward is three
@@ -128,6 +155,16 @@ inline constexpr KernelParam kBackwardParams[kNumBackwardParams] = {
     {KernelParamKind::I64, "window_right"},
     {KernelParamKind::I64, "dq_semaphores"},
 };
+
+/// The parameters of the backward kernels with `features`.
+inline llvm::SmallVector<KernelParam>
+getBackwardParams(const KernelFeatures &features) {
+  llvm::SmallVector<KernelParam> params(std::begin(kBackwardParams),
+                                        std::end(kBackwardParams));
+  if (features.dropout)
+    params.append(std::begin(kDropoutParams), std::end(kDropoutParams));
+  return params;
+}
 
 /// The manifest's description of a parameter: "memref4:q", "f32:scale_log2".
 inline std::string describeKernelParam(const KernelParam &param) {

@@ -46,9 +46,14 @@ struct KernelFeatures {
   /// it takes after the dense parameters (KernelABI.h); its symbol ends in
   /// _sparse before the chip. Name: "block_sparse".
   bool blockSparse = false;
+  /// Attention dropout: the kernel drops probabilities by a counter-based
+  /// Philox stream from a seed and offset (Dropout.h), which the backward
+  /// regenerates; it takes the dropout parameters last (KernelABI.h); its
+  /// symbol ends in _dropout before the chip. Name: "dropout".
+  bool dropout = false;
 
   bool operator==(const KernelFeatures &other) const {
-    return blockSparse == other.blockSparse;
+    return blockSparse == other.blockSparse && dropout == other.dropout;
   }
   bool operator!=(const KernelFeatures &other) const {
     return !(*this == other);

@@ -32,8 +32,8 @@ struct KernelSpec {
   KernelFeatures features;
   Chip chip = Chip::SM80;
 
-  /// The kernel's symbol, {prefix}_d{D}_{dtype}_{mask}[_sparse]_{chip} with
-  /// the kind's prefix, e.g. flash_fwd_d64_f16_causal_sm_80.
+  /// The kernel's symbol, {prefix}_d{D}_{dtype}_{mask}[_sparse][_dropout]_
+  /// {chip} with the kind's prefix, e.g. flash_fwd_d64_f16_causal_sm_80.
   std::string getName() const;
   /// "f16" or "bf16".
   StringRef getElementTypeName() const;
