@@ -1,6 +1,9 @@
 //===- FlashToGPU.cpp - flash.attention to GPU kernels and launches -------===//
 
 #include "flash/Conversion/FlashToGPU/FlashToGPU.h"
+
+#include "KernelLaunch.h"
+
 #include "flash/Conversion/FlashToGPU/ForwardKernel.h"
 #include "flash/Conversion/FlashToGPU/KernelABI.h"
 #include "flash/Conversion/FlashToGPU/KernelPlan.h"
@@ -8,12 +11,9 @@
 #include "flash/Dialect/Flash/IR/FlashOps.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
-#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
-#include "mlir/IR/SymbolTable.h"
 #include "llvm/ADT/StringExtras.h"
-#include "llvm/Support/MathExtras.h"
 
 namespace mlir::flash {
 #define GEN_PASS_DEF_CONVERTFLASHTOGPU
@@ -22,6 +22,7 @@ namespace mlir::flash {
 
 using namespace mlir;
 using namespace mlir::flash;
+using namespace mlir::flash::detail;
 
 static FlashDialect *getFlashDialect(Operation *op) {
   return op->getContext()->getOrLoadDialect<FlashDialect>();
@@ -38,29 +39,6 @@ static KernelPlanAttr getKernelPlanAttr(MLIRContext *ctx,
 }
 
 namespace {
-
-constexpr StringLiteral kKernelModuleName = "flash_kernels";
-
-/// The kernel module of `module`, created on first use.
-gpu::GPUModuleOp getOrCreateKernelModule(ModuleOp module, OpBuilder &b) {
-  if (auto existing = module.lookupSymbol<gpu::GPUModuleOp>(kKernelModuleName))
-    return existing;
-  module->setAttr(gpu::GPUDialect::getContainerModuleAttrName(),
-                  b.getUnitAttr());
-  OpBuilder::InsertionGuard guard(b);
-  b.setInsertionPointToEnd(module.getBody());
-  return gpu::GPUModuleOp::create(b, module.getLoc(), kKernelModuleName);
-}
-
-/// A buffer of `tensor` in the kernel's strided memref type.
-Value toKernelBuffer(OpBuilder &b, Location loc, Value tensor, Type kernelType) {
-  auto tensorType = cast<RankedTensorType>(tensor.getType());
-  auto bufferType =
-      MemRefType::get(tensorType.getShape(), tensorType.getElementType());
-  Value buffer =
-      bufferization::ToBufferOp::create(b, loc, bufferType, tensor, true);
-  return memref::CastOp::create(b, loc, kernelType, buffer);
-}
 
 /// Appends the block-sparse layout of `op` to the launch arguments `args`:
 /// the four CSR buffers, then the layout's block_q and block_kv
@@ -105,9 +83,8 @@ Value appendLayoutArgs(OpBuilder &b, AttentionOp op, const KernelPlan &plan,
   auto cst = [&](int64_t v) {
     return arith::ConstantIndexOp::create(b, loc, v).getResult();
   };
-  Value numBlocks = arith::CeilDivUIOp::create(
-      b, loc, b.createOrFold<memref::DimOp>(loc, args[1], 2),
-      cst(blockSizes[1]));
+  Value numBlocks = ceilDiv(
+      b, loc, b.createOrFold<memref::DimOp>(loc, args[kKey], 2), blockSizes[1]);
   Value staging = getLayoutStaging(b, loc, numBlocks,
                                    cst(blockSizes[1] / plan.ctaKV))
                       .getBytes(b, loc);
@@ -210,65 +187,44 @@ struct ConvertFlashToGPUPass
     Location loc = op.getLoc();
     b.setInsertionPoint(op);
     FunctionType kernelType = kernel.getFunctionType();
-    Value q = toKernelBuffer(b, loc, op.getQuery(), kernelType.getInput(0));
-    Value k = toKernelBuffer(b, loc, op.getKey(), kernelType.getInput(1));
-    Value v = toKernelBuffer(b, loc, op.getValue(), kernelType.getInput(2));
+    Value q =
+        toKernelBuffer(b, loc, op.getQuery(), kernelType.getInput(kQuery));
+    Value k = toKernelBuffer(b, loc, op.getKey(), kernelType.getInput(kKey));
+    Value v =
+        toKernelBuffer(b, loc, op.getValue(), kernelType.getInput(kValue));
     // Output buffers shaped like the results, dynamic extents read off q.
-    auto allocFor = [&](ShapedType resultType) {
-      SmallVector<Value> dynSizes;
-      for (int64_t d = 0; d < resultType.getRank(); ++d)
-        if (resultType.isDynamicDim(d))
-          dynSizes.push_back(b.createOrFold<memref::DimOp>(loc, q, d));
-      return memref::AllocOp::create(
-          b, loc,
-          MemRefType::get(resultType.getShape(), resultType.getElementType()),
-          dynSizes);
-    };
     auto outType = op.getOutput().getType();
-    Value outBuffer = allocFor(outType);
-    SmallVector<int64_t> lseShape(outType.getShape().drop_back());
+    Value outBuffer =
+        allocBuffer(b, loc, outType.getShape(), outType.getElementType(), q);
     Value lseBuffer =
-        allocFor(RankedTensorType::get(lseShape, b.getF32Type()));
+        allocBuffer(b, loc, outType.getShape().drop_back(), b.getF32Type(), q);
 
     auto dimOf = [&](Value buffer, int64_t d) {
       return b.createOrFold<memref::DimOp>(loc, buffer, d);
     };
-    Value one = arith::ConstantIndexOp::create(b, loc, 1);
-    gpu::KernelDim3 grid{
-        arith::CeilDivUIOp::create(
-            b, loc, dimOf(q, 2),
-            arith::ConstantIndexOp::create(b, loc, plan.ctaQ)),
-        dimOf(q, 1), dimOf(q, 0)};
-    gpu::KernelDim3 block{
-        arith::ConstantIndexOp::create(b, loc, plan.getThreads()), one, one};
-    double scaleLog2 = op.getScaleValue() * llvm::numbers::log2e;
-    int64_t left = 0, right = 0;
-    if (std::optional<ArrayRef<int64_t>> w = op.getWindow()) {
-      left = (*w)[0];
-      right = (*w)[1];
-    }
+    gpu::KernelDim3 grid{ceilDiv(b, loc, dimOf(q, 2), plan.ctaQ), dimOf(q, 1),
+                         dimOf(q, 0)};
+    ScoreArgs score =
+        createScoreArgs(b, loc, op.getScaleValue(), op.getWindow());
     SmallVector<Value> args = {
         q,
         k,
         v,
-        memref::CastOp::create(b, loc, kernelType.getInput(3), outBuffer),
-        memref::CastOp::create(b, loc, kernelType.getInput(4), lseBuffer),
-        arith::ConstantOp::create(b, loc, b.getF32FloatAttr(scaleLog2)),
-        arith::ConstantIntOp::create(b, loc, b.getI64Type(), left),
-        arith::ConstantIntOp::create(b, loc, b.getI64Type(), right)};
+        memref::CastOp::create(b, loc, kernelType.getInput(kOutput), outBuffer),
+        memref::CastOp::create(b, loc, kernelType.getInput(kLse), lseBuffer),
+        score.scaleLog2,
+        score.windowLeft,
+        score.windowRight};
     Value smem = spec.features.blockSparse
                      ? appendLayoutArgs(b, op, plan, kernelType, args)
                      : arith::ConstantIntOp::create(
                            b, loc, b.getI32Type(), plan.getSharedMemoryBytes());
-    gpu::LaunchFuncOp::create(b, loc, kernel, grid, block, smem, args);
+    launchKernel(b, loc, kernel, grid, plan.getThreads(), smem, args);
 
-    SmallVector<Value> results = {bufferization::ToTensorOp::create(
-        b, loc, op.getOutput().getType(), outBuffer, /*restrict=*/true,
-        /*writable=*/true)};
+    SmallVector<Value> results = {
+        toResultTensor(b, loc, op.getOutput().getType(), outBuffer)};
     if (Value lse = op.getLse())
-      results.push_back(bufferization::ToTensorOp::create(
-          b, loc, lse.getType(), lseBuffer, /*restrict=*/true,
-          /*writable=*/true));
+      results.push_back(toResultTensor(b, loc, lse.getType(), lseBuffer));
     op->replaceAllUsesWith(results);
     op->erase();
     return success();
