@@ -25,7 +25,8 @@ class PlanFlagOption<string varName, string arg, string help>
                  clEnumValN(::mlir::flash::PlanFlag::No, "no", "no"))}]>;
 
 def ConvertFlashToGPU : Pass<"convert-flash-to-gpu", "ModuleOp"> {
-  let summary = "Lower flash.attention to tensor-core GPU kernels and launches";
+  let summary = "Lower flash.attention and flash.attention_grad to "
+                "tensor-core GPU kernels and launches";
   let description = [{
     For each `flash.attention` op, derives a kernel spec (head dim, element
     type, mask kind, chip), adds the FlashAttention-2 forward kernel of that
@@ -39,11 +40,22 @@ def ConvertFlashToGPU : Pass<"convert-flash-to-gpu", "ModuleOp"> {
     with the four CSR buffers, the block sizes and the shared memory in
     which the kernel stages its row of the layout.
 
+    For each `flash.attention_grad` op, adds the three backward kernels of
+    its spec (preprocessing, main, dQ; once per spec) and replaces the op
+    with their launches, in that order on one stream (`gpu.launch_func
+    async` after a `gpu.memset` of the zero lse gradient, then a
+    `gpu.wait`), on buffers for dQ, dK and dV and on workspaces (delta and
+    the f32 dQ accumulator) freed after the launches. The dQ additions are
+    not ordered (the kernels' non-deterministic mode). The backward covers
+    dense ops up to head dim 128; its plan (planBackwardKernel) is not
+    changed by the options below.
+
     Ops the kernels do not cover yet (f32 operands, a mask operand,
-    softcap, a layout whose block sizes are not multiples of the kernel's
-    tiles, head dims other than multiples of 8 up to 256, value head dim
-    different from the query's, dynamic head dims) are left in place with a
-    remark saying why.
+    softcap, a finite `masked_score` with a structural mask, a layout whose
+    block sizes are not multiples of the kernel's tiles, head dims other
+    than multiples of 8 up to 256, value head dim different from the
+    query's, dynamic head dims; for a gradient, a block-sparse layout or a
+    head dim over 128) are left in place with a remark saying why.
 
     The options other than `chip` override the plan table, for measuring
     other schedules (`flash-aot` and the C API pass theirs through to these

@@ -3,6 +3,7 @@
 #include "flash/Conversion/FlashToGPU/FlashToGPU.h"
 
 #include "KernelLaunch.h"
+#include "LowerAttentionGrad.h"
 
 #include "flash/Conversion/FlashToGPU/ForwardKernel.h"
 #include "flash/Conversion/FlashToGPU/KernelABI.h"
@@ -14,6 +15,7 @@
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "llvm/ADT/StringExtras.h"
+#include "llvm/ADT/TypeSwitch.h"
 
 namespace mlir::flash {
 #define GEN_PASS_DEF_CONVERTFLASHTOGPU
@@ -144,13 +146,25 @@ struct ConvertFlashToGPUPass
       module.emitError() << "convert-flash-to-gpu: " << describeChipError(chip);
       return signalPassFailure();
     }
-    SmallVector<AttentionOp> ops;
-    module.walk([&](AttentionOp op) { ops.push_back(op); });
+    SmallVector<Operation *> ops;
+    module.walk([&](Operation *op) {
+      if (isa<AttentionOp, AttentionGradOp>(op))
+        ops.push_back(op);
+    });
     OpBuilder b(&getContext());
     ConvertFlashToGPUOptions options = getOptions();
-    for (AttentionOp op : ops)
-      if (failed(convert(op, *target, options, module, b)))
+    for (Operation *op : ops) {
+      LogicalResult converted =
+          TypeSwitch<Operation *, LogicalResult>(op)
+              .Case([&](AttentionOp op) {
+                return convert(op, *target, options, module, b);
+              })
+              .Case([&](AttentionGradOp op) {
+                return lowerAttentionGrad(op, *target, module, b);
+              });
+      if (failed(converted))
         return signalPassFailure();
+    }
   }
 
   LogicalResult convert(AttentionOp op, Chip target,

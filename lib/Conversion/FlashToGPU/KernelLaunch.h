@@ -1,9 +1,9 @@
 //===- KernelLaunch.h - The host side of the kernels' launches --*- C++ -*-===//
 //
-// What convert-flash-to-gpu builds around the kernels it launches
-// (FlashToGPU.cpp): the kernel module, the operands' buffers in the
-// kernels' parameter types, new buffers shaped like the results, the
-// launches and the result tensors.
+// What the lowerings of flash.attention (FlashToGPU.cpp) and
+// flash.attention_grad (LowerAttentionGrad.cpp) build around their kernels:
+// the kernel module, the operands' buffers in the kernels' parameter types,
+// new buffers shaped like the results, the launches and the result tensors.
 //
 //===----------------------------------------------------------------------===//
 

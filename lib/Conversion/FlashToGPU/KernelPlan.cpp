@@ -8,6 +8,8 @@
 #include "llvm/ADT/StringSwitch.h"
 #include "llvm/Support/FormatVariadic.h"
 
+#include <type_traits>
+
 using namespace mlir;
 using namespace mlir::flash;
 
@@ -32,11 +34,16 @@ Type KernelSpec::getElementType(MLIRContext *ctx) const {
   return BFloat16Type::get(ctx);
 }
 
-FailureOr<KernelSpec> mlir::flash::getKernelSpec(AttentionOp op, Chip chip,
-                                                 std::string &reason) {
+/// The spec of a flash.attention or flash.attention_grad op of `kind`: the
+/// two share their operands but for the forward's masked_score. When
+/// several things rule a kernel out, `reason` names the last checked.
+template <typename OpTy>
+static FailureOr<KernelSpec> getOpKernelSpec(OpTy op, KernelKind kind,
+                                             Chip chip, std::string &reason) {
   auto q = cast<RankedTensorType>(op.getQuery().getType());
   auto v = cast<RankedTensorType>(op.getValue().getType());
   KernelSpec spec;
+  spec.kind = kind;
   spec.chip = chip;
   Type elt = q.getElementType();
   if (elt.isF16())
@@ -54,10 +61,11 @@ FailureOr<KernelSpec> mlir::flash::getKernelSpec(AttentionOp op, Chip chip,
     reason = "mask operands are not supported by the GPU kernels yet";
   if (op.getSoftcap())
     reason = "softcap is not supported by the GPU kernels yet";
-  if (op.getMaskedScore() && op.getMaskKind() != MaskKind::None)
-    reason = "a finite masked_score is not supported by the GPU kernels "
-             "(their masked keys score -inf, and a row whose keys are all "
-             "masked gives 0 instead of the mean of V)";
+  if constexpr (std::is_same_v<OpTy, AttentionOp>)
+    if (op.getMaskedScore() && op.getMaskKind() != MaskKind::None)
+      reason = "a finite masked_score is not supported by the GPU kernels "
+               "(their masked keys score -inf, and a row whose keys are all "
+               "masked gives 0 instead of the mean of V)";
   spec.features.blockSparse = op.getKvNumBlocks() != nullptr;
   if (op.getScaleValue() <= 0)
     reason = "the GPU kernels take a positive scale (they fold it into the "
@@ -69,6 +77,16 @@ FailureOr<KernelSpec> mlir::flash::getKernelSpec(AttentionOp op, Chip chip,
   if (!reason.empty())
     return failure();
   return spec;
+}
+
+FailureOr<KernelSpec> mlir::flash::getKernelSpec(AttentionOp op, Chip chip,
+                                                 std::string &reason) {
+  return getOpKernelSpec(op, KernelKind::Forward, chip, reason);
+}
+
+FailureOr<KernelSpec> mlir::flash::getKernelSpec(AttentionGradOp op, Chip chip,
+                                                 std::string &reason) {
+  return getOpKernelSpec(op, KernelKind::Backward, chip, reason);
 }
 
 llvm::Error mlir::flash::verifyBlockSizes(const KernelPlan &plan,

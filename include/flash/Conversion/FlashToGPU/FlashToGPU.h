@@ -2,14 +2,16 @@
 //
 // The steps of convert-flash-to-gpu that flash-aot and the C API share:
 // the kernel of an op (its spec and the plan chosen once, with the pass's
-// overrides), building it stamped with its plan, and the pass's options
-// from text, through which flash-aot and the C API pass overrides.
+// overrides), building it stamped with its plan, the backward kernels of a
+// gradient op, and the pass's options from text, through which flash-aot
+// and the C API pass overrides.
 //
 //===----------------------------------------------------------------------===//
 
 #ifndef FLASH_CONVERSION_FLASHTOGPU_FLASHTOGPU_H
 #define FLASH_CONVERSION_FLASHTOGPU_FLASHTOGPU_H
 
+#include "flash/Conversion/FlashToGPU/BackwardKernel.h"
 #include "flash/Conversion/FlashToGPU/KernelPlan.h"
 #include "flash/Conversion/Passes.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
@@ -36,6 +38,21 @@ FailureOr<PlannedKernel>
 planAttentionKernel(AttentionOp op, Chip chip,
                     const ConvertFlashToGPUOptions &options,
                     std::string &reason);
+
+/// The backward kernels to generate (BackwardKernel.h): what they compute
+/// and how the main kernel tiles it.
+struct PlannedBackward {
+  KernelSpec spec;
+  BackwardPlan plan;
+};
+
+/// The backward kernels that convert-flash-to-gpu generates for `op` on
+/// `chip`: the op's backward spec and its plan (planBackwardKernel, which
+/// the plan overrides of convert-flash-to-gpu do not change). Fails with
+/// the reason in `reason` for an op that the kernels do not cover (the pass
+/// leaves it in place).
+FailureOr<PlannedBackward>
+planAttentionGradKernels(AttentionGradOp op, Chip chip, std::string &reason);
 
 /// Builds the kernel as a gpu.func named kernel.spec.getName() at the
 /// builder's insertion point (in a gpu.module), with its plan as the

@@ -140,6 +140,13 @@ llvm::Error verifyBlockSizes(const KernelPlan &plan, int64_t layoutBlockQ,
 FailureOr<KernelSpec> getKernelSpec(AttentionOp op, Chip chip,
                                     std::string &reason);
 
+/// The backward spec (KernelKind::Backward) of a flash.attention_grad op
+/// for `chip`, or failure with the reason its kernels do not exist yet in
+/// `reason`: the forward's reasons, and those of verifyKernelSpec for a
+/// backward (block-sparse, head dims over 128).
+FailureOr<KernelSpec> getKernelSpec(AttentionGradOp op, Chip chip,
+                                    std::string &reason);
+
 /// A spec from its spelled fields, as manifests spell them (kind "forward",
 /// features "block_sparse", ...), checked by verifyKernelSpec; the error
 /// names the bad field and its accepted values.
