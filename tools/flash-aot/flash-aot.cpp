@@ -7,9 +7,11 @@
 //
 // writes one PTX file per kernel, a cubin next to it when ptxas is found,
 // and DIR/manifest.json describing every kernel (docs/kernel-abi.md). Given
-// an MLIR file, the kernels are those its attention needs: naive
-// softmax(QKᵀ)V graphs are raised into flash.attention first. The chips are
-// those of the chip table (Chip.cpp), which --list-chips prints.
+// an MLIR file, the kernels are those its attention needs: the forward
+// kernels of its flash.attention ops (naive softmax(QKᵀ)V graphs are raised
+// into flash.attention first) and the backward kernels of its
+// flash.attention_grad ops. The chips are those of the chip table
+// (Chip.cpp), which --list-chips prints.
 //
 //===----------------------------------------------------------------------===//
 
@@ -82,7 +84,11 @@ static cl::list<std::string> dropout(
 static cl::list<std::string>
     directions("direction", cl::CommaSeparated,
                cl::desc("Forward and/or backward kernels: fwd, bwd "
-                        "(default fwd,bwd; for a model file fwd)"),
+                        "(default fwd,bwd). For a model file, by default "
+                        "those of its ops: the forward of flash.attention, "
+                        "the backward of flash.attention_grad; fwd keeps "
+                        "the former, bwd the latter and adds the backward "
+                        "of flash.attention"),
                cl::cat(aotCategory));
 static const std::string chipsHelp =
     "Chips: " + listChips() + " (default " +
@@ -158,12 +164,63 @@ static cl::opt<std::string>
 
 namespace {
 
-/// The kernels that the attention in `path` needs on `chips`, after raising
-/// naive attention graphs, planned with `options` as convert-flash-to-gpu
-/// plans them; ops without a GPU kernel are reported.
-FailureOr<SmallVector<PlannedKernel>>
-collectModelKernels(MLIRContext &ctx, StringRef path, ArrayRef<Chip> chips,
-                    const ConvertFlashToGPUOptions &options) {
+/// The directions of --direction: both when it is not given.
+struct Directions {
+  bool forward = true;
+  bool backward = true;
+  /// Whether --direction was given. For a model, the backward kernels of
+  /// its flash.attention ops are generated only when it names bwd.
+  bool given = false;
+};
+
+/// The kernels to write, each once, in manifest order: forward, then
+/// backward.
+class KernelRequest {
+public:
+  void addForward(const PlannedKernel &kernel) {
+    if (seen.insert(kernel.spec.getName()).second)
+      forward.push_back(kernel);
+  }
+  void addBackward(const PlannedBackward &kernels) {
+    if (seen.insert(kernels.spec.getName()).second)
+      backward.push_back(kernels);
+  }
+  /// The backward kernels of the forward spec `spec`, when the backward
+  /// kernels cover it; otherwise a note, once per reason.
+  void addBackwardOf(KernelSpec spec) {
+    spec.kind = KernelKind::Backward;
+    llvm::Expected<BackwardPlan> plan = planBackwardKernel(spec);
+    if (plan) {
+      addBackward({spec, *plan});
+      return;
+    }
+    // Not generated yet (D > 128, block-sparse).
+    std::string reason = llvm::toString(plan.takeError());
+    if (skippedBackward.insert(reason).second)
+      llvm::errs() << "flash-aot: note: " << reason
+                   << "; those specs get forward kernels only\n";
+  }
+  bool empty() const { return forward.empty() && backward.empty(); }
+
+  SmallVector<PlannedKernel> forward;
+  SmallVector<PlannedBackward> backward;
+
+private:
+  std::set<std::string> seen, skippedBackward;
+};
+
+/// Adds to `request` the kernels that the attention in `path` needs on
+/// `chips` in the directions `wanted`, after raising naive attention graphs:
+/// the forward kernels of its flash.attention ops, planned with `options` as
+/// convert-flash-to-gpu plans them, and the backward kernels of its
+/// flash.attention_grad ops (and of its flash.attention ops when
+/// --direction names bwd). Ops without GPU kernels are reported; fails
+/// when no kernel is left.
+LogicalResult collectModelKernels(MLIRContext &ctx, StringRef path,
+                                  ArrayRef<Chip> chips,
+                                  const ConvertFlashToGPUOptions &options,
+                                  const Directions &wanted,
+                                  KernelRequest &request) {
   ctx.getOrLoadDialect<FlashDialect>();
   llvm::SourceMgr sourceMgr;
   SourceMgrDiagnosticHandler diagnostics(sourceMgr, &ctx);
@@ -175,12 +232,13 @@ collectModelKernels(MLIRContext &ctx, StringRef path, ArrayRef<Chip> chips,
   pm.addNestedPass<func::FuncOp>(createFlashRaiseAttention());
   if (failed(pm.run(*module)))
     return failure();
-  SmallVector<PlannedKernel> kernels;
-  std::set<std::string> seen;
-  bool any = false, invalidPlan = false;
+  bool any = false, refused = false, invalidPlan = false;
+  bool forwardGradients = wanted.given && wanted.backward;
   for (Chip chip : chips) {
     module->walk([&](AttentionOp op) {
       any = true;
+      if (!wanted.forward && !forwardGradients)
+        return;
       std::string reason;
       FailureOr<PlannedKernel> kernel =
           planAttentionKernel(op, chip, options, reason);
@@ -189,19 +247,57 @@ collectModelKernels(MLIRContext &ctx, StringRef path, ArrayRef<Chip> chips,
           invalidPlan = true;
         else
           op.emitWarning() << "no GPU kernel for this attention: " << reason;
+        refused = true;
         return;
       }
-      if (seen.insert(kernel->spec.getName()).second)
-        kernels.push_back(*kernel);
+      if (wanted.forward)
+        request.addForward(*kernel);
+      if (forwardGradients)
+        request.addBackwardOf(kernel->spec);
+    });
+    module->walk([&](AttentionGradOp op) {
+      any = true;
+      if (!wanted.backward)
+        return;
+      std::string reason;
+      FailureOr<PlannedBackward> kernels =
+          planAttentionGradKernels(op, chip, reason);
+      if (failed(kernels)) {
+        op.emitWarning() << "no GPU kernels for this attention gradient: "
+                         << reason;
+        refused = true;
+        return;
+      }
+      request.addBackward(*kernels);
     });
   }
   if (!any)
     llvm::errs() << "flash-aot: no attention found in '" << path
-                 << "' (neither flash.attention nor a naive graph that "
-                    "flash-raise-attention recognizes)\n";
-  if (invalidPlan || kernels.empty())
-    return failure();
-  return kernels;
+                 << "' (neither flash.attention, flash.attention_grad nor a "
+                    "naive graph that flash-raise-attention recognizes)\n";
+  else if (request.empty() && !refused)
+    llvm::errs() << "flash-aot: the attention in '" << path
+                 << "' needs no kernel of the directions that --direction "
+                    "names\n";
+  return failure(invalidPlan || request.empty());
+}
+
+/// The directions that --direction names; an error for another value.
+FailureOr<Directions> parseDirections() {
+  Directions result;
+  if (directions.empty())
+    return result;
+  result = {/*forward=*/false, /*backward=*/false, /*given=*/true};
+  for (const std::string &value : directions) {
+    if (value != "fwd" && value != "bwd") {
+      llvm::errs() << "flash-aot: --direction takes fwd and/or bwd, got '"
+                   << value << "'\n";
+      return failure();
+    }
+    result.forward |= value == "fwd";
+    result.backward |= value == "bwd";
+  }
+  return result;
 }
 
 /// The plan overrides given, as convert-flash-to-gpu's options.
@@ -382,8 +478,12 @@ int main(int argc, char **argv) {
     return 1;
   }
 
+  FailureOr<Directions> wanted = parseDirections();
+  if (failed(wanted))
+    return 1;
+
   std::unique_ptr<MLIRContext> ctx = createKernelCompilerContext();
-  SmallVector<PlannedKernel> kernels;
+  KernelRequest request;
   if (!inputFile.empty()) {
     // The model says which head dims, dtypes and masks it needs.
     if (!headDims.empty() || !dtypes.empty() || !masks.empty() ||
@@ -393,11 +493,9 @@ int main(int argc, char **argv) {
                       "decides them\n";
       return 1;
     }
-    FailureOr<SmallVector<PlannedKernel>> found =
-        collectModelKernels(*ctx, inputFile, targets, *options);
-    if (failed(found))
+    if (failed(collectModelKernels(*ctx, inputFile, targets, *options, *wanted,
+                                   request)))
       return 1;
-    kernels = std::move(*found);
   } else {
     SmallVector<int64_t> dims(headDims.begin(), headDims.end());
     if (dims.empty())
@@ -468,7 +566,10 @@ int main(int argc, char **argv) {
                              << llvm::toString(plan.takeError()) << "\n";
                 return 1;
               }
-              kernels.push_back({*spec, *plan});
+              if (wanted->forward)
+                request.addForward({*spec, *plan});
+              if (wanted->backward)
+                request.addBackwardOf(*spec);
             }
   }
 
@@ -486,19 +587,6 @@ int main(int argc, char **argv) {
     llvm::errs() << "flash-aot: cannot remove the earlier '" << manifestFile
                  << "': " << ec.message() << "\n";
     return 1;
-  }
-
-  // Both by default; a model's forward only, unless asked.
-  bool forward = directions.empty();
-  bool backward = directions.empty() && inputFile.empty();
-  for (const std::string &value : directions) {
-    if (value != "fwd" && value != "bwd") {
-      llvm::errs() << "flash-aot: --direction takes fwd and/or bwd, got '"
-                   << value << "'\n";
-      return 1;
-    }
-    forward |= value == "fwd";
-    backward |= value == "bwd";
   }
 
   std::string ptxas = findPtxas();
@@ -534,9 +622,7 @@ int main(int argc, char **argv) {
     entry["cubin"] = (name + ".cubin").str();
     return true;
   };
-  for (const PlannedKernel &planned : kernels) {
-    if (!forward)
-      break;
+  for (const PlannedKernel &planned : request.forward) {
     llvm::Expected<CompiledKernel> kernel =
         compileForwardKernel(*ctx, planned);
     if (!kernel) {
@@ -549,30 +635,16 @@ int main(int argc, char **argv) {
       return 1;
     entries.push_back(std::move(entry));
   }
-  std::set<std::string> skippedBackward;
-  for (const PlannedKernel &planned : kernels) {
-    if (!backward)
-      break;
-    KernelSpec spec = planned.spec;
-    spec.kind = KernelKind::Backward;
-    llvm::Expected<BackwardPlan> plan = planBackwardKernel(spec);
-    if (!plan) {
-      // Not generated yet (D > 128, block-sparse): said once per reason.
-      std::string reason = llvm::toString(plan.takeError());
-      if (skippedBackward.insert(reason).second)
-        llvm::errs() << "flash-aot: note: " << reason
-                     << "; those specs get forward kernels only\n";
-      continue;
-    }
+  for (const PlannedBackward &planned : request.backward) {
     llvm::Expected<CompiledBackward> kernel =
-        compileBackwardKernels(*ctx, spec, *plan);
+        compileBackwardKernels(*ctx, planned.spec, planned.plan);
     if (!kernel) {
       llvm::errs() << "flash-aot: " << llvm::toString(kernel.takeError())
                    << "\n";
       return 1;
     }
     llvm::json::Object entry = describeBackwardKernels(*kernel);
-    if (!writePTX(kernel->name, kernel->ptx, spec.chip, entry))
+    if (!writePTX(kernel->name, kernel->ptx, planned.spec.chip, entry))
       return 1;
     entries.push_back(std::move(entry));
   }
