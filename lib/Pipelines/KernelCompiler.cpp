@@ -110,14 +110,12 @@ llvm::Expected<CompiledBackward>
 mlir::flash::compileBackwardKernels(MLIRContext &ctx, const KernelSpec &spec,
                                     const BackwardPlan &plan) {
   std::string name = spec.getName();
-  // The warpgroup kernels add pairs of floats into the dQ workspace with
-  // vector reductions, which PTX 8.1 introduced.
   llvm::Expected<std::string> ptx = compileToPTX(
       ctx, spec.chip, name,
       [&](OpBuilder &b, Location loc) {
         buildBackwardKernels(b, loc, spec, plan);
       },
-      plan.warpgroupMMA ? "+ptx81" : "");
+      plan.warpgroupMMA ? kWarpgroupBackwardPTXFeatures : "");
   if (!ptx)
     return ptx.takeError();
   return CompiledBackward{spec, plan, name, std::move(*ptx)};

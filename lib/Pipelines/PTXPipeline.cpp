@@ -26,9 +26,10 @@ LogicalResult mlir::flash::verifyFlashToPTXOptions(
   return success();
 }
 
-LogicalResult mlir::flash::buildKernelsToPTXPipeline(
-    OpPassManager &pm, const FlashToPTXOptions &options,
-    function_ref<LogicalResult(const Twine &)> emitError) {
+/// The kernels-to-PTX stages for `chip` with the PTX `features`.
+static LogicalResult
+addKernelsToPTX(OpPassManager &pm, StringRef chip, StringRef features,
+                function_ref<LogicalResult(const Twine &)> emitError) {
   // convert-nvgpu-to-nvvm runs before convert-scf-to-cf (loop-carried
   // fragments legalize only that way); the dynamic shared memory global is
   // made external before serialization.
@@ -38,8 +39,14 @@ LogicalResult mlir::flash::buildKernelsToPTXPipeline(
       "convert-gpu-to-nvvm,convert-nvvm-to-llvm,canonicalize,cse,"
       "reconcile-unrealized-casts,flash-externalize-dynamic-shared-memory),"
       "gpu-module-to-binary{{format=isa}",
-      options.chip.getValue(), options.features.getValue());
+      chip, features);
   return addBuiltinPipeline(pm, pipeline, "flash-to-ptx", emitError);
+}
+
+LogicalResult mlir::flash::buildKernelsToPTXPipeline(
+    OpPassManager &pm, const FlashToPTXOptions &options,
+    function_ref<LogicalResult(const Twine &)> emitError) {
+  return addKernelsToPTX(pm, options.chip, options.features, emitError);
 }
 
 LogicalResult mlir::flash::buildFlashToPTXPipeline(
@@ -49,5 +56,11 @@ LogicalResult mlir::flash::buildFlashToPTXPipeline(
                                       options.chip.getValue());
   if (failed(addBuiltinPipeline(pm, convert, "flash-to-ptx", emitError)))
     return failure();
-  return buildKernelsToPTXPipeline(pm, options, emitError);
+  // The backward kernels that convert-flash-to-gpu may generate need PTX
+  // 8.1 on chips with warpgroup MMAs, as compileBackwardKernels knows.
+  StringRef features = options.features;
+  std::optional<Chip> chip = parseChip(options.chip);
+  if (!options.features.hasValue() && chip && getChipInfo(*chip).warpgroupMMA)
+    features = kWarpgroupBackwardPTXFeatures;
+  return addKernelsToPTX(pm, options.chip, features, emitError);
 }

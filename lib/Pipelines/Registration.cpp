@@ -56,6 +56,7 @@ void mlir::flash::registerFlashPipelines() {
       verifyFlashToCPUOptions, buildFlashToCPUPipeline);
   registerModulePipeline<FlashToPTXOptions>(
       "flash-to-ptx",
-      "Lower flash.attention to tensor-core GPU kernels serialized as PTX",
+      "Lower flash.attention and flash.attention_grad to tensor-core GPU "
+      "kernels serialized as PTX",
       verifyFlashToPTXOptions, buildFlashToPTXPipeline);
 }

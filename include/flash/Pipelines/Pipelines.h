@@ -40,12 +40,20 @@ LogicalResult
 buildFlashToCPUPipeline(OpPassManager &pm, const FlashToCPUOptions &options,
                         function_ref<LogicalResult(const Twine &)> emitError);
 
+/// The PTX features of the backward kernels on chips with warpgroup MMAs:
+/// they add pairs of floats into the dQ workspace with vector reductions,
+/// which PTX 8.1 introduced.
+inline constexpr llvm::StringLiteral kWarpgroupBackwardPTXFeatures = "+ptx81";
+
 struct FlashToPTXOptions : PassPipelineOptions<FlashToPTXOptions> {
   PassOptions::Option<std::string> chip{
       *this, "chip", llvm::cl::desc(getChipOptionDescription()),
       llvm::cl::init(stringifyChip(Chip::SM80).str())};
   PassOptions::Option<std::string> features{
-      *this, "features", llvm::cl::desc("PTX features for the NVVM target"),
+      *this, "features",
+      llvm::cl::desc("PTX features for the NVVM target (flash-to-ptx, not "
+                     "given: +ptx81 on chips with warpgroup MMAs, whose "
+                     "backward kernels need it)"),
       llvm::cl::init("+ptx80")};
 };
 
@@ -58,10 +66,12 @@ LogicalResult
 verifyFlashToPTXOptions(const FlashToPTXOptions &options,
                         function_ref<LogicalResult(const Twine &)> emitError);
 
-/// Lowers flash.attention to tensor-core kernels (convert-flash-to-gpu),
-/// lowers the kernel modules to NVVM and serializes them to PTX with LLVM's
-/// NVPTX backend (gpu-module-to-binary, format=isa): no CUDA installation
-/// is needed. Needs the upstream passes registered, as
+/// Lowers flash.attention and flash.attention_grad to tensor-core kernels
+/// (convert-flash-to-gpu), lowers the kernel modules to NVVM and serializes
+/// them to PTX with LLVM's NVPTX backend (gpu-module-to-binary,
+/// format=isa): no CUDA installation is needed. Without `features` given,
+/// a chip with warpgroup MMAs gets kWarpgroupBackwardPTXFeatures, which
+/// its backward kernels need. Needs the upstream passes registered, as
 /// buildFlashToCPUPipeline does.
 LogicalResult
 buildFlashToPTXPipeline(OpPassManager &pm, const FlashToPTXOptions &options,
