@@ -156,13 +156,16 @@ def test_compile_backward_above_head_dim_128_raises():
 
 @pytest.mark.skipif(not hasattr(torch.library, "opcheck"),
                     reason="needs torch.library.opcheck")
+@pytest.mark.parametrize("dropout", [(0.0, 0, 0), (0.2, 1234, 8)])
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_opcheck(name):
+def test_opcheck(name, dropout):
     c = CASES[name]
     needs(c)
     inputs = case_inputs(c)
     call = _attention.check_arguments(*inputs, **case_kwargs(c))
-    scalars = (call.mask, call.window[0], call.window[1], call.scale)
+    # With dropout, the same seed and offset give the same mask.
+    scalars = (call.mask, call.window[0], call.window[1], call.scale,
+               *dropout)
     # dQ's atomics order varies from run to run: its tolerance.
     tolerance = dict(rtol=1e-2, atol=1e-3)
     q, k, v = (t.requires_grad_() for t in inputs)

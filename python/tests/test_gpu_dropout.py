@@ -178,7 +178,8 @@ def test_dropout_one_drops_everything():
 
 def test_block_mask_with_dropout_is_refused():
     q, k, v = qkv(256, 256)
-    mask = flash_mlir.create_block_mask(None, 1, 1, 256, 256, device="cuda")
+    mask = flash_mlir.create_block_mask(lambda b, h, i, j: j <= i, 1, 1, 256,
+                                        256, device="cuda")
     with pytest.raises(flash_mlir.UnsupportedError,
                        match="the block-sparse kernels have no dropout"):
         flash_mlir.attention(q, k, v, dropout_p=0.1, block_mask=mask)
