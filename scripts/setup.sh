@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up flash-mlir on Debian 12 and runs it on the bundled example:
-# installs what is missing, configures build/, builds flash-opt, and writes
-# the decomposed example to out/. Safe to run again.
+# installs what is missing, configures build/, builds flash-opt, flash-aot
+# and libFlashRuntime.so, and writes the kernels of
+# examples/naive_attention.mlir to out/kernels/. Safe to run again.
 set -euo pipefail
 
 # shellcheck source-path=SCRIPTDIR source=common.sh
@@ -9,7 +10,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 install_deps
 configure
-build flash-opt flash-aot
+build flash-opt flash-aot FlashRuntime
 
 # The main job: naive attention MLIR in, PTX kernels out. flash-aot raises
 # the linalg graph of examples/naive_attention.mlir into flash.attention and
@@ -25,3 +26,5 @@ for ptx in "$kernels"/*.ptx; do
   mmas=$(grep -cE 'mma\.sync|wgmma\.mma_async' "$ptx" || true)
   log "wrote ${ptx#"$FLASH_ROOT"/} ($mmas tensor-core MMA instructions)"
 done
+log "runtime: ${FLASH_BUILD_DIR#"$FLASH_ROOT"/}/lib/libFlashRuntime.so" \
+  "(loads out/kernels; README.md, 'After setup')"
