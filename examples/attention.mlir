@@ -2,7 +2,9 @@
 // dialect spells it: 8 query heads share 2 key/value heads, f16 operands,
 // head_dim 64 (scale 1/8 by default). Run
 //   flash-opt --flash-decompose-attention examples/attention.mlir
-// to see it rewritten into linalg/tensor/arith/math (scripts/setup.sh does).
+// to see it rewritten into linalg/tensor/arith/math, or the other commands
+// of README.md's "Using flash-opt". (scripts/setup.sh compiles
+// examples/naive_attention.mlir, not this file.)
 
 func.func @forward(%q: tensor<2x8x128x64xf16>, %k: tensor<2x2x128x64xf16>,
                    %v: tensor<2x2x128x64xf16>)

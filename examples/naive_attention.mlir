@@ -4,9 +4,10 @@
 // f16 and the P·V batch_matmul. The full 1024 x 1024 score matrix of each
 // of the 24 heads is materialized.
 //
-// scripts/setup.sh runs `flash-aot` on it: flash-raise-attention recognizes
-// the graph as one flash.attention, and its tensor-core kernel is written
-// out as PTX (and a cubin where ptxas exists) with a manifest.
+// scripts/setup.sh runs `flash-aot --chip=sm_80,sm_90a -o out/kernels` on
+// it: flash-raise-attention recognizes the graph as one flash.attention, and
+// its tensor-core kernels are written to out/kernels/ as PTX (and cubins
+// where ptxas exists) with a manifest.json for the runtime.
 #mq = affine_map<(b, m, n, k) -> (b, m, k)>
 #mk = affine_map<(b, m, n, k) -> (b, n, k)>
 #ms = affine_map<(b, m, n, k) -> (b, m, n)>

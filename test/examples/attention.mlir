@@ -1,5 +1,5 @@
-// The example that scripts/setup.sh runs decomposes completely: no flash op
-// is left.
+// The example of README.md's "Using flash-opt" decomposes completely: no
+// flash op is left.
 // RUN: flash-opt --flash-decompose-attention %flash_src_root/examples/attention.mlir \
 // RUN:   | FileCheck %s --implicit-check-not=flash.
 
