@@ -5,7 +5,8 @@ written.
   doc_block.py FILE SECTION LANG [--build DIR]
 
 SECTION is the text of a heading (without the #s); --build DIR replaces the
-block's `build/` paths with DIR, the build directory of the test run."""
+block's `build/` and `$PWD/build/` paths with DIR, the build directory of
+the test run."""
 
 import argparse
 import re
@@ -32,7 +33,9 @@ def main():
         sys.exit(f"{args.file}: no {args.lang} block in '{args.section}'")
     code = found.group(1)
     if args.build:
-        code = re.sub(r"(?<![\w/.-])build/", args.build.rstrip("/") + "/", code)
+        # build/ as a path of its own: at a word's start, after -L or -I.
+        code = re.sub(r"(?:^|(?<=[\s=,:'\"])|(?<=-[LI]))(\$PWD/)?build/",
+                      args.build.rstrip("/") + "/", code, flags=re.M)
     sys.stdout.write(code)
 
 
