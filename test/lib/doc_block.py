@@ -4,7 +4,7 @@ written.
 
   doc_block.py FILE SECTION LANG [--build DIR]
 
-SECTION is the text of a heading (without the #s); --build DIR replaces the
+SECTION is the start of a heading's text (without the #s); --build DIR replaces the
 block's `build/` and `$PWD/build/` paths with DIR, the build directory of
 the test run."""
 
@@ -22,8 +22,7 @@ def main():
     args = parser.parse_args()
     with open(args.file) as f:
         text = f.read()
-    heading = re.search(r"^#+ " + re.escape(args.section) + r"\s*$", text,
-                        re.M)
+    heading = re.search(r"^#+ " + re.escape(args.section), text, re.M)
     if not heading:
         sys.exit(f"{args.file}: no section '{args.section}'")
     block = re.compile(r"^```" + re.escape(args.lang) + r"\n(.*?)^```", re.M | re.S)
