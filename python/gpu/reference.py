@@ -49,7 +49,9 @@ def reference(q, k, v, vis, scale, drop=None):
     msafe = torch.where(torch.isneginf(m), torch.zeros_like(m), m)
     e = torch.exp(s - msafe)
     l = e.sum(-1, keepdim=True)
-    p = torch.where(l > 0, e / l.clamp_min(1e-300), torch.zeros_like(e))
+    # A row that sees no key (l = 0) gives 0; NaN (an infinite or NaN
+    # score) spreads to its row, as in the formula.
+    p = torch.where(l == 0, torch.zeros_like(e), e / l.clamp_min(1e-300))
     if drop is not None:
         p = p * drop.double()
     return p @ v64, (msafe + torch.log(l))[..., 0]
