@@ -10,6 +10,8 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "UnraisedAttention.h"
+
 #include "flash/Dialect/Flash/IR/FlashOps.h"
 #include "flash/Dialect/Flash/Transforms/AttentionMath.h"
 #include "flash/Dialect/Flash/Transforms/Passes.h"
@@ -541,6 +543,7 @@ struct DecomposeBlockSparseLayoutOp : OpRewritePattern<BlockSparseLayoutOp> {
 struct FlashDecomposeAttentionPass
     : flash::impl::FlashDecomposeAttentionBase<FlashDecomposeAttentionPass> {
   void runOnOperation() override {
+    remarkUnraisedAttention(getOperation(), getArgument());
     RewritePatternSet patterns(&getContext());
     patterns.add<DecomposeAttentionOp, DecomposeAttentionGradOp,
                  DecomposeBlockSparseLayoutOp>(&getContext());

@@ -13,6 +13,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "TileUtils.h"
+#include "UnraisedAttention.h"
 
 #include "flash/Dialect/Flash/IR/FlashOps.h"
 #include "flash/Dialect/Flash/Transforms/AttentionMath.h"
@@ -353,6 +354,7 @@ struct FlashTileAttentionPass
     if (failed(checkTileSize("tile-q", tileQ)) ||
         failed(checkTileSize("tile-kv", tileKV)))
       return signalPassFailure();
+    remarkUnraisedAttention(getOperation(), getArgument());
     RewritePatternSet patterns(&getContext());
     patterns.add<TileAttentionOp>(&getContext(), tileQ, tileKV);
     populateTileAttentionGradPatterns(patterns, tileQ, tileKV);
