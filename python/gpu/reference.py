@@ -17,6 +17,17 @@ def make(b, h, length, d, dtype, layout, scale=1.0, device="cuda"):
             scale).transpose(1, 2)
 
 
+def call_kwargs(mask, window):
+    """flash_mlir.attention's keyword arguments for a mask kind."""
+    if mask == "causal":
+        return {"is_causal": True}
+    if mask == "causal_bottom_right":
+        return {"window": (None, 0)}
+    if mask == "sliding_window":
+        return {"window": window}
+    return {}
+
+
 def rel_error(x, ref):
     """||x - ref|| / ||ref||, in float64."""
     return ((x.double() - ref).norm() / ref.norm().clamp_min(1e-30)).item()

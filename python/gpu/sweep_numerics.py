@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 
 import flash_mlir
-from reference import eager, make, reference, visibility
+from reference import call_kwargs, eager, make, reference, visibility
 
 MASKS = ["none", "causal", "causal_bottom_right", "sliding_window"]
 
@@ -59,16 +59,6 @@ def random_case(rng):
                 amp=rng.choice([1.0, 1.0, 6.0]),
                 poison=rng.choice([None] * 9 + ["q", "k"]),
                 poison_value=rng.choice([math.nan, math.inf, -math.inf]))
-
-
-def call_kwargs(mask, window):
-    if mask == "causal":
-        return {"is_causal": True}
-    if mask == "causal_bottom_right":
-        return {"window": (None, 0)}
-    if mask == "sliding_window":
-        return {"window": window}
-    return {}
 
 
 def run_case(c, rng):

@@ -4,6 +4,7 @@ poisoned outputs."""
 import json
 import math
 import os
+import random
 import sys
 
 import pytest
@@ -14,8 +15,8 @@ import torch
 # independently of the package under test.
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 os.pardir, "gpu"))
-from reference import (layout_visibility, make, reference,  # noqa: E402,F401
-                       rel_error, tile_states, visibility)
+from reference import (call_kwargs, layout_visibility, make,  # noqa: E402,F401
+                       reference, rel_error, tile_states, visibility)
 
 
 def kernel_specs(block_sparse=False, dropout=False):
@@ -46,15 +47,47 @@ def have(specs, head_dim, dtype, mask):
     return specs is None or (kernel_head_dim(head_dim), dtype, mask) in specs
 
 
-def call_kwargs(mask, window):
-    """flash_mlir.attention's keyword arguments for a mask kind."""
-    if mask == "causal":
-        return {"is_causal": True}
-    if mask == "causal_bottom_right":
-        return {"window": (None, 0)}
-    if mask == "sliding_window":
-        return {"window": window}
-    return {}
+GRADIENT_MASKS = ["none", "causal", "causal_bottom_right", "sliding_window"]
+GRADIENT_LENGTHS = [1, 7, 17, 64, 65, 127, 128, 200, 333, 513]
+
+
+def random_gradient_cases(n, seed, specs, extra=None):
+    """n gradient cases drawn from `seed` (shapes with GQA and tails, head
+    dims up to 128, the four mask kinds, both layouts, f16 and bf16, half
+    with a gradient of the lse) that `specs` (kernel_specs) can run;
+    `extra(rng, case)` adds to each."""
+    rng = random.Random(seed)
+    cases = []
+    while len(cases) < n:
+        hkv, g = rng.choice([1, 2, 3]), rng.choice([1, 1, 2, 4])
+        mask = rng.choice(GRADIENT_MASKS)
+        c = dict(B=rng.choice([1, 2]), Hkv=hkv, Hq=hkv * g,
+                 Lq=rng.choice(GRADIENT_LENGTHS),
+                 Lk=rng.choice(GRADIENT_LENGTHS),
+                 D=rng.choice([32, 40, 64, 80, 96, 128]), mask=mask,
+                 dtype=rng.choice(["f16", "bf16"]),
+                 layout=rng.choice(["bhld", "blhd"]),
+                 window=(rng.choice([0, 5, 64, 300]),
+                         rng.choice([0, 0, 9, 100])),
+                 dlse=rng.random() < 0.5)
+        if extra:
+            extra(rng, c)
+        if have(specs, c["D"], c["dtype"], mask):
+            cases.append(c)
+    return cases
+
+
+def gradient_case_inputs(c, dtype):
+    """q, k, v, dout and dlse (None unless c["dlse"]) of a gradient case `c`
+    (B, Hq, Hkv, Lq, Lk, D, layout), in `dtype` on the GPU, and its default
+    scale: q and k at 1.5x the unit normal, v and dout at 1x."""
+    q, k, v = (make(c["B"], h, n, c["D"], dtype, c["layout"], s) for h, n, s in
+               ((c["Hq"], c["Lq"], 1.5), (c["Hkv"], c["Lk"], 1.5),
+                (c["Hkv"], c["Lk"], 1.0)))
+    dout = make(c["B"], c["Hq"], c["Lq"], c["D"], dtype, c["layout"])
+    dlse = torch.randn(c["B"], c["Hq"], c["Lq"], device="cuda") \
+        if c["dlse"] else None
+    return q, k, v, dout, dlse, 1 / math.sqrt(c["D"])
 
 
 def check_against_reference(q, k, v, out, lse, visible, scale, case):

@@ -16,14 +16,14 @@ the number of random cases.
 
 import math
 import os
-import random
 
 import pytest
 
 torch = pytest.importorskip("torch")
 
 from conftest import requires_cuda  # noqa: E402
-from gpu_util import call_kwargs, have, kernel_specs, make  # noqa: E402
+from gpu_util import (call_kwargs, gradient_case_inputs,  # noqa: E402
+                      kernel_specs, random_gradient_cases)
 from reference import (eager, gradient_errors, gradients,  # noqa: E402
                        reference, rel_error, visibility)
 
@@ -32,8 +32,6 @@ from flash_mlir import _dropout  # noqa: E402
 
 pytestmark = requires_cuda
 
-MASKS = ["none", "causal", "causal_bottom_right", "sliding_window"]
-LENGTHS = [1, 7, 17, 64, 65, 127, 128, 200, 333, 513]
 DTYPES = {"f16": torch.float16, "bf16": torch.bfloat16}
 
 
@@ -53,13 +51,7 @@ def call_with_mask(c, fn):
 
 def check_case(c):
     dtype = DTYPES[c["dtype"]]
-    q, k, v = (make(c["B"], h, n, c["D"], dtype, c["layout"], s) for h, n, s in
-               ((c["Hq"], c["Lq"], 1.5), (c["Hkv"], c["Lk"], 1.5),
-                (c["Hkv"], c["Lk"], 1.0)))
-    dout = make(c["B"], c["Hq"], c["Lq"], c["D"], dtype, c["layout"])
-    dlse = torch.randn(c["B"], c["Hq"], c["Lq"], device="cuda") \
-        if c["dlse"] else None
-    scale = 1 / math.sqrt(c["D"])
+    q, k, v, dout, dlse, scale = gradient_case_inputs(c, dtype)
     gqa = c["Hq"] != c["Hkv"]
 
     def ours(q, k, v):
@@ -121,24 +113,10 @@ def rounded_output_gradients(q, k, v, vis, scale, drop, dout, dlse):
 
 
 def random_cases(n, seed):
-    specs = kernel_specs(dropout=True)
-    rng = random.Random(seed)
-    cases = []
-    while len(cases) < n:
-        hkv, g = rng.choice([1, 2, 3]), rng.choice([1, 1, 2, 4])
-        mask = rng.choice(MASKS)
-        c = dict(B=rng.choice([1, 2]), Hkv=hkv, Hq=hkv * g,
-                 Lq=rng.choice(LENGTHS), Lk=rng.choice(LENGTHS),
-                 D=rng.choice([32, 40, 64, 80, 96, 128]), mask=mask,
-                 dtype=rng.choice(["f16", "bf16"]),
-                 layout=rng.choice(["bhld", "blhd"]),
-                 window=(rng.choice([0, 5, 64, 300]),
-                         rng.choice([0, 0, 9, 100])),
-                 dlse=rng.random() < 0.5,
-                 p=rng.choice([0.1, 0.1, 0.3, 0.5, 0.9]))
-        if have(specs, c["D"], c["dtype"], mask):
-            cases.append(c)
-    return cases
+    def add_dropout(rng, c):
+        c["p"] = rng.choice([0.1, 0.1, 0.3, 0.5, 0.9])
+    return random_gradient_cases(n, seed, kernel_specs(dropout=True),
+                                 add_dropout)
 
 
 SEED = int(os.environ.get("FLASH_MLIR_GPU_SEED", "4321"))
