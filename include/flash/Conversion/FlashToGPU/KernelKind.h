@@ -23,7 +23,8 @@
 namespace mlir::flash {
 
 /// The computation of a kernel, in the runtime's order
-/// (flashrt_kernel_kind). Only Forward kernels are generated yet.
+/// (flashrt_kernel_kind). Forward and Backward kernels are generated;
+/// Decode and Combine not yet.
 enum class KernelKind { Forward, Backward, Decode, Combine };
 
 /// "forward", "backward", "decode", "combine": the manifest's spec.kind.
