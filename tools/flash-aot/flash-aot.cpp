@@ -489,8 +489,8 @@ int main(int argc, char **argv) {
     if (!headDims.empty() || !dtypes.empty() || !masks.empty() ||
         !blockSparse.empty() || !dropout.empty()) {
       llvm::errs() << "flash-aot: --head-dim, --dtype, --mask, "
-                      "--block-sparse and --dropout do not apply to a model: its attention "
-                      "decides them\n";
+                      "--block-sparse and --dropout do not apply to a model: "
+                      "its attention decides them\n";
       return 1;
     }
     if (failed(collectModelKernels(*ctx, inputFile, targets, *options, *wanted,

@@ -94,17 +94,26 @@ inline constexpr KernelParam kDropoutParams[kNumDropoutParams] = {
     {KernelParamKind::I64, "dropout_keep"},
 };
 
+/// `params`, then those that `features` add after all others (dropout's),
+/// forward and backward alike.
+inline llvm::SmallVector<KernelParam>
+appendFeatureParams(llvm::ArrayRef<KernelParam> params,
+                    const KernelFeatures &features) {
+  llvm::SmallVector<KernelParam> all(params.begin(), params.end());
+  if (features.dropout)
+    all.append(std::begin(kDropoutParams), std::end(kDropoutParams));
+  return all;
+}
+
 /// The parameters of a forward kernel with `features`: the dense ones, the
 /// block-sparse layout's, then dropout's.
 inline llvm::SmallVector<KernelParam>
 getForwardParams(const KernelFeatures &features) {
-  unsigned count = features.blockSparse ? kNumSparseForwardParams
-                                        : kNumDenseForwardParams;
-  llvm::SmallVector<KernelParam> params(std::begin(kForwardParams),
-                                        std::begin(kForwardParams) + count);
-  if (features.dropout)
-    params.append(std::begin(kDropoutParams), std::end(kDropoutParams));
-  return params;
+  return appendFeatureParams(
+      llvm::ArrayRef<KernelParam>(kForwardParams)
+          .take_front(features.blockSparse ? kNumSparseForwardParams
+                                           : kNumDenseForwardParams),
+      features);
 }
 
 /// The backward kernels' parameters, by position. A backward is three
@@ -159,11 +168,7 @@ inline constexpr KernelParam kBackwardParams[kNumBackwardParams] = {
 /// The parameters of the backward kernels with `features`.
 inline llvm::SmallVector<KernelParam>
 getBackwardParams(const KernelFeatures &features) {
-  llvm::SmallVector<KernelParam> params(std::begin(kBackwardParams),
-                                        std::end(kBackwardParams));
-  if (features.dropout)
-    params.append(std::begin(kDropoutParams), std::end(kDropoutParams));
-  return params;
+  return appendFeatureParams(kBackwardParams, features);
 }
 
 /// The manifest's description of a parameter: "memref4:q", "f32:scale_log2".
