@@ -27,8 +27,9 @@ def attention(q, k, v, *, attn_mask=None, dropout_p=0.0, is_causal=False,
               scale=None, enable_gqa=False, window=None, block_mask=None,
               return_lse=False):
     """Attention over [B, H, L, D] CUDA tensors, like
-    torch.nn.functional.scaled_dot_product_attention, differentiable in q, k and v through the out and the lse (not yet for
-    block_mask calls, nor head dims above 128). On a PyTorch with
+    torch.nn.functional.scaled_dot_product_attention, differentiable in q,
+    k and v through the out and the lse (not yet for block_mask calls, nor
+    head dims above 128). On a PyTorch with
     torch.library.custom_op, torch.compile sees it as the custom op
     flash_mlir::attention_fwd (backward: flash_mlir::attention_bwd), which
     it keeps in its graphs; eager calls and block_mask calls run an

@@ -6,8 +6,9 @@ PyTorch's in the same dtype, and that of the backward's formulas in
 float64 with delta from the output rounded to the dtype (the rounding that
 FlashAttention's backward, which reads the stored output, cannot avoid:
 with dropout, the output of a row that sees one key is no longer exact in
-the dtype, where the true dQ is 0). The lse is the softmax's before dropout; a seed reproduces a call bit
-for bit and each call draws a new mask.
+the dtype, where the true dQ is 0). The lse is the softmax's before
+dropout; a seed reproduces a call bit for bit and each call draws a new
+mask.
 
 Run with FLASH_MLIR_KERNELS=<flash-aot dir with dropout kernels> and
 FLASH_MLIR_RUNTIME=<path to libFlashRuntime.so>; FLASH_MLIR_GPU_CASES sets

@@ -1,4 +1,4 @@
-//===- UnraisedAttention.h - Say when attention is not raised yet -*- C++ -*-===//
+//===- UnraisedAttention.h - Say when attention is unraised -----*- C++ -*-===//
 //
 // The passes that rewrite flash ops (decompose, tile) leave a naive
 // softmax(Q Kᵀ) V graph alone: it has to be raised into flash.attention
